@@ -1,0 +1,5 @@
+import sys
+
+from descentlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""The ``descentlab`` command line. Thin: parse, call the library, present.
+
+Each subcommand lives in a module ``cmd_<name>.py`` of this package exposing
+``register(subparsers) -> None``; the parser it adds must set ``func=handler`` via
+``set_defaults``. Any ``DescentlabError`` becomes exit code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from descentlab.errors import DescentlabError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default prints usage + exits 2
+        self.exit(2, f"descentlab: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="descentlab",
+        description="Run, watch and diagnose gradient descent on non-convex losses.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n  descentlab demo\n  descentlab critical --landscape himmelblau\n"
+        "  descentlab <command> --help",
+    )
+    from descentlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"descentlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import descentlab.cli as pkg
+
+    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if mod.name.startswith("cmd_"):
+            importlib.import_module(f"descentlab.cli.{mod.name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        rc = args.func(args)
+    except DescentlabError as exc:
+        print(f"descentlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("descentlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Helpers shared by the CLI commands: spec parsing, JSON output, tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from descentlab.errors import InvalidParameterError
+from descentlab.io import to_jsonable
+
+
+def add_subcommand(
+    sub: Any, name: str, help: str, examples: Sequence[str], description: str = ""
+) -> argparse.ArgumentParser:
+    """A subparser whose ``--help`` ends with examples."""
+    epilog = "Examples:\n" + "\n".join(f"  {e}" for e in examples)
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def parse_value(text: str) -> Any:
+    """A hyper-parameter value: int, float, bool, a tuple ``(a;b)``/``a;b``, or a bare word."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    if ";" in t:
+        return tuple(parse_value(p) for p in t.strip("()[]").split(";") if p.strip())
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    return t
+
+
+def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
+    """``"adam:lr=0.01,betas=0.9;0.99"`` -> ``("adam", {"lr": 0.01, "betas": (0.9, 0.99)})``."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise InvalidParameterError(f"empty {what} name in {spec!r}; expected NAME[:key=value,...]")
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidParameterError(f"{what} {spec!r}: expected key=value, got {item!r}")
+        params[key.strip()] = parse_value(val)
+    return name, params
+
+
+def parse_floats(text: str, what: str, n: int | None = None) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise InvalidParameterError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if n is not None and len(vals) != n:
+        raise InvalidParameterError(f"{what}: expected {n} numbers, got {len(vals)} in {text!r}")
+    if not all(math.isfinite(v) for v in vals):
+        raise InvalidParameterError(f"{what}: numbers must be finite, got {text!r}")
+    return vals
+
+
+def print_json(obj: Any) -> None:
+    json.dump(to_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain aligned text table."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(c: Any) -> str:
+    if isinstance(c, float):
+        if c == 0 or 1e-4 <= abs(c) < 1e6:
+            return f"{c:.6g}"
+        return f"{c:.3e}"
+    if isinstance(c, list | tuple):
+        return "(" + ", ".join(_fmt(x) for x in c) + ")"
+    return str(c)

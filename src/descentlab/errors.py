@@ -1,0 +1,59 @@
+"""One exception family for everything a user can get wrong.
+
+Every error carries a message a user can act on. The CLI maps any ``DescentlabError`` to exit
+code 2 and one line; the web API maps it to a 4xx answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class DescentlabError(Exception):
+    """Base class of every error descentlab raises on purpose."""
+
+
+class UnknownNameError(DescentlabError, KeyError):
+    """A name (landscape, optimizer, schedule, experiment...) that is not registered."""
+
+    def __init__(self, what: str, name: str, valid: Iterable[str]):
+        self.what = what
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(f"unknown {what} {name!r}; valid: {', '.join(self.valid)}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class InvalidParameterError(DescentlabError, ValueError):
+    """A hyper-parameter or argument with a value that cannot work; says which and why."""
+
+
+class FormulaError(DescentlabError, ValueError):
+    """A malformed or refused formula. ``position`` is the 0-based column, when known."""
+
+    def __init__(self, message: str, position: int | None = None, formula: str | None = None):
+        self.position = position
+        self.formula = formula
+        where = f" at position {position}" if position is not None else ""
+        super().__init__(f"{message}{where}")
+
+
+class DimensionError(DescentlabError, ValueError):
+    """Points whose shape does not match the landscape's dimension."""
+
+
+def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    """Validate a hyper-parameter that must be positive (or non-negative)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise InvalidParameterError(f"{name} must be finite, got {value!r}")
+    if allow_zero and v < 0:
+        raise InvalidParameterError(f"{name} must be >= 0, got {value!r}")
+    if not allow_zero and v <= 0:
+        raise InvalidParameterError(f"{name} must be > 0, got {value!r}")
+    return v

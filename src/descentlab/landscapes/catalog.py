@@ -1,0 +1,1 @@
+"""The named test surfaces, each with its complete known set of critical points."""
