@@ -1,0 +1,23 @@
+"""Analysis: find and classify critical points; diagnose why each run ended."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "find_critical_points": "descentlab.analysis.critical",
+    "refine_critical_points": "descentlab.analysis.critical",
+    "CriticalPointSet": "descentlab.analysis.critical",
+    "diagnose": "descentlab.analysis.diagnose",
+    "Diagnosis": "descentlab.analysis.diagnose",
+    "Outcome": "descentlab.analysis.diagnose",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:  # lazy, so each module imports only what it needs
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'descentlab.analysis' has no attribute {name!r}")
