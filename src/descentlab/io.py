@@ -25,7 +25,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -50,7 +52,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:
-    return write_text(path, json.dumps(obj, indent=indent, allow_nan=False, default=_json_default) + "\n")
+    return write_text(
+        path, json.dumps(obj, indent=indent, allow_nan=False, default=_json_default) + "\n"
+    )
 
 
 def _json_default(o: Any) -> Any:

@@ -46,7 +46,9 @@ class Progress:
         bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
         elapsed = now - self._t0
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        self.stream.write(f"\r{self.label} [{bar}] {self.n}/{self.total} {elapsed:5.1f}s eta {eta:5.1f}s")
+        self.stream.write(
+            f"\r{self.label} [{bar}] {self.n}/{self.total} {elapsed:5.1f}s eta {eta:5.1f}s"
+        )
         self.stream.flush()
         self._drawn = True
 

@@ -67,7 +67,9 @@ def parse_floats(text: str, what: str, n: int | None = None) -> list[float]:
     try:
         vals = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
     except ValueError:
-        raise InvalidParameterError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+        raise InvalidParameterError(
+            f"{what}: expected comma-separated numbers, got {text!r}"
+        ) from None
     if n is not None and len(vals) != n:
         raise InvalidParameterError(f"{what}: expected {n} numbers, got {len(vals)} in {text!r}")
     if not all(math.isfinite(v) for v in vals):

@@ -58,7 +58,9 @@ class CriticalPoint:
             "value": float(self.value),
             "kind": self.kind,
             "index": int(self.index),
-            "eigenvalues": None if self.eigenvalues is None else [float(e) for e in self.eigenvalues],
+            "eigenvalues": None
+            if self.eigenvalues is None
+            else [float(e) for e in self.eigenvalues],
             "is_global": bool(self.is_global),
         }
         if self.note:
@@ -111,7 +113,8 @@ def _normalize_domain(domain: Any, dim: int | None) -> Domain | None:
             arr = arr.reshape(-1, 2)
         else:
             raise InvalidParameterError(
-                "domain must be (lo, hi), a flat list lo1,hi1,lo2,hi2,... or one (lo, hi) per dimension"
+                "domain must be (lo, hi), a flat list lo1,hi1,lo2,hi2,... "
+                "or one (lo, hi) per dimension"
             )
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise InvalidParameterError("domain must have one (lo, hi) pair per dimension")
@@ -184,7 +187,9 @@ class Landscape:
         """The known critical points (``None`` when nothing is known)."""
         if self._cp_cache is None and self._cp_source is not None:
             src = self._cp_source() if callable(self._cp_source) else self._cp_source
-            self._cp_cache = [c if isinstance(c, CriticalPoint) else CriticalPoint(**c) for c in src]
+            self._cp_cache = [
+                c if isinstance(c, CriticalPoint) else CriticalPoint(**c) for c in src
+            ]
         return self._cp_cache
 
     @property
@@ -239,8 +244,10 @@ class Landscape:
         Vt = self.as_points(V)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self.fn(X).sum(), X, create_graph=True)
+            if not g.requires_grad:  # affine objective: the Hessian is zero
+                return torch.zeros_like(X).detach()
             (hv,) = torch.autograd.grad(g, X, grad_outputs=Vt, allow_unused=True)
-        return torch.zeros_like(X) if hv is None else hv.detach()
+        return torch.zeros_like(X).detach() if hv is None else hv.detach()
 
     def hessian(self, P: Any) -> Tensor:
         """Per-row Hessians ``(B, d, d)`` from ``d`` HVPs of the summed objective."""
@@ -269,7 +276,9 @@ class Landscape:
         """The domain as a ``(d, 2)`` tensor."""
         return torch.tensor(self.require_domain(), dtype=self.dtype)
 
-    def sample(self, n: int, seed: int | None = 0, generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, n: int, seed: int | None = 0, generator: torch.Generator | None = None
+    ) -> Tensor:
         """``n`` points uniform in the domain box, shape ``(n, d)``."""
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
@@ -280,7 +289,9 @@ class Landscape:
     def grid(self, n: int | Sequence[int] = 100) -> tuple[Tensor, Tensor, Tensor]:
         """For 2-D landscapes: ``(X, Y, Z)`` on an ``n x n`` grid of the domain (for contours)."""
         if self.dim != 2:
-            raise DimensionError(f"{self.name}: grid() needs a 2-D landscape, this one has d={self.dim}")
+            raise DimensionError(
+                f"{self.name}: grid() needs a 2-D landscape, this one has d={self.dim}"
+            )
         nx, ny = (n, n) if isinstance(n, int) else tuple(n)
         (x0, x1), (y0, y1) = self.require_domain()
         xs = torch.linspace(x0, x1, nx, dtype=self.dtype)

@@ -34,7 +34,9 @@ def normalize_name(name: str) -> str:
     return str(name).strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def register(name: str, summary: str = "") -> Callable[[Callable[..., Landscape]], Callable[..., Landscape]]:
+def register(
+    name: str, summary: str = ""
+) -> Callable[[Callable[..., Landscape]], Callable[..., Landscape]]:
     """Decorator: register a landscape factory under ``name``."""
 
     def deco(factory: Callable[..., Landscape]) -> Callable[..., Landscape]:
