@@ -1,0 +1,83 @@
+"""``descentlab experiment NAME`` and ``descentlab report``: the seed's claims, measured."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from descentlab.cli.common import add_subcommand, print_json
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from descentlab.experiments import run_experiment
+
+    result = run_experiment(args.name, quick=args.quick, out=Path(args.out) / args.name)
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    print(result.to_markdown())
+    if result.figures:
+        print("figures:")
+        for path in result.figures.values():
+            print(f"  {path}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from descentlab.experiments import experiment_names, run_experiment
+    from descentlab.experiments.report import write_report
+
+    out = Path(args.out)
+    names = args.only or experiment_names()
+    results = []
+    for name in names:
+        print(f"running {name}{' (quick)' if args.quick else ''} ...", flush=True)
+        results.append(run_experiment(name, quick=args.quick, out=out / name))
+        print(f"  {results[-1].verdict} in {results[-1].seconds:.1f} s", flush=True)
+    paths = write_report(results, out)
+    if args.json:
+        print_json(
+            {
+                "report": {k: str(v) for k, v in paths.items()},
+                "experiments": [r.to_dict() for r in results],
+            }
+        )
+    else:
+        print(f"report: {paths['html']}\nmarkdown: {paths['markdown']}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = add_subcommand(
+        sub,
+        "experiment",
+        "Run one of the seed's claims as an experiment: numbers, figures and a verdict.",
+        [
+            "descentlab experiment nonconvexity --quick",
+            "descentlab experiment escape --out results --json",
+        ],
+    )
+    p.add_argument(
+        "name", help="experiment name: nonconvexity, newton-vs-gd, saddles-dominate, escape"
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes: under a minute")
+    p.add_argument(
+        "--out", default="descentlab-out", help="output folder (default: descentlab-out)"
+    )
+    p.add_argument("--json", action="store_true", help="print the key numbers as JSON")
+    p.set_defaults(func=_experiment)
+
+    r = add_subcommand(
+        sub,
+        "report",
+        "Run every experiment and write one self-contained HTML report (and Markdown).",
+        ["descentlab report --quick", "descentlab report --out report-dir"],
+    )
+    r.add_argument(
+        "--quick", action="store_true", help="small sizes: about a minute per experiment"
+    )
+    r.add_argument("--out", default="descentlab-out/report", help="output folder")
+    r.add_argument("--only", action="append", metavar="NAME", help="run only these experiments")
+    r.add_argument("--json", action="store_true", help="print paths and key numbers as JSON")
+    r.set_defaults(func=_report)
