@@ -104,7 +104,7 @@ LINEWIDTH = 1.9
 START_MARKER = {"marker": "o", "s": 46.0, "facecolors": "white", "linewidths": 1.6, "zorder": 6}
 END_MARKER = {"marker": "s", "s": 46.0, "edgecolors": "white", "linewidths": 0.9, "zorder": 6}
 MARKER_EDGE = {"edgecolors": "black", "linewidths": 0.9}
-CONTOUR_CMAP = "Blues_r"
+CONTOUR_CMAP = "Greys_r"
 SURFACE_CMAP = "viridis"
 LABEL_FONTSIZE = 8.5
 

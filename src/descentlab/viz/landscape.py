@@ -1,0 +1,387 @@
+"""A 2-D landscape as a contour map or a 3-D surface, with runs and labelled critical points.
+
+Every drawn element carries a ``gid`` so tests (and the SVG's readers) can find it:
+``critical:<kind>`` for the critical-point markers of one kind (``global_minimum``,
+``local_minimum``, ``saddle``, ``maximum``, ``degenerate``), ``critical-label:<i>`` for the label of
+the ``i``-th drawn critical point, ``path:<optimizer>:<row>`` for a trajectory,
+``start:<optimizer>`` / ``end:<optimizer>`` for its start and end markers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from descentlab.errors import InvalidParameterError
+from descentlab.landscapes.base import CriticalPoint, Landscape
+from descentlab.viz import style
+from descentlab.viz._common import (
+    as_runs,
+    critical_points_in_domain,
+    new_figure,
+    pick_rows,
+    place_labels,
+    require_2d,
+    row_path,
+    short_kind_label,
+)
+
+MAX_LABELLED = 12  # above this many critical points only the global minima get a text label
+
+
+def contour_levels(Z: np.ndarray, n: int) -> np.ndarray:
+    """``n`` contour levels at quantiles of ``Z``: evenly spread lines whatever the scaling
+    (Rosenbrock's banana and a quadratic bowl both get readable maps)."""
+    z = Z[np.isfinite(Z)]
+    if z.size == 0:
+        raise InvalidParameterError("the landscape is not finite anywhere on the plotting grid")
+    q = np.unique(np.quantile(z, np.linspace(0.0, 1.0, n)))
+    if q.size < 2:  # flat
+        q = np.array([z.min() - 0.5, z.min() + 0.5])
+    return q
+
+
+def _labelled(cps: list[CriticalPoint], label: bool | None) -> list[bool]:
+    if label is False:
+        return [False] * len(cps)
+    if label is None and len(cps) > MAX_LABELLED:
+        return [c.is_global for c in cps]
+    return [True] * len(cps)
+
+
+def critical_point_label(c: CriticalPoint) -> str:
+    """The text drawn beside a critical point, e.g. ``"saddle (index 1)  f=0.98"``."""
+    name = short_kind_label(c)
+    if c.kind == "saddle" and c.index != 1:
+        name += f" (index {c.index})"
+    return f"{name}  f={c.value:.3g}"
+
+
+def draw_critical_points(
+    ax: Axes,
+    landscape: Landscape,
+    *,
+    label: bool | None = None,
+    obstacles: list[tuple[float, float]] | None = None,
+) -> list[CriticalPoint]:
+    """Draw the landscape's known critical points on a 2-D axes: one marker per kind, labelled.
+
+    ``label=None`` labels every point when there are at most ``MAX_LABELLED`` of them, else only
+    the global minima (the legend still names every kind). Returns the drawn points in the order
+    their labels' gids count them (``critical-label:<i>``).
+    """
+    cps = critical_points_in_domain(landscape)
+    if not cps:
+        return []
+    order = sorted(range(len(cps)), key=lambda i: (not cps[i].is_global, cps[i].kind, cps[i].point))
+    cps = [cps[i] for i in order]
+    for key, ks in style.KIND_STYLES.items():
+        pts = [c.point for c in cps if style.critical_kind_key(c.kind, c.is_global) == key]
+        if not pts:
+            continue
+        arr = np.asarray(pts, dtype=float)
+        sc = ax.scatter(
+            arr[:, 0],
+            arr[:, 1],
+            marker=ks.marker,
+            s=ks.size,
+            c=ks.color,
+            label=ks.label,
+            zorder=8,
+            **style.MARKER_EDGE,
+        )
+        sc.set_gid(f"critical:{key}")
+    flags = _labelled(cps, label)
+    idx = [i for i, f in enumerate(flags) if f]
+    place_labels(
+        ax,
+        [(cps[i].point[0], cps[i].point[1]) for i in idx],
+        [critical_point_label(cps[i]) for i in idx],
+        gids=[f"critical-label:{i}" for i in idx],
+        obstacles=[(c.point[0], c.point[1]) for i, c in enumerate(cps) if not flags[i]]
+        + list(obstacles or []),
+        fontsize=style.LABEL_FONTSIZE,
+        zorder=9,
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "lw": 0.6, "alpha": 0.9},
+    )
+    return cps
+
+
+def _draw_runs_2d(ax: Axes, runs: dict[str, Any], max_paths: int | None) -> list[Any]:
+    colors = style.optimizer_colors(list(runs))
+    handles: list[Any] = []
+    for label, traj in runs.items():
+        color = colors[label]
+        B = np.asarray(traj.positions).shape[1]
+        starts, ends = [], []
+        first = True
+        for row in pick_rows(B, max_paths):
+            path = row_path(traj, row)
+            if len(path) == 0:
+                continue
+            (ln,) = ax.plot(
+                path[:, 0],
+                path[:, 1],
+                "-",
+                color=color,
+                lw=style.LINEWIDTH,
+                alpha=0.95,
+                zorder=5,
+                label=label if first else "_nolegend_",
+                solid_capstyle="round",
+            )
+            ln.set_gid(f"path:{label}:{row}")
+            if first:
+                handles.append(ln)
+            first = False
+            starts.append(path[0])
+            ends.append(path[-1])
+        if starts:
+            s = np.asarray(starts)
+            e = np.asarray(ends)
+            ax.scatter(s[:, 0], s[:, 1], edgecolors=color, **style.START_MARKER).set_gid(
+                f"start:{label}"
+            )
+            ax.scatter(e[:, 0], e[:, 1], c=color, **style.END_MARKER).set_gid(f"end:{label}")
+    if handles:
+        handles.append(
+            Line2D([], [], ls="none", marker="o", mfc="white", mec="0.25", mew=1.6, label="start")
+        )
+        handles.append(Line2D([], [], ls="none", marker="s", mfc="0.25", mec="white", label="end"))
+    return handles
+
+
+def plot_contour(
+    landscape: Landscape,
+    runs: Any = None,
+    *,
+    ax: Axes | None = None,
+    levels: int = 28,
+    resolution: int = 220,
+    label_critical_points: bool | None = None,
+    show_critical_points: bool = True,
+    max_paths: int | None = 12,
+    title: str | None = None,
+) -> Figure:
+    """Contour map of a 2-D landscape with runs and its critical points labelled.
+
+    Args:
+        landscape: a 2-D ``Landscape`` with a domain.
+        runs: a ``Trajectory``, a ``Race`` or a mapping ``label -> Trajectory`` (or ``None``).
+            Each optimizer gets one colour; every drawn row is a line from a start marker (open
+            circle) to an end marker (square), cut at the row's stop step.
+        ax: draw into this axes instead of a new figure.
+        levels: number of contour levels (placed at quantiles of the values on the grid).
+        resolution: grid points per axis.
+        label_critical_points: ``None`` labels all points when there are at most 12, else only
+            the global minima; ``True``/``False`` force it.
+        show_critical_points: draw the known critical points (one marker per kind).
+        max_paths: at most this many rows per optimizer (spread evenly); ``None`` for all.
+        title: the axes title (default: the landscape's name).
+
+    Returns:
+        The ``Figure`` (save it with :func:`descentlab.viz.save_figure`).
+
+    Example:
+        >>> from descentlab.landscapes.base import Landscape
+        >>> bowl = Landscape(lambda P: (P**2).sum(-1), 2, name="bowl", domain=(-1, 1))
+        >>> fig = plot_contour(bowl)
+        >>> fig.axes[0].get_title()
+        'bowl'
+    """
+    require_2d(landscape, "a contour map")
+    if resolution < 8:
+        raise InvalidParameterError(f"resolution must be >= 8, got {resolution}")
+    runs = as_runs(runs)
+    with style.context():
+        if ax is None:
+            fig = new_figure(style.FIGSIZE)
+            ax = fig.add_subplot()
+        else:
+            fig = ax.figure  # type: ignore[assignment]
+        X, Y, Z = (t.numpy() for t in landscape.grid(resolution))
+        lv = contour_levels(Z, levels)
+        ax.contourf(X, Y, Z, levels=lv, cmap=style.CONTOUR_CMAP, alpha=0.3, extend="both")
+        ax.contour(X, Y, Z, levels=lv, colors="0.4", linewidths=0.45, alpha=0.7)
+        (x0, x1), (y0, y1) = landscape.require_domain()
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title(landscape.name if title is None else title)
+        ax.set_aspect("auto")
+        handles = _draw_runs_2d(ax, runs, max_paths)
+        if show_critical_points:
+            ends = []
+            for traj in runs.values():
+                B = np.asarray(traj.positions).shape[1]
+                for row in pick_rows(B, max_paths):
+                    p = row_path(traj, row)
+                    if len(p):
+                        ends += [tuple(p[0]), tuple(p[-1])]
+            draw_critical_points(ax, landscape, label=label_critical_points, obstacles=ends)
+        kind_handles = [h for h in ax.collections if str(h.get_gid()).startswith("critical:")]
+        all_handles = handles + kind_handles
+        if all_handles:
+            ax.legend(
+                handles=all_handles,
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1.0),
+                borderaxespad=0.0,
+                scatterpoints=1,
+            )
+    return fig  # type: ignore[return-value]
+
+
+def _clip_to_domain(path: np.ndarray, domain: Any) -> np.ndarray:
+    (x0, x1), (y0, y1) = domain
+    inside = (path[:, 0] >= x0) & (path[:, 0] <= x1) & (path[:, 1] >= y0) & (path[:, 1] <= y1)
+    if inside.all():
+        return path
+    return path[: int(np.argmin(inside))] if inside[0] else path[:0]
+
+
+def plot_surface(
+    landscape: Landscape,
+    runs: Any = None,
+    *,
+    resolution: int = 70,
+    label_critical_points: bool | None = None,
+    show_critical_points: bool = True,
+    max_paths: int | None = 12,
+    elev: float = 34.0,
+    azim: float = -58.0,
+    title: str | None = None,
+    figsize: tuple[float, float] = style.FIGSIZE,
+) -> Figure:
+    """The 3-D surface ``z = f(x, y)`` with the runs' paths on it and critical points labelled.
+
+    Paths are drawn at height ``f(path)`` (the recorded positions, cut at each row's stop and
+    where they leave the domain); critical points are drawn at ``(x, y, f)``. Labels are placed
+    in the projected view so they do not overlap.
+
+    Example:
+        >>> from descentlab.landscapes.base import Landscape
+        >>> bowl = Landscape(lambda P: (P**2).sum(-1), 2, name="bowl", domain=(-1, 1))
+        >>> fig = plot_surface(bowl)
+        >>> fig.axes[0].name
+        '3d'
+    """
+    from mpl_toolkits.mplot3d import proj3d
+
+    require_2d(landscape, "a surface plot")
+    if resolution < 8:
+        raise InvalidParameterError(f"resolution must be >= 8, got {resolution}")
+    runs = as_runs(runs)
+    domain = landscape.require_domain()
+    with style.context():
+        fig = new_figure(figsize)
+        ax = fig.add_subplot(projection="3d", computed_zorder=False)
+        X, Y, Z = (t.numpy() for t in landscape.grid(resolution))
+        zmin, zmax = float(np.nanmin(Z)), float(np.nanmax(Z))
+        lift = 0.01 * (zmax - zmin if zmax > zmin else 1.0)
+        ax.plot_surface(
+            X,
+            Y,
+            Z,
+            cmap=style.SURFACE_CMAP,
+            alpha=0.78,
+            linewidth=0.15,
+            edgecolor="0.3",
+            antialiased=True,
+            zorder=1,
+        )
+        ax.view_init(elev=elev, azim=azim)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_zlabel("f(x, y)")
+        ax.set_title(landscape.name if title is None else title)
+        colors = style.optimizer_colors(list(runs))
+        handles: list[Any] = []
+        for label, traj in runs.items():
+            B = np.asarray(traj.positions).shape[1]
+            first = True
+            for row in pick_rows(B, max_paths):
+                p = _clip_to_domain(row_path(traj, row), domain)
+                if len(p) == 0:
+                    continue
+                z = landscape.value(p).detach().numpy() + lift
+                (ln,) = ax.plot(
+                    p[:, 0],
+                    p[:, 1],
+                    z,
+                    "-",
+                    color=colors[label],
+                    lw=style.LINEWIDTH,
+                    zorder=5,
+                    label=label if first else "_nolegend_",
+                )
+                ln.set_gid(f"path:{label}:{row}")
+                ax.scatter(
+                    [p[0, 0]], [p[0, 1]], [z[0]], edgecolors=colors[label], **style.START_MARKER
+                )
+                ax.scatter([p[-1, 0]], [p[-1, 1]], [z[-1]], c=colors[label], **style.END_MARKER)
+                if first:
+                    handles.append(ln)
+                first = False
+        ax.set_xlim(*domain[0])
+        ax.set_ylim(*domain[1])
+        ax.set_zlim(zmin, zmax + 2 * lift)
+        kind_handles = []
+        if show_critical_points:
+            cps = critical_points_in_domain(landscape)
+            cps = sorted(cps, key=lambda c: (not c.is_global, c.kind, c.point))
+            for key, ks in style.KIND_STYLES.items():
+                sel = [c for c in cps if style.critical_kind_key(c.kind, c.is_global) == key]
+                if not sel:
+                    continue
+                arr = np.asarray([[*c.point, c.value + lift] for c in sel], dtype=float)
+                sc = ax.scatter(
+                    arr[:, 0],
+                    arr[:, 1],
+                    arr[:, 2],
+                    marker=ks.marker,
+                    s=ks.size,
+                    c=ks.color,
+                    label=ks.label,
+                    zorder=8,
+                    depthshade=False,
+                    **style.MARKER_EDGE,
+                )
+                sc.set_gid(f"critical:{key}")
+                kind_handles.append(sc)
+            flags = _labelled(cps, label_critical_points)
+            M = ax.get_proj()
+            proj = [
+                proj3d.proj_transform(c.point[0], c.point[1], c.value + lift, M)[:2] for c in cps
+            ]
+            idx = [i for i, f in enumerate(flags) if f]
+            place_labels(
+                ax,
+                [(float(proj[i][0]), float(proj[i][1])) for i in idx],
+                [critical_point_label(cps[i]) for i in idx],
+                gids=[f"critical-label:{i}" for i in idx],
+                obstacles=[(float(p[0]), float(p[1])) for i, p in enumerate(proj) if not flags[i]],
+                fontsize=style.LABEL_FONTSIZE,
+                zorder=9,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "lw": 0.6},
+            )
+        if handles:
+            handles += [
+                Line2D(
+                    [], [], ls="none", marker="o", mfc="white", mec="0.25", mew=1.6, label="start"
+                ),
+                Line2D([], [], ls="none", marker="s", mfc="0.25", mec="white", label="end"),
+            ]
+        if handles or kind_handles:
+            ax.legend(
+                handles=handles + kind_handles,
+                loc="upper left",
+                bbox_to_anchor=(1.12, 0.92),
+                scatterpoints=1,
+            )
+    return fig
