@@ -1,0 +1,732 @@
+"""Find, refine and classify the critical points of a landscape.
+
+A critical (stationary) point solves ``grad f(x) = 0``. Minimising ``f`` finds only minima; to
+find saddles and maxima as well we solve the root problem ``F(x) = grad f(x) = 0`` whose
+Jacobian is the Hessian ``H(x)``. Every start runs at once as one row of a ``(B, d)`` batch.
+
+The solver is Levenberg–Marquardt on ``F`` (Levenberg 1944; Marquardt 1963): with the
+eigen-decomposition ``H = Q diag(lam) Q^T`` of the symmetric Hessian, the damped step is
+
+    s = -(H^2 + mu I)^{-1} H g = -Q diag(lam_i / (lam_i^2 + mu)) Q^T g,
+
+accepted when it lowers ``||g||`` (then ``mu`` shrinks, and the step tends to Newton's
+``-H^+ g``), rejected otherwise (then ``mu`` grows, and the step tends to a short gradient step on
+``||g||^2 / 2``). A row stops when its undamped Newton step ``-H^+ g`` is below ``xtol``; that
+last step is applied, so non-degenerate roots end at full float64 precision. At a degenerate
+root (e.g. the monkey saddle, Hessian zero at the root) Newton converges only linearly, so the
+stopping test is on the step length, not on ``||g||`` (which there is the *square* of the
+distance), and rows are then merged within ``dedup_tol``.
+
+Classification uses the Hessian eigenvalues (``classify_eigenvalues``): minimum, maximum, saddle
+with its index (number of negative eigenvalues), or degenerate when an eigenvalue is zero
+relative to the landscape's Hessian scale and second order cannot decide.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import numpy as np
+import torch
+
+from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.io import to_jsonable
+from descentlab.landscapes.base import (
+    KINDS,
+    CriticalPoint,
+    Landscape,
+    _normalize_domain,
+    classify_eigenvalues,
+)
+from descentlab.progress import Progress
+
+Tensor = torch.Tensor
+_F64 = torch.float64
+
+# A Hessian eigenvalue below this fraction of the row's largest one is treated as zero in the
+# Newton pseudo-inverse (only matters at, or extremely near, a singular Hessian).
+_PINV_RCOND = 1e-13
+
+
+# ---------------------------------------------------------------------------------------------
+# result container
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CriticalPointSet(Sequence[CriticalPoint]):
+    """The classified critical points a search found, in increasing order of value.
+
+    A read-only sequence of :class:`~descentlab.landscapes.base.CriticalPoint` with summaries.
+
+    Attributes:
+        points: the critical points, sorted by value then coordinates.
+        landscape: the landscape's name.
+        dim: its dimension.
+        domain: the box that was searched, one ``(lo, hi)`` per dimension.
+        n_starts: how many starts were solved in all.
+        n_converged: how many of them converged to a root (inside the domain or not).
+        n_rounds: how many rounds of starts ran (a new round runs while the last found new points).
+        notes: remarks a user should read (e.g. a declared global minimum that was not found).
+
+    Example:
+        >>> from descentlab.landscapes.base import Landscape
+        >>> L = Landscape(lambda P: P[:, 0] ** 2 - P[:, 1] ** 2, dim=2, domain=(-1, 1))
+        >>> cps = find_critical_points(L, n_starts=64)
+        >>> cps.counts()["saddle"], cps[0].index
+        (1, 1)
+    """
+
+    points: tuple[CriticalPoint, ...]
+    landscape: str = "custom"
+    dim: int = 0
+    domain: tuple[tuple[float, float], ...] = ()
+    n_starts: int = 0
+    n_converged: int = 0
+    n_rounds: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    # -- sequence protocol
+    @overload
+    def __getitem__(self, i: int) -> CriticalPoint: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[CriticalPoint, ...]: ...
+    def __getitem__(self, i: int | slice) -> CriticalPoint | tuple[CriticalPoint, ...]:
+        return self.points[i]
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self) -> Iterator[CriticalPoint]:
+        return iter(self.points)
+
+    # -- summaries
+    def counts(self) -> dict[str, int]:
+        """Number of points of each kind: ``{"minimum": .., "maximum": .., "saddle": .., ...}``."""
+        out = dict.fromkeys(KINDS, 0)
+        for c in self.points:
+            out[c.kind] += 1
+        return out
+
+    def index_counts(self) -> dict[int, int]:
+        """Number of non-degenerate points by Morse index (0 = minima, ``d`` = maxima)."""
+        out: dict[int, int] = {}
+        for c in self.points:
+            if c.kind != "degenerate":
+                out[c.index] = out.get(c.index, 0) + 1
+        return dict(sorted(out.items()))
+
+    def of_kind(self, kind: str) -> list[CriticalPoint]:
+        """The points of one kind (``minimum``, ``maximum``, ``saddle`` or ``degenerate``)."""
+        if kind not in KINDS:
+            raise InvalidParameterError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        return [c for c in self.points if c.kind == kind]
+
+    @property
+    def minima(self) -> list[CriticalPoint]:
+        return self.of_kind("minimum")
+
+    @property
+    def maxima(self) -> list[CriticalPoint]:
+        return self.of_kind("maximum")
+
+    @property
+    def saddles(self) -> list[CriticalPoint]:
+        return self.of_kind("saddle")
+
+    @property
+    def degenerate(self) -> list[CriticalPoint]:
+        return self.of_kind("degenerate")
+
+    @property
+    def global_minima(self) -> list[CriticalPoint]:
+        """The points marked ``is_global`` (the lowest minima, ties within tolerance)."""
+        return [c for c in self.points if c.is_global]
+
+    def array(self) -> np.ndarray:
+        """The points' coordinates as an ``(n, d)`` float64 array."""
+        return np.asarray([c.point for c in self.points], dtype=float).reshape(len(self), self.dim)
+
+    def nearest(self, point: Sequence[float] | np.ndarray | Tensor) -> tuple[CriticalPoint, float]:
+        """The critical point closest (Euclidean) to ``point`` and its distance.
+
+        Raises ``InvalidParameterError`` when the set is empty or the dimension differs.
+        """
+        if not self.points:
+            raise InvalidParameterError("the set of critical points is empty")
+        p = np.asarray(
+            point.detach().cpu().numpy() if isinstance(point, Tensor) else point, dtype=float
+        ).ravel()
+        if p.size != self.dim:
+            raise InvalidParameterError(f"point has {p.size} coordinates, the set has d={self.dim}")
+        dist = np.linalg.norm(self.array() - p, axis=1)
+        k = int(np.argmin(dist))
+        return self.points[k], float(dist[k])
+
+    # -- output
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One ``CriticalPoint.to_dict()`` per point (JSON-ready)."""
+        return [c.to_dict() for c in self.points]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The points as a JSON list of ``{"point", "value", "kind", "index", "eigenvalues",
+        "is_global"}`` objects."""
+        return json.dumps(to_jsonable(self.to_dicts()), indent=indent, allow_nan=False)
+
+    def summary(self) -> str:
+        """One line: what was searched and what was found."""
+        c = self.counts()
+        names = {"minimum": "minima", "saddle": "saddles", "maximum": "maxima"}
+        found = ", ".join(f"{c[k]} {k if c[k] == 1 else names[k]}" for k in names)
+        if c["degenerate"]:
+            found += f", {c['degenerate']} degenerate"
+        box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in self.domain)
+        noun = "critical point" if len(self) == 1 else "critical points"
+        return (
+            f"{self.landscape} (d={self.dim}) on {box}: {len(self)} {noun} "
+            f"({found}) from {self.n_starts} starts"
+        )
+
+    def table(self, digits: int = 6) -> str:
+        """An aligned text table: number, point, value, kind, index, eigenvalues, global."""
+        headers = ["#", "point", "value", "kind", "index", "eigenvalues", "global"]
+        rows = []
+        for i, c in enumerate(self.points):
+            eig = "" if c.eigenvalues is None else _fmt_vec(c.eigenvalues, 4)
+            rows.append(
+                [
+                    str(i + 1),
+                    _fmt_vec(c.point, digits),
+                    _fmt_num(c.value, digits),
+                    c.kind,
+                    str(c.index),
+                    eig,
+                    "yes" if c.is_global else "",
+                ]
+            )
+        cells = [headers, *rows]
+        widths = [max(len(r[j]) for r in cells) for j in range(len(headers))]
+        right = {0, 2, 4}
+        lines = []
+        for r in cells:
+            parts = [
+                (s.rjust(w) if j in right else s.ljust(w))
+                for j, (s, w) in enumerate(zip(r, widths, strict=True))
+            ]
+            lines.append("  ".join(parts).rstrip())
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        parts = [self.summary(), self.table()]
+        parts += [f"note: {n}" for n in self.notes]
+        return "\n".join(parts)
+
+
+def _fmt_num(x: float, digits: int) -> str:
+    if x == 0:
+        return "0"
+    if 1e-4 <= abs(x) < 1e6:
+        return f"{x:.{digits}g}"
+    return f"{x:.{max(digits - 3, 1)}e}"
+
+
+def _fmt_vec(v: Sequence[float], digits: int) -> str:
+    return "(" + ", ".join(_fmt_num(float(x), digits) for x in v) + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# derivatives
+# ---------------------------------------------------------------------------------------------
+def _uses_base_derivatives(landscape: Landscape) -> bool:
+    cls = type(landscape)
+    return cls.hessian is Landscape.hessian and cls.value_and_grad is Landscape.value_and_grad
+
+
+def _derivatives(landscape: Landscape, X: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Values ``(B,)``, gradients ``(B, d)`` and symmetric Hessians ``(B, d, d)`` at float64.
+
+    For a plain ``Landscape`` one graph gives all three (gradient of the sum, then ``d``
+    Hessian-vector products); a subclass that overrides ``value_and_grad``/``hessian`` is
+    called through those methods so its own derivatives are the ones used.
+    """
+    X = X.detach().to(_F64)
+    B, d = X.shape
+    if not _uses_base_derivatives(landscape):
+        v, g = landscape.value_and_grad(X)
+        H = landscape.hessian(X)
+        v, g, H = v.detach().to(_F64), g.detach().to(_F64), H.detach().to(_F64)
+    else:
+        Xg = X.requires_grad_(True)
+        H = torch.zeros(B, d, d, dtype=_F64)
+        with torch.enable_grad():
+            vals = landscape.fn(Xg)
+            (g,) = torch.autograd.grad(vals.sum(), Xg, create_graph=True)
+            if g.requires_grad:
+                for j in range(d):
+                    (col,) = torch.autograd.grad(
+                        g[:, j].sum(), Xg, retain_graph=j < d - 1, allow_unused=True
+                    )
+                    if col is not None:
+                        H[:, j, :] = col
+        v, g = vals.detach().to(_F64), g.detach().to(_F64)
+        H = H.detach()
+    H = 0.5 * (H + H.transpose(1, 2))
+    return v.reshape(B), g.reshape(B, d), H
+
+
+def _safe_eigh(H: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Batched ``eigh`` that tolerates non-finite rows: returns ``lam, Q, finite_mask``."""
+    finite = torch.isfinite(H).flatten(1).all(1)
+    Hs = H.clone()
+    if not bool(finite.all()):
+        Hs[~finite] = torch.eye(H.shape[-1], dtype=H.dtype)
+    lam, Q = torch.linalg.eigh(Hs)
+    return lam, Q, finite
+
+
+def _newton_step(lam: Tensor, Q: Tensor, g: Tensor) -> Tensor:
+    """Pseudo-inverse Newton step ``-H^+ g`` from the eigen-decomposition."""
+    gq = torch.einsum("bji,bj->bi", Q, g)
+    amax = lam.abs().amax(1, keepdim=True)
+    keep = lam.abs() > _PINV_RCOND * amax
+    inv = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
+    return -torch.einsum("bij,bj->bi", Q, inv * gq)
+
+
+def _lm_step(lam: Tensor, Q: Tensor, g: Tensor, mu: Tensor) -> Tensor:
+    """Levenberg–Marquardt step ``-(H^2 + mu I)^{-1} H g``."""
+    gq = torch.einsum("bji,bj->bi", Q, g)
+    denom = lam * lam + mu.unsqueeze(1)
+    coef = torch.where(denom > 0, lam / torch.where(denom > 0, denom, 1.0), 0.0)
+    return -torch.einsum("bij,bj->bi", Q, coef * gq)
+
+
+@dataclass
+class _SolveResult:
+    x: Tensor  # (B, d) final points
+    converged: Tensor  # (B,) bool: stopped on a root
+    grad_norm: Tensor  # (B,) ||g|| at x
+    step_norm: Tensor  # (B,) last undamped Newton step length
+    hess_scale: Tensor  # (B,) largest |eigenvalue| at the start
+    start_values: Tensor  # (B,) f at the start
+    start_grad_norm: Tensor  # (B,) ||g|| at the start
+
+
+def _solve(
+    landscape: Landscape,
+    X0: Tensor,
+    *,
+    max_iter: int,
+    xtol: float,
+    gtol: float | None,
+    box: Tensor | None,
+    trust: float | None,
+    progress: Progress | None = None,
+) -> _SolveResult:
+    """Batched LM/Newton on ``grad f = 0`` from every row of ``X0``.
+
+    ``box`` ``(d, 2)``: rows leaving this (already enlarged) box are dropped; ``trust`` bounds
+    the step length measured in box widths. ``gtol`` (absolute) is the largest ``||g||``
+    accepted at a root; ``None`` derives it from the gradients at the starts.
+    """
+    X = X0.detach().to(_F64).clone()
+    B = X.shape[0]
+    v, g, H = _derivatives(landscape, X)
+    lam, Q, finite_h = _safe_eigh(H)
+    gn = g.norm(dim=1)
+    finite = torch.isfinite(v) & torch.isfinite(gn) & finite_h
+    start_values = v.clone()
+    start_gn = gn.clone()
+    hess_scale = lam.abs().amax(1)
+    if gtol is None:
+        ok = finite & (start_gn > 0)
+        ref = float(start_gn[ok].median()) if bool(ok.any()) else 1.0
+        gtol = 1e-7 * max(ref, 1e-300)
+    lmax2 = lam.abs().amax(1) ** 2
+    mu = 1e-3 * torch.where(lmax2 > 0, lmax2, torch.ones_like(lmax2))
+    rejects = torch.zeros(B, dtype=torch.long)
+    step_norm = torch.full((B,), math.inf, dtype=_F64)
+    converged = torch.zeros(B, dtype=torch.bool)
+    active = finite.clone()
+    if box is not None:
+        lo, hi = box[:, 0], box[:, 1]
+        width = hi - lo
+    else:
+        lo = hi = width = None
+
+    for _ in range(max_iter):
+        idx = active.nonzero().flatten()
+        if progress is not None:
+            progress.update(1)
+        if idx.numel() == 0:
+            break
+        xa, ga, lama, Qa = X[idx], g[idx], lam[idx], Q[idx]
+        dn = _newton_step(lama, Qa, ga)
+        dnn = dn.norm(dim=1)
+        step_norm[idx] = dnn
+        done = (dnn <= xtol * (1.0 + xa.norm(dim=1))) & (gn[idx] <= gtol)
+        if bool(done.any()):
+            di = idx[done]
+            X[di] = xa[done] + dn[done]
+            converged[di] = True
+            active[di] = False
+            keep = ~done
+            idx, xa, ga, lama, Qa = idx[keep], xa[keep], ga[keep], lama[keep], Qa[keep]
+            if idx.numel() == 0:
+                continue
+        s = _lm_step(lama, Qa, ga, mu[idx])
+        if trust is not None and width is not None:
+            sn = (s / width).norm(dim=1, keepdim=True)
+            s = s * torch.clamp(trust / torch.where(sn > 0, sn, 1.0), max=1.0)
+        xt = xa + s
+        vt, gt, Ht = _derivatives(landscape, xt)
+        lamt, Qt, fin_t = _safe_eigh(Ht)
+        gtn = gt.norm(dim=1)
+        good = torch.isfinite(vt) & torch.isfinite(gtn) & fin_t & (gtn < gn[idx])
+        ai, ri = idx[good], idx[~good]
+        X[ai], g[ai], gn[ai], lam[ai], Q[ai] = xt[good], gt[good], gtn[good], lamt[good], Qt[good]
+        mu[ai] = mu[ai] / 3.0
+        rejects[ai] = 0
+        mu[ri] = mu[ri] * 4.0
+        rejects[ri] += 1
+        # a row that cannot lower ||g|| any more has stalled: at the rounding floor of a root
+        # (judged below on its Newton step) or at a non-zero local minimum of ||g|| (dropped)
+        active[ri[rejects[ri] >= 24]] = False
+        if lo is not None and hi is not None:
+            out = ((X[ai] < lo) | (X[ai] > hi)).any(1)
+            active[ai[out]] = False
+
+    # rows that stopped without the strict test: accept those at the rounding floor of a root
+    rest = (~converged) & finite
+    if bool(rest.any()):
+        ri = rest.nonzero().flatten()
+        dn = _newton_step(lam[ri], Q[ri], g[ri])
+        dnn = dn.norm(dim=1)
+        step_norm[ri] = dnn
+        loose = (dnn <= 1e3 * xtol * (1.0 + X[ri].norm(dim=1))) & (gn[ri] <= gtol)
+        converged[ri[loose]] = True
+    return _SolveResult(X, converged, gn, step_norm, hess_scale, start_values, start_gn)
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------
+def refine_critical_points(
+    landscape: Landscape,
+    P: Any,
+    *,
+    max_iter: int = 200,
+    xtol: float = 1e-12,
+    gtol: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Polish approximate critical points with batched damped Newton (Levenberg–Marquardt).
+
+    Each row of ``P`` is moved to a nearby root of ``grad f`` (whatever its kind) by the
+    iteration ``x <- x - (H^2 + mu I)^{-1} H g`` with ``mu`` adapted per row, ending with
+    undamped Newton steps ``x <- x - H^+ g`` (see the module docstring).
+
+    Args:
+        landscape: the objective.
+        P: points, shape ``(B, d)`` or ``(d,)``.
+        max_iter: iterations at most (every row runs in the same batch).
+        xtol: a row has converged when its Newton step is below ``xtol * (1 + ||x||)``.
+        gtol: the largest gradient norm accepted at a root; default ``1e-7`` times the median
+            gradient norm at ``P`` (``1e-7`` when every row of ``P`` is already a root).
+
+    Returns:
+        ``(points, converged)``: the refined ``(B, d)`` float64 points and a ``(B,)`` bool mask
+        of rows that reached a root. Rows that did not converge hold wherever the iteration
+        stopped.
+
+    Example:
+        >>> import torch
+        >>> from descentlab.landscapes.base import Landscape
+        >>> L = Landscape(lambda P: P[:, 0] ** 3 - 3 * P[:, 0], dim=1)  # roots at x = -1, 1
+        >>> X, ok = refine_critical_points(L, torch.tensor([[0.8], [-1.3]]))
+        >>> [round(float(x), 12) for x in X[:, 0]], ok.tolist()
+        ([1.0, -1.0], [True, True])
+    """
+    X0 = landscape.as_points(P).to(_F64)
+    max_iter = _check_int("max_iter", max_iter, 1)
+    check_positive("xtol", xtol)
+    if gtol is not None:
+        check_positive("gtol", gtol)
+    else:
+        # rows already at a root (g == 0) make the median-based scale meaningless
+        gn0 = landscape.grad(X0).to(_F64).norm(dim=1)
+        ok = torch.isfinite(gn0) & (gn0 > 0)
+        gtol = 1e-7 * (float(gn0[ok].median()) if bool(ok.any()) else 1.0)
+    res = _solve(landscape, X0, max_iter=max_iter, xtol=xtol, gtol=gtol, box=None, trust=None)
+    return res.x, res.converged
+
+
+def default_n_starts(dim: int) -> int:
+    """Starts per round by default: ``256 * 2^(d-1)``, at most 16384."""
+    return int(min(16384, 256 * 2 ** (max(int(dim), 1) - 1)))
+
+
+def find_critical_points(
+    landscape: Landscape,
+    domain: Any = None,
+    *,
+    n_starts: int | None = None,
+    seed: int = 0,
+    max_rounds: int = 6,
+    max_iter: int = 200,
+    xtol: float = 1e-12,
+    dedup_tol: float = 1e-6,
+    zero_tol: float = 1e-8,
+    value_tol: float = 1e-8,
+    progress: bool | None = None,
+) -> CriticalPointSet:
+    """Every critical point of ``landscape`` in a box, classified: minima, saddles, maxima.
+
+    Solves ``grad f(x) = 0`` (not ``min f``) from quasi-random starts (scrambled Sobol points of
+    the box, deterministic for ``seed``), all at once: batched Levenberg–Marquardt on the
+    gradient with the Hessian as Jacobian, finished by Newton to full float64 precision (see
+    the module docstring). Roots outside the box are dropped, roots closer than ``dedup_tol``
+    (relative to the box size) merged. Rounds of ``n_starts`` new starts continue while the
+    previous round found a point not seen before, up to ``max_rounds``.
+
+    Each point is classified by its Hessian eigenvalues with ``classify_eigenvalues``: an
+    eigenvalue counts as zero below ``zero_tol`` times the landscape's Hessian scale (the median
+    over the starts of the largest ``|eigenvalue|``). The minima with the lowest value (ties
+    within ``value_tol * max(1, |value|)``) are marked ``is_global`` — unless the landscape
+    declares ``global_min_value`` and it differs (then the minima matching it are global), or
+    a start in the box is lower than every minimum found (then none is; a note says so).
+
+    Args:
+        landscape: the objective (any dimension).
+        domain: the box to search, ``(lo, hi)`` for all dimensions, a flat
+            ``lo1, hi1, lo2, hi2, ...`` list, or one pair per dimension; default the
+            landscape's own domain.
+        n_starts: starts per round; default ``256 * 2^(d-1)`` (at most 16384).
+        seed: seed of the scrambled Sobol sequence of starts.
+        max_rounds: rounds at most; 1 solves exactly ``n_starts`` starts.
+        max_iter: LM/Newton iterations per round.
+        xtol: Newton-step tolerance, relative to ``1 + ||x||``.
+        dedup_tol: roots closer than this times ``max(1, largest box width)`` are one point.
+        zero_tol: eigenvalue-is-zero threshold, relative to the Hessian scale.
+        value_tol: relative tolerance for ties between global minima.
+        progress: show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        A :class:`CriticalPointSet`, sorted by value.
+
+    Example:
+        >>> from descentlab.landscapes.base import Landscape
+        >>> L = Landscape(lambda P: P[:, 0] ** 4 - 2 * P[:, 0] ** 2 + P[:, 1] ** 2, dim=2,
+        ...               domain=(-2, 2))
+        >>> cps = find_critical_points(L)
+        >>> [(c.kind, c.index, c.is_global) for c in cps]
+        [('minimum', 0, True), ('minimum', 0, True), ('saddle', 1, False)]
+        >>> [round(x, 12) + 0.0 for x in cps[2].point]
+        [0.0, 0.0]
+    """
+    if not isinstance(landscape, Landscape):
+        raise InvalidParameterError(
+            f"find_critical_points needs a Landscape, got {type(landscape).__name__}"
+        )
+    d = landscape.dim
+    dom = _normalize_domain(domain, d) if domain is not None else landscape.domain
+    if dom is None:
+        raise InvalidParameterError(
+            f"{landscape.name}: no domain to search; pass domain=(lo, hi) or one pair per dimension"
+        )
+    n = default_n_starts(d) if n_starts is None else _check_int("n_starts", n_starts, 1)
+    if n > 10_000_000:
+        raise InvalidParameterError(f"n_starts must be at most 10000000, got {n}")
+    max_rounds = _check_int("max_rounds", max_rounds, 1)
+    max_iter = _check_int("max_iter", max_iter, 1)
+    seed = _check_int("seed", seed, 0)
+    for name, val in (("xtol", xtol), ("dedup_tol", dedup_tol), ("zero_tol", zero_tol)):
+        check_positive(name, val)
+    check_positive("value_tol", value_tol, allow_zero=True)
+
+    box = torch.tensor(dom, dtype=_F64)
+    lo, hi = box[:, 0], box[:, 1]
+    width = hi - lo
+    # rows may wander a box-width outside while converging, but not to infinity
+    search_box = torch.stack([lo - width, hi + width], dim=1)
+    scale = max(1.0, float(width.max()))
+    merge_tol = dedup_tol * scale
+    inside_tol = 1e-9 * width
+
+    sobol = torch.quasirandom.SobolEngine(d, scramble=True, seed=seed)
+    reps = torch.zeros(0, d, dtype=_F64)
+    rep_gn = torch.zeros(0, dtype=_F64)
+    hscales: list[Tensor] = []
+    start_vals: list[Tensor] = []
+    start_gns: list[Tensor] = []
+    total = n_conv = rounds = 0
+    gtol: float | None = None
+    with Progress(
+        max_rounds * max_iter, f"critical points ({landscape.name})", enabled=progress
+    ) as bar:
+        for _ in range(max_rounds):
+            rounds += 1
+            U = sobol.draw(n, dtype=_F64)
+            X0 = lo + U * width
+            res = _solve(
+                landscape,
+                X0,
+                max_iter=max_iter,
+                xtol=xtol,
+                gtol=gtol,
+                box=search_box,
+                trust=0.5,
+                progress=bar,
+            )
+            bar.n = rounds * max_iter
+            if gtol is None:  # fix the gradient tolerance from the first round's starts
+                ok = torch.isfinite(res.start_grad_norm) & (res.start_grad_norm > 0)
+                ref = float(res.start_grad_norm[ok].median()) if bool(ok.any()) else 1.0
+                gtol = 1e-7 * ref
+            total += n
+            n_conv += int(res.converged.sum())
+            hscales.append(res.hess_scale)
+            start_vals.append(res.start_values)
+            start_gns.append(res.start_grad_norm)
+            keep = res.converged & ((res.x >= lo - inside_tol) & (res.x <= hi + inside_tol)).all(1)
+            new_reps, new_gn = _merge(reps, rep_gn, res.x[keep], res.grad_norm[keep], merge_tol)
+            found_new = new_reps.shape[0] > reps.shape[0]
+            reps, rep_gn = new_reps, new_gn
+            if not found_new and (reps.shape[0] > 0 or rounds >= 2):
+                break
+
+    hs_all = torch.cat(hscales)
+    hs_ok = hs_all[torch.isfinite(hs_all)]
+    hscale = float(hs_ok.median()) if hs_ok.numel() else 1.0
+    if not hscale > 0:
+        hscale = 1.0
+    sv = torch.cat(start_vals)
+    sv = sv[torch.isfinite(sv)]
+    lowest_sample = float(sv.min()) if sv.numel() else math.inf
+    points, notes = _classify(
+        landscape,
+        reps,
+        hscale=hscale,
+        zero_tol=zero_tol,
+        value_tol=value_tol,
+        lowest_sample=lowest_sample,
+    )
+    return CriticalPointSet(
+        points=tuple(points),
+        landscape=landscape.name,
+        dim=d,
+        domain=tuple(dom),
+        n_starts=total,
+        n_converged=n_conv,
+        n_rounds=rounds,
+        notes=tuple(notes),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidParameterError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise InvalidParameterError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _merge(
+    reps: Tensor, rep_gn: Tensor, X: Tensor, gn: Tensor, tol: float, block: int = 2048
+) -> tuple[Tensor, Tensor]:
+    """Add the roots ``X`` to the representatives ``reps``, merging any within ``tol`` (max-norm).
+
+    Within a cluster the member with the smallest gradient norm represents it (at a degenerate
+    root, where Newton converges linearly, that is the member nearest the root).
+    """
+    reps, rep_gn = reps.clone(), rep_gn.clone()
+    for s in range(0, X.shape[0], block):
+        xb, gb = X[s : s + block], gn[s : s + block]
+        if reps.shape[0]:
+            dist = (xb.unsqueeze(1) - reps.unsqueeze(0)).abs().amax(-1)
+            near, j = dist.min(1)
+            hit = near <= tol
+            for k in hit.nonzero().flatten().tolist():
+                r = int(j[k])
+                if gb[k] < rep_gn[r]:
+                    reps[r], rep_gn[r] = xb[k], gb[k]
+            xb, gb = xb[~hit], gb[~hit]
+        # greedy among the block's unmatched rows
+        while xb.shape[0]:
+            dist = (xb - xb[0]).abs().amax(-1)
+            same = dist <= tol
+            k = int(torch.argmin(torch.where(same, gb, math.inf)))
+            reps = torch.cat([reps, xb[k : k + 1]])
+            rep_gn = torch.cat([rep_gn, gb[k : k + 1]])
+            xb, gb = xb[~same], gb[~same]
+    return reps, rep_gn
+
+
+def _classify(
+    landscape: Landscape,
+    reps: Tensor,
+    *,
+    hscale: float,
+    zero_tol: float,
+    value_tol: float,
+    lowest_sample: float,
+) -> tuple[list[CriticalPoint], list[str]]:
+    notes: list[str] = []
+    if reps.shape[0] == 0:
+        return [], notes
+    vals = landscape.value(reps).detach().to(_F64)
+    H = landscape.hessian(reps).detach().to(_F64)
+    H = 0.5 * (H + H.transpose(1, 2))
+    lam = torch.linalg.eigvalsh(H)
+    abs_tol = zero_tol * hscale
+    raw = []
+    for i in range(reps.shape[0]):
+        kind, index = classify_eigenvalues(lam[i], abs_tol=abs_tol)
+        raw.append((float(vals[i]), tuple(float(x) for x in reps[i]), kind, index, lam[i]))
+    raw.sort(key=lambda r: (r[0], r[1]))
+
+    minima_vals = [r[0] for r in raw if r[2] == "minimum"]
+    global_value: float | None = None
+    declared = landscape.global_min_value
+    if minima_vals:
+        lowest = min(minima_vals)
+        tol = value_tol * max(1.0, abs(lowest))
+        if declared is not None and abs(lowest - declared) > value_tol * max(1.0, abs(declared)):
+            if any(abs(v - declared) <= value_tol * max(1.0, abs(declared)) for v in minima_vals):
+                global_value = declared
+            else:
+                notes.append(
+                    f"the declared global minimum value {declared:.10g} is not among the minima "
+                    f"found in this domain (lowest found: {lowest:.10g}); none is marked global"
+                )
+        elif lowest_sample < lowest - tol:
+            notes.append(
+                f"f takes the value {lowest_sample:.10g} in the domain, below every minimum found "
+                f"(lowest {lowest:.10g}); the lowest value is on the boundary or was missed, so "
+                "no minimum is marked global"
+            )
+        else:
+            global_value = lowest
+    points = []
+    for v, p, kind, index, lam_i in raw:
+        is_global = (
+            kind == "minimum"
+            and global_value is not None
+            and abs(v - global_value) <= value_tol * max(1.0, abs(global_value))
+        )
+        points.append(
+            CriticalPoint(
+                point=p,
+                value=v,
+                kind=kind,
+                index=index,
+                is_global=is_global,
+                eigenvalues=tuple(float(x) for x in lam_i),
+            )
+        )
+    return points, notes
