@@ -199,7 +199,10 @@ def plot_contour(
     runs = as_runs(runs)
     with style.context():
         if ax is None:
-            fig = new_figure(style.FIGSIZE)
+            fig = new_figure(style.FIGSIZE_CONTOUR)
+            # final geometry before labels are placed (they are placed in display pixels);
+            # the right margin holds the legend
+            fig.subplots_adjust(left=0.09, right=0.73, bottom=0.1, top=0.93)
             ax = fig.add_subplot()
         else:
             fig = ax.figure  # type: ignore[assignment]

@@ -96,7 +96,8 @@ _FIXED_OPTIMIZER_COLORS: dict[str, str] = {
 }
 
 # Sizes (inches) and fonts.
-FIGSIZE = (7.0, 5.6)  # one contour / surface panel
+FIGSIZE = (7.0, 5.6)  # one surface panel
+FIGSIZE_CONTOUR = (8.4, 5.6)  # one contour panel plus its legend on the right
 FIGSIZE_WIDE = (10.0, 4.2)  # curves side by side
 PANEL_SIZE = (3.6, 3.5)  # one panel of a side-by-side grid (basin maps)
 DPI = 130

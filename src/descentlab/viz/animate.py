@@ -1,0 +1,168 @@
+"""A race as an animation: the optimizers' paths growing on the contour map, step by step.
+
+GIF through Pillow (always available with matplotlib); MP4 through ffmpeg when it is on PATH.
+Frames are rendered with a progress bar (``descentlab.progress``) and the file is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import animation
+
+from descentlab.errors import InvalidParameterError
+from descentlab.io import atomic_path
+from descentlab.landscapes.base import Landscape
+from descentlab.progress import Progress
+from descentlab.viz import style
+from descentlab.viz._common import as_runs, pick_rows
+from descentlab.viz.landscape import plot_contour
+
+ANIMATION_FORMATS = ("gif", "mp4")
+
+
+def ffmpeg_available() -> bool:
+    """True when an ``ffmpeg`` executable is on PATH (needed for MP4)."""
+    return shutil.which("ffmpeg") is not None
+
+
+def frame_steps(runs: dict[str, Any], max_frames: int) -> np.ndarray:
+    """The step shown by each frame: up to ``max_frames`` steps from 0 to the last recorded one,
+    denser at the start (where paths move most), ending on the last step."""
+    last = max(int(np.asarray(t.record_steps)[-1]) for t in runs.values())
+    if last <= 0:
+        return np.array([0])
+    n = min(max_frames, last + 1)
+    # square-root spacing: early steps are shown one by one, later ones sampled
+    s = np.unique(np.rint(np.linspace(0.0, 1.0, n) ** 2 * last).astype(int))
+    return s
+
+
+def _partial_path(traj: Any, row: int, step: int) -> np.ndarray:
+    steps = np.asarray(traj.record_steps)
+    pos = np.asarray(traj.positions)[steps <= step, row, :]
+    finite = np.all(np.isfinite(pos), axis=1)
+    if not finite.all():
+        pos = pos[: int(np.argmin(finite))]
+    return pos
+
+
+def animate_race(
+    landscape: Landscape,
+    runs: Any,
+    path: str | os.PathLike[str],
+    *,
+    fps: int = 10,
+    max_frames: int = 48,
+    max_paths: int | None = 12,
+    dpi: int = 80,
+    hold_frames: int = 8,
+    progress: bool | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write an animation of ``runs`` on ``landscape``'s contour map to ``path`` (.gif or .mp4).
+
+    Each frame shows every drawn row's path up to that step (one colour per optimizer, a moving
+    square at its head) with the step number in the title; the last frame is held for
+    ``hold_frames`` frames. Critical points are drawn and labelled as in :func:`plot_contour`.
+
+    Args:
+        landscape: a 2-D landscape with a domain.
+        runs: a ``Trajectory``, a ``Race`` or a mapping ``label -> Trajectory``.
+        path: output file; its suffix picks the format (``.gif``: Pillow; ``.mp4``: ffmpeg).
+        fps: frames per second.
+        max_frames: at most this many distinct steps shown (square-root spaced).
+        max_paths: at most this many rows per optimizer.
+        dpi: resolution of the frames.
+        hold_frames: extra copies of the last frame.
+        progress: show a progress bar (default: when stderr is a terminal).
+        title: title prefix (default: the landscape's name).
+
+    Returns:
+        The written path.
+
+    Example:
+        >>> from descentlab.engine import run  # doctest: +SKIP
+        >>> race = run(landscape, ["gd", "adam"], starts, steps=200)  # doctest: +SKIP
+        >>> animate_race(landscape, race, "race.gif")  # doctest: +SKIP
+    """
+    target = Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    if fmt not in ANIMATION_FORMATS:
+        raise InvalidParameterError(
+            f"animation format must be one of {', '.join(ANIMATION_FORMATS)} (from the file "
+            f"suffix), got {target.name!r}"
+        )
+    if fmt == "mp4" and not ffmpeg_available():
+        raise InvalidParameterError("MP4 needs ffmpeg on PATH; write a .gif instead")
+    for name, v, lo in (("fps", fps, 1), ("max_frames", max_frames, 2), ("dpi", dpi, 20)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise InvalidParameterError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if isinstance(hold_frames, bool) or not isinstance(hold_frames, int) or hold_frames < 0:
+        raise InvalidParameterError(f"hold_frames must be an integer >= 0, got {hold_frames!r}")
+    runs = as_runs(runs)
+    if not runs:
+        raise InvalidParameterError("animate_race needs at least one run")
+    name = landscape.name if title is None else title
+    with style.context():
+        fig = plot_contour(landscape, runs, max_paths=max_paths, resolution=140, title=name)
+        ax = fig.axes[0]
+        # the static figure drew full paths: keep their styling, animate their data
+        lines: list[tuple[Any, Any, int]] = []
+        heads: dict[str, Any] = {}
+        colors = style.optimizer_colors(list(runs))
+        for label, traj in runs.items():
+            for row in pick_rows(np.asarray(traj.positions).shape[1], max_paths):
+                for ln in ax.lines:
+                    if ln.get_gid() == f"path:{label}:{row}":
+                        lines.append((ln, traj, row))
+            for coll in ax.collections:
+                if coll.get_gid() == f"end:{label}":
+                    coll.set_visible(False)
+            (heads[label],) = ax.plot(
+                [], [], "s", color=colors[label], mec="white", mew=0.9, ms=6.5, zorder=7
+            )
+        steps = frame_steps(runs, max_frames)
+        frames = [*range(len(steps)), *([len(steps) - 1] * hold_frames)]
+
+        def draw(i: int) -> list[Any]:
+            s = int(steps[i])
+            head_pts: dict[str, list[np.ndarray]] = {k: [] for k in runs}
+            for ln, traj, row in lines:
+                p = _partial_path(traj, row, s)
+                ln.set_data(p[:, 0], p[:, 1])
+                if len(p):
+                    head_pts[_label_of(ln)].append(p[-1])
+            for label, pts in head_pts.items():
+                arr = np.asarray(pts) if pts else np.zeros((0, 2))
+                heads[label].set_data(arr[:, 0], arr[:, 1])
+            ax.set_title(f"{name}   step {s}")
+            return [ln for ln, _, _ in lines] + list(heads.values())
+
+        anim = animation.FuncAnimation(fig, draw, frames=frames, blit=False, repeat=False)
+        writer: animation.AbstractMovieWriter
+        if fmt == "gif":
+            writer = animation.PillowWriter(fps=fps)
+        else:
+            writer = animation.FFMpegWriter(
+                fps=fps, codec="h264", extra_args=["-pix_fmt", "yuv420p"]
+            )
+        with Progress(len(frames), f"animating {target.name}", enabled=progress) as bar:
+            with atomic_path(target) as tmp:
+                anim.save(
+                    str(tmp),
+                    writer=writer,
+                    dpi=dpi,
+                    progress_callback=lambda i, n: bar.update(1),
+                )
+    return target
+
+
+def _label_of(line: Any) -> str:
+    # gid is "path:<label>:<row>"; labels may contain ':' so split from the right
+    return str(line.get_gid()).split(":", 1)[1].rsplit(":", 1)[0]
