@@ -1,0 +1,743 @@
+"""The batched engine: run an optimizer from ``B`` starts at once, with per-row stop rules.
+
+All ``B`` starts live in one ``(B, d)`` parameter tensor. One forward pass of ``f(P)`` and one
+backward pass of ``f(P).sum()`` give every row's value and gradient, and an element-wise
+``torch.optim`` rule (SGD, Adam, ...) then advances the ``B`` rows as ``B`` independent runs.
+Rules that are not element-wise (L-BFGS, per-tensor norms) are run with one optimizer per row
+over a ``(1, d)`` tensor, so rows never interfere.
+
+Stop rules, checked at every iterate ``x_k`` of every running row:
+
+* ``diverged``: the value or the gradient is not finite, or ``max_j |x_k,j| > bound``. The row is
+  frozen at its last finite iterate ``x_{k-1}`` and its stop step is ``k``.
+* ``converged``: ``|grad f(x_k)| <= grad_tol``. The row is frozen at ``x_k``.
+* ``max_steps``: the row is still running after ``steps`` steps.
+
+A frozen row has its gradient zeroed before every optimizer step and its position restored
+after it, so the rest of the batch goes on untouched; the run ends early once every row has
+stopped.
+
+Memory: the recorded positions, losses and gradient norms take
+``8 * T * B * (d + 2)`` bytes with ``T = steps // record_every + 2`` records; a run that would
+need more than ``max_memory`` (default 256 MiB) is refused with the ``record_every`` that fits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
+from descentlab.landscapes.base import Landscape
+from descentlab.progress import Progress
+from descentlab.trajectory import Race, Trajectory
+
+DEFAULT_MAX_MEMORY = 256 * 2**20
+DEFAULT_GRAD_TOL = 1e-8
+DEFAULT_BOUND = 1e6
+
+_RUNNING, _CONVERGED, _MAX_STEPS, _DIVERGED = 0, 1, 2, 3
+_REASON_NAMES = {_CONVERGED: "converged", _MAX_STEPS: "max_steps", _DIVERGED: "diverged"}
+
+OptimizerLike = Any  # str | Callable | OptimizerSpec | (name, dict)
+
+
+# ---------------------------------------------------------------------------- starts
+def grid_starts(landscape: Landscape, n: int | Sequence[int]) -> np.ndarray:
+    """A regular grid of starts over the landscape's domain: ``prod(n)`` points, shape ``(B, d)``.
+
+    ``n`` is the number of points per axis (one int for every axis, or one per axis); the grid
+    includes the domain's corners. The first coordinate varies slowest.
+
+    Example:
+        >>> from descentlab.landscapes import Landscape
+        >>> L = Landscape(lambda P: (P**2).sum(-1), dim=2, domain=(-1, 1))
+        >>> grid_starts(L, 3).shape
+        (9, 2)
+    """
+    box = landscape.require_domain()
+    d = landscape.dim
+    counts = [n] * d if isinstance(n, int | np.integer) else list(n)
+    if len(counts) != d:
+        raise InvalidParameterError(f"grid needs {d} counts (one per axis), got {len(counts)}")
+    for c in counts:
+        if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 1:
+            raise InvalidParameterError(f"grid counts must be positive integers, got {counts}")
+    total = math.prod(int(c) for c in counts)
+    if total > 10_000_000:
+        raise InvalidParameterError(f"a grid of {total} starts is too large (at most 10,000,000)")
+    axes = [
+        np.linspace(lo, hi, int(c)) if c > 1 else np.array([(lo + hi) / 2])
+        for (lo, hi), c in zip(box, counts, strict=True)
+    ]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.reshape(-1) for m in mesh], axis=1).astype(np.float64)
+
+
+def random_starts(landscape: Landscape, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` starts drawn uniformly from the landscape's domain (reproducible by ``seed``)."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise InvalidParameterError(
+            f"number of random starts must be a positive integer, got {n!r}"
+        )
+    return landscape.sample(int(n), seed=seed).detach().cpu().numpy().astype(np.float64)
+
+
+# ---------------------------------------------------------------------------- resolution
+def resolve(optimizer: OptimizerLike, **hyper: Any) -> Any:
+    """An ``OptimizerSpec`` from a name, a callable, a spec or a ``(name, dict)`` pair."""
+    from descentlab.optim import OptimizerSpec, resolve_optimizer
+
+    if isinstance(optimizer, tuple) and len(optimizer) == 2 and isinstance(optimizer[1], Mapping):
+        name, own = optimizer
+        return resolve_optimizer(name, **{**hyper, **dict(own)})
+    if isinstance(optimizer, OptimizerSpec | str) or callable(optimizer):
+        return resolve_optimizer(optimizer, **hyper)
+    raise InvalidParameterError(
+        "optimizer must be a name, a callable returning a torch.optim.Optimizer, an "
+        f"OptimizerSpec or a (name, hyper-parameters) pair; got {type(optimizer).__name__}"
+    )
+
+
+def _elementwise(spec: Any) -> bool:
+    if spec.elementwise is not None:
+        return bool(spec.elementwise)
+    try:
+        from descentlab.optim import is_elementwise
+    except ImportError:  # no probe available: keeping rows apart is always correct
+        return False
+    return bool(is_elementwise(spec))
+
+
+def _make_schedule(schedule: Any) -> tuple[Callable[[torch.optim.Optimizer], Any] | None, str]:
+    """A factory ``optimizer -> scheduler`` and a label, from a name, pair or callable."""
+    if schedule is None:
+        return None, ""
+    if isinstance(schedule, str) or (
+        isinstance(schedule, tuple) and len(schedule) == 2 and isinstance(schedule[1], Mapping)
+    ):
+        name, params = (schedule, {}) if isinstance(schedule, str) else schedule
+        from descentlab.optim.schedules import resolve_schedule
+
+        resolve_schedule(name, **dict(params))  # validate now, before any work
+        label = name + (
+            "(" + ", ".join(f"{k}={v}" for k, v in dict(params).items()) + ")" if params else ""
+        )
+        return (lambda opt: _bind_schedule(resolve_schedule(name, **dict(params)), opt)), label
+    if callable(schedule):
+        label = getattr(schedule, "__name__", None) or type(schedule).__name__
+        return (lambda opt: _bind_schedule(schedule, opt)), label
+    raise InvalidParameterError(
+        "schedule must be a name, a (name, parameters) pair or a callable optimizer -> "
+        f"lr_scheduler; got {type(schedule).__name__}"
+    )
+
+
+def _bind_schedule(obj: Any, opt: torch.optim.Optimizer) -> Any:
+    """Turn what a schedule resolves to into a scheduler bound to ``opt``."""
+    if isinstance(
+        obj, torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+    ):
+        raise InvalidParameterError(
+            "pass a schedule as a name or a factory (optimizer -> scheduler), not a scheduler "
+            "already bound to another optimizer"
+        )
+    try:
+        sched = obj(opt)
+    except DescentlabError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidParameterError(f"schedule could not be built: {exc}") from None
+    if not hasattr(sched, "step"):
+        raise InvalidParameterError(
+            f"a schedule must build an lr scheduler, got {type(sched).__name__}"
+        )
+    return sched
+
+
+def _is_plateau(sched: Any) -> bool:
+    return isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+# ---------------------------------------------------------------------------- public entry
+def run(
+    landscape: Landscape,
+    optimizer: OptimizerLike | list[OptimizerLike],
+    starts: Any,
+    steps: int,
+    *,
+    schedule: Any = None,
+    lrs: Sequence[float] | None = None,
+    record_every: int = 1,
+    grad_tol: float = DEFAULT_GRAD_TOL,
+    bound: float = DEFAULT_BOUND,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    seed: int = 0,
+    progress: bool | None = None,
+    **hyper: Any,
+) -> Trajectory | Race:
+    """Run ``optimizer`` from every start at once; a list of optimizers gives a :class:`Race`.
+
+    Each row follows the optimizer's rule on ``f`` independently, e.g. for ``"gd"``
+    ``x_{k+1} = x_k - lr * grad f(x_k)``, and stops when converged
+    (``|grad f(x_k)| <= grad_tol``), diverged (non-finite value or gradient, or
+    ``max |x_k| > bound``) or after ``steps`` steps (see the module docstring).
+
+    Args:
+        landscape: the objective (:class:`~descentlab.landscapes.Landscape`).
+        optimizer: a registered name (``"adam"``), any callable ``params -> torch.optim.Optimizer``,
+            an ``OptimizerSpec`` or a ``(name, {hyper})`` pair; a list of these runs a race on the
+            same starts.
+        starts: a ``(B, d)`` array, one point ``(d,)``, or :func:`grid_starts` /
+            :func:`random_starts`.
+        steps: the step budget per row.
+        schedule: a learning-rate schedule: a name or ``(name, params)`` pair for
+            :func:`descentlab.optim.schedules.resolve_schedule`, or a callable
+            ``optimizer -> torch.optim.lr_scheduler``. Reduce-on-plateau sees the mean loss of the
+            running rows (per row when rows run apart).
+        lrs: a grid of learning rates run in one go: one parameter group per rate; row
+            ``g * B0 + i`` is start ``i`` with rate ``lrs[g]`` (``Trajectory.row_lr``).
+        record_every: record positions every this many steps (the final state is always kept).
+        grad_tol: gradient-norm tolerance of the ``converged`` rule (``0`` disables it).
+        bound: the ``diverged`` rule's bound on ``max |x_k|`` (``inf`` disables it).
+        max_memory: bytes the records may take; larger runs are refused with advice.
+        seed: seeds torch's generator inside the run (noisy optimizers), without touching the
+            global one.
+        progress: show a progress bar (``None``: when stderr is a terminal).
+        **hyper: hyper-parameters for the optimizer(s), e.g. ``lr=0.01``.
+
+    Returns:
+        a :class:`~descentlab.trajectory.Trajectory` or, for a list, a
+        :class:`~descentlab.trajectory.Race`.
+
+    Example:
+        >>> from descentlab.landscapes import Landscape
+        >>> L = Landscape(lambda P: P[:, 0] ** 2 + 10 * P[:, 1] ** 2, dim=2, domain=(-2, 2))
+        >>> tr = run(L, "gd", grid_starts(L, 5), steps=500, lr=0.05, grad_tol=1e-10)
+        >>> sorted(set(tr.stop_reason.tolist()))
+        ['converged']
+    """
+    if not isinstance(landscape, Landscape):
+        raise InvalidParameterError(
+            f"landscape must be a Landscape, got {type(landscape).__name__}"
+        )
+    steps = _check_int("steps", steps, minimum=0)
+    record_every = _check_int("record_every", record_every, minimum=1)
+    grad_tol = check_positive("grad_tol", grad_tol, allow_zero=True)
+    bound = _check_bound(bound)
+    max_memory = _check_int("max_memory", max_memory, minimum=1)
+    seed = _check_int("seed", seed, minimum=0)
+    X0 = _check_starts(landscape, starts)
+    rates = _check_lrs(lrs)
+    sched_factory, sched_label = _make_schedule(schedule)
+
+    if isinstance(optimizer, list):
+        if not optimizer:
+            raise InvalidParameterError("the list of optimizers is empty")
+        specs = [resolve(o, **hyper) for o in optimizer]
+    else:
+        specs = [resolve(optimizer, **hyper)]
+    for spec in specs:
+        if rates is not None and "lr" not in spec.factory([_probe_tensor()]).defaults:
+            raise InvalidParameterError(f"{spec.label} has no learning rate; lrs cannot be used")
+
+    B = X0.shape[0] * (1 if rates is None else len(rates))
+    _check_memory(B, landscape.dim, steps, record_every, max_memory)
+
+    results: dict[str, Trajectory] = {}
+    for spec in specs:
+        label = spec.label
+        for j in itertools.count(2):
+            if label not in results:
+                break
+            label = f"{spec.label}#{j}"
+        tr = _run_spec(
+            landscape,
+            spec,
+            X0,
+            steps,
+            sched_factory,
+            sched_label,
+            rates,
+            record_every,
+            grad_tol,
+            bound,
+            seed,
+            progress,
+        )
+        tr.optimizer = label
+        results[label] = tr
+    if isinstance(optimizer, list):
+        return Race(results)
+    return next(iter(results.values()))
+
+
+# ---------------------------------------------------------------------------- checks
+def _probe_tensor() -> torch.Tensor:
+    return torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
+
+
+def _check_int(name: str, value: Any, *, minimum: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_bound(bound: Any) -> float:
+    try:
+        b = float(bound)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"bound must be a number, got {bound!r}") from None
+    if not b > 0:
+        raise InvalidParameterError(f"bound must be > 0 (or inf to disable), got {bound!r}")
+    return b
+
+
+def _check_starts(landscape: Landscape, starts: Any) -> torch.Tensor:
+    try:
+        X = landscape.as_points(starts).detach().to(torch.float64).clone()
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, DescentlabError):
+            raise
+        raise InvalidParameterError(
+            f"starts must be numbers of shape (B, {landscape.dim}): {exc}"
+        ) from None
+    if X.shape[0] == 0:
+        raise InvalidParameterError("no starts given")
+    if not torch.isfinite(X).all():
+        raise InvalidParameterError("starts must be finite")
+    return X
+
+
+def _check_lrs(lrs: Sequence[float] | None) -> list[float] | None:
+    if lrs is None:
+        return None
+    vals = list(np.atleast_1d(np.asarray(lrs, dtype=object)))
+    if not vals:
+        raise InvalidParameterError("lrs is empty; give at least one learning rate")
+    return [check_positive("lrs entry", v) for v in vals]
+
+
+def _check_memory(B: int, d: int, steps: int, record_every: int, max_memory: int) -> None:
+    T = steps // record_every + 2
+    need = 8 * T * B * (d + 2)
+    if need > max_memory:
+        per_record = 8 * B * (d + 2)
+        fit = max(1, max_memory // per_record - 2)
+        advice = (
+            f"use record_every >= {math.ceil(steps / fit)}"
+            if max_memory >= 3 * per_record
+            else "use fewer starts"
+        )
+        raise InvalidParameterError(
+            f"recording {T} states of {B} starts in {d} dimensions needs {need / 2**20:.1f} MiB, "
+            f"over max_memory={max_memory / 2**20:.1f} MiB; {advice}, or raise max_memory"
+        )
+
+
+# ---------------------------------------------------------------------------- the loops
+class _Recorder:
+    """Per-row stop bookkeeping and preallocated records, shared by both loops."""
+
+    def __init__(
+        self, X0: torch.Tensor, steps: int, record_every: int, grad_tol: float, bound: float
+    ) -> None:
+        B, d = X0.shape
+        self.B, self.d = B, d
+        self.record_every = record_every
+        self.tol2 = grad_tol * grad_tol
+        self.bound = bound
+        T = steps // record_every + 2
+        self.pos = np.empty((T, B, d))
+        self.loss = np.empty((T, B))
+        self.gn = np.empty((T, B))
+        self._pos_t = torch.from_numpy(self.pos)
+        self._loss_t = torch.from_numpy(self.loss)
+        self._gn_t = torch.from_numpy(self.gn)
+        self.steps_rec: list[int] = []
+        self.status = torch.zeros(B, dtype=torch.int8)
+        self.running = torch.ones(B, dtype=torch.bool)
+        self.n_running = B
+        self.stop_step = torch.full((B,), steps, dtype=torch.int64)
+        # frozen state of stopped rows, and the last finite iterate of every row
+        self.fpos = X0.clone()
+        self.fval = torch.full((B,), math.nan, dtype=torch.float64)
+        self.fgn = torch.full((B,), math.nan, dtype=torch.float64)
+        self.prev_pos = X0.clone()
+        self.prev_val = torch.full((B,), math.nan, dtype=torch.float64)
+        self.prev_gn = torch.full((B,), math.nan, dtype=torch.float64)
+
+    def observe(
+        self, k: int, x: torch.Tensor, v: torch.Tensor, g: torch.Tensor, final: bool = False
+    ) -> None:
+        """Apply the stop rules at iterate ``k`` (values ``v``, gradients ``g`` at ``x``)."""
+        gsq = (g * g).sum(1)
+        ok = torch.isfinite(v) & torch.isfinite(gsq)
+        if self.bound != math.inf:
+            ok &= x.abs().amax(1) <= self.bound
+        stop = ~ok | (gsq <= self.tol2) if self.tol2 > 0 else ~ok
+        stop &= self.running
+        gn = None
+        if bool(stop.any()):
+            gn = gsq.sqrt()
+            div = stop & ~ok
+            conv = stop & ok
+            if bool(div.any()):
+                self.fpos[div] = self.prev_pos[div]
+                self.fval[div] = self.prev_val[div]
+                self.fgn[div] = self.prev_gn[div]
+                self.status[div] = _DIVERGED
+            self.fpos[conv] = x[conv]
+            self.fval[conv] = v[conv]
+            self.fgn[conv] = gn[conv]
+            self.status[conv] = _CONVERGED
+            self.stop_step[stop] = k
+            self.running &= ~stop
+            self.n_running = int(self.running.sum())
+        if final:
+            rest = self.running
+            if gn is None:
+                gn = gsq.sqrt()
+            self.fpos[rest] = x[rest]
+            self.fval[rest] = v[rest]
+            self.fgn[rest] = gn[rest]
+            self.status[rest] = _MAX_STEPS
+            self.stop_step[rest] = k
+            self.running[:] = False
+            self.n_running = 0
+        if final or k % self.record_every == 0:
+            if gn is None:
+                gn = gsq.sqrt()
+            self._record(k, x, v, gn)
+        if not final:
+            self.prev_pos.copy_(x)
+            self.prev_val.copy_(v)
+            if gn is None:
+                gn = gsq.sqrt()
+            self.prev_gn.copy_(gn)
+
+    def _record(self, k: int, x: torch.Tensor, v: torch.Tensor, gn: torch.Tensor) -> None:
+        if self.steps_rec and self.steps_rec[-1] == k:
+            return
+        t = len(self.steps_rec)
+        if self.n_running == self.B:
+            self._pos_t[t].copy_(x)
+            self._loss_t[t].copy_(v)
+            self._gn_t[t].copy_(gn)
+        else:
+            r = self.running
+            torch.where(r[:, None], x, self.fpos, out=self._pos_t[t])
+            torch.where(r, v, self.fval, out=self._loss_t[t])
+            torch.where(r, gn, self.fgn, out=self._gn_t[t])
+        self.steps_rec.append(k)
+
+    def record_final(self) -> None:
+        """Record the frozen final state (after an early stop), unless already recorded."""
+        k = int(self.stop_step.max())
+        if self.steps_rec and self.steps_rec[-1] >= k:
+            return
+        self._record(k, self.fpos, self.fval, self.fgn)
+
+
+def _objective(landscape: Landscape) -> Callable[[torch.Tensor], torch.Tensor]:
+    fn = landscape.fn
+
+    def f(P: torch.Tensor) -> torch.Tensor:
+        v = fn(P)
+        if v.shape != (P.shape[0],):
+            raise DescentlabError(
+                f"{landscape.name}: the objective returned shape {tuple(v.shape)} for points of "
+                f"shape {tuple(P.shape)}; expected ({P.shape[0]},)"
+            )
+        return v
+
+    return f
+
+
+def _row_fn(landscape: Landscape) -> Callable[[torch.Tensor], torch.Tensor]:
+    fn = landscape.fn
+
+    def row_fn(P: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return fn(P)
+
+    return row_fn
+
+
+def _groups(leaves: list[torch.Tensor], rates: list[float] | None, row_fn: Callable) -> list[dict]:
+    groups = []
+    for j, leaf in enumerate(leaves):
+        g: dict[str, Any] = {"params": [leaf], "rows_independent": True, "row_fn": row_fn}
+        if rates is not None:
+            g["lr"] = rates[j % len(rates)]
+        groups.append(g)
+    return groups
+
+
+def _build_optimizer(spec: Any, groups: list[dict]) -> torch.optim.Optimizer:
+    try:
+        return spec.factory(groups)
+    except DescentlabError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"{spec.label}: could not be built on the batch: {exc}"
+        ) from None
+
+
+def _run_spec(
+    landscape: Landscape,
+    spec: Any,
+    X0: torch.Tensor,
+    steps: int,
+    sched_factory: Callable | None,
+    sched_label: str,
+    rates: list[float] | None,
+    record_every: int,
+    grad_tol: float,
+    bound: float,
+    seed: int,
+    progress: bool | None,
+) -> Trajectory:
+    B0 = X0.shape[0]
+    G = 1 if rates is None else len(rates)
+    X = X0.repeat(G, 1).contiguous()  # row g * B0 + i: start i, rate g
+    B = X.shape[0]
+    rec = _Recorder(X, steps, record_every, grad_tol, bound)
+    elementwise = _elementwise(spec)
+    bar = Progress(steps, f"{spec.label}", enabled=progress)
+    with torch.random.fork_rng(devices=[]), bar:
+        torch.manual_seed(seed)
+        if elementwise:
+            lr_hist, row_group = _loop_batched(
+                landscape, spec, X, B0, G, steps, sched_factory, rates, rec, bar
+            )
+        else:
+            lr_hist, row_group = _loop_rows(
+                landscape, spec, X, B0, G, steps, sched_factory, rates, rec, bar
+            )
+    rec.record_final()
+    T = len(rec.steps_rec)
+    stop_reason = np.array([_REASON_NAMES[int(s)] for s in rec.status.tolist()])
+    row_lr = np.full(B, math.nan)
+    if rates is not None:
+        row_lr = np.repeat(np.asarray(rates, dtype=float), B0)
+    elif lr_hist.shape[0] > 0:
+        row_lr = lr_hist[0, row_group].astype(float)
+    else:
+        lr0 = spec.factory([_probe_tensor()]).defaults.get("lr", math.nan)
+        row_lr = np.full(B, float(lr0) if isinstance(lr0, int | float) else math.nan)
+    return Trajectory(
+        starts=X0.repeat(G, 1).numpy().copy(),
+        positions=rec.pos[:T].copy(),
+        record_steps=np.asarray(rec.steps_rec, dtype=np.int64),
+        losses=rec.loss[:T].copy(),
+        grad_norms=rec.gn[:T].copy(),
+        lr=lr_hist,
+        row_group=row_group,
+        row_lr=row_lr,
+        stop_step=rec.stop_step.numpy().copy(),
+        stop_reason=stop_reason,
+        final_points=rec.fpos.numpy().copy(),
+        final_losses=rec.fval.numpy().copy(),
+        final_grad_norms=rec.fgn.numpy().copy(),
+        optimizer=spec.label,
+        hyper=dict(spec.hyper),
+        landscape_name=landscape.name,
+        landscape_params=dict(landscape.params),
+        steps=steps,
+        record_every=record_every,
+        grad_tol=grad_tol,
+        bound=bound,
+        seed=seed,
+        schedule=sched_label,
+    )
+
+
+def _lr_of(group: dict) -> float:
+    lr = group.get("lr", math.nan)
+    return float(lr) if isinstance(lr, int | float | torch.Tensor) else math.nan
+
+
+def _loop_batched(
+    landscape: Landscape,
+    spec: Any,
+    X: torch.Tensor,
+    B0: int,
+    G: int,
+    steps: int,
+    sched_factory: Callable | None,
+    rates: list[float] | None,
+    rec: _Recorder,
+    bar: Progress,
+) -> tuple[np.ndarray, np.ndarray]:
+    """All rows in one optimizer: one leaf per rate group, each a view of ``X``'s storage."""
+    f = _objective(landscape)
+    leaves = [X[g * B0 : (g + 1) * B0].detach().requires_grad_(True) for g in range(G)]
+    opt = _build_optimizer(spec, _groups(leaves, rates, _row_fn(landscape)))
+    sched = sched_factory(opt) if sched_factory else None
+    plateau = _is_plateau(sched)
+    second = bool(spec.second_order)
+    lr_hist = np.empty((steps, G))
+    state: dict[str, Any] = {"cached": None}
+    metric = 0.0
+
+    def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+        for p in leaves:
+            p.grad = None
+        P = leaves[0] if G == 1 else torch.cat(leaves)
+        v = f(P)
+        loss = v.sum()
+        loss.backward(create_graph=second)
+        return v, loss
+
+    def grads() -> torch.Tensor:
+        return leaves[0].grad if G == 1 else torch.cat([p.grad for p in leaves])
+
+    def zero_frozen_grads() -> None:
+        keep = rec.running[:, None]
+        for g, p in enumerate(leaves):
+            sl = keep[g * B0 : (g + 1) * B0]
+            if second:  # out of place: p.grad carries the graph for Hessian-vector products
+                p.grad = torch.where(sl, p.grad, torch.zeros((), dtype=p.dtype))
+            else:
+                p.grad.masked_fill_(~sl, 0.0)
+
+    def closure() -> torch.Tensor:
+        # The first call of each step returns the evaluation made before the step (so the stop
+        # rules always see x_k, even for optimizers that ignore the closure); later calls (line
+        # searches) evaluate afresh.
+        if state["cached"] is not None:
+            loss, state["cached"] = state["cached"], None
+            return loss
+        with torch.enable_grad():
+            _, loss = evaluate()
+        if rec.n_running < rec.B:
+            zero_frozen_grads()
+        return loss
+
+    k = 0
+    for k in range(steps):
+        with torch.enable_grad():
+            v, loss = evaluate()
+        vd = v.detach()
+        rec.observe(k, X, vd, grads().detach())
+        if rec.n_running == 0:
+            break
+        if rec.n_running < rec.B:
+            zero_frozen_grads()
+        if plateau:
+            metric = float(vd[rec.running].mean())
+        for g in range(G):
+            lr_hist[k, g] = _lr_of(opt.param_groups[g])
+        state["cached"] = loss
+        try:
+            opt.step(closure)
+        except DescentlabError:
+            raise
+        except RuntimeError as exc:
+            raise DescentlabError(f"{spec.label} failed at step {k}: {exc}") from None
+        state["cached"] = None
+        if rec.n_running < rec.B:
+            with torch.no_grad():
+                X.copy_(torch.where(rec.running[:, None], X, rec.fpos))
+        if second:
+            for p in leaves:
+                p.grad = None  # break the parameter <-> graph cycle of create_graph
+        bar.update(1)
+        if sched is not None:
+            sched.step(metric) if plateau else sched.step()
+    else:
+        k = steps
+    if rec.n_running:
+        with torch.enable_grad():
+            v, _ = evaluate()
+        rec.observe(steps, X, v.detach(), grads().detach(), final=True)
+        for p in leaves:
+            p.grad = None
+    return lr_hist[:k].copy(), np.repeat(np.arange(G), B0)
+
+
+def _loop_rows(
+    landscape: Landscape,
+    spec: Any,
+    X: torch.Tensor,
+    B0: int,
+    G: int,
+    steps: int,
+    sched_factory: Callable | None,
+    rates: list[float] | None,
+    rec: _Recorder,
+    bar: Progress,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows kept apart: one optimizer (and schedule) per row over a ``(1, d)`` view of ``X``.
+
+    Each step first evaluates every row in one batch for the stop rules and the records, then
+    steps each running row's own optimizer with its own closure: exactly ``B`` separate runs.
+    """
+    f = _objective(landscape)
+    B = X.shape[0]
+    row_fn = _row_fn(landscape)
+    leaves = [X[i : i + 1].detach().requires_grad_(True) for i in range(B)]
+    opts = []
+    for i, leaf in enumerate(leaves):
+        g: dict[str, Any] = {"params": [leaf], "rows_independent": True, "row_fn": row_fn}
+        if rates is not None:
+            g["lr"] = rates[i // B0]
+        opts.append(_build_optimizer(spec, [g]))
+    scheds = [sched_factory(o) for o in opts] if sched_factory else None
+    plateau = scheds is not None and _is_plateau(scheds[0])
+    second = bool(spec.second_order)
+    lr_hist = np.empty((steps, B))
+
+    def evaluate_all() -> tuple[torch.Tensor, torch.Tensor]:
+        P = X.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            v = f(P)
+            (g,) = torch.autograd.grad(v.sum(), P)
+        return v.detach(), g
+
+    def make_closure(leaf: torch.Tensor) -> Callable[[], torch.Tensor]:
+        def closure() -> torch.Tensor:
+            with torch.enable_grad():
+                leaf.grad = None
+                loss = f(leaf).sum()
+                loss.backward(create_graph=second)
+            return loss
+
+        return closure
+
+    closures = [make_closure(leaf) for leaf in leaves]
+    k = 0
+    for k in range(steps):
+        v, g = evaluate_all()
+        rec.observe(k, X, v, g)
+        if rec.n_running == 0:
+            break
+        running = rec.running.nonzero().flatten().tolist()
+        for i in range(B):
+            lr_hist[k, i] = _lr_of(opts[i].param_groups[0])
+        for i in running:
+            try:
+                opts[i].step(closures[i])
+            except DescentlabError:
+                raise
+            except RuntimeError as exc:
+                raise DescentlabError(f"{spec.label} failed at step {k} (row {i}): {exc}") from None
+            if second:
+                leaves[i].grad = None
+            if scheds is not None:
+                scheds[i].step(float(v[i])) if plateau else scheds[i].step()
+        bar.update(1)
+    else:
+        k = steps
+        v, g = evaluate_all()
+        rec.observe(steps, X, v, g, final=True)
+    return lr_hist[:k].copy(), np.arange(B)
