@@ -474,9 +474,14 @@ def _row_fn(landscape: Landscape) -> Callable[[torch.Tensor], torch.Tensor]:
 def _groups(leaves: list[torch.Tensor], rates: list[float] | None, row_fn: Callable) -> list[dict]:
     groups = []
     for j, leaf in enumerate(leaves):
-        g: dict[str, Any] = {"params": [leaf], "rows_independent": True, "row_fn": row_fn}
+        g: dict[str, Any] = {
+            "params": [leaf],
+            "rows_independent": True,
+            "row_fn": row_fn,
+            "row_offset": j * leaf.shape[0],  # global row id: noise does not depend on batching
+        }
         if rates is not None:
-            g["lr"] = rates[j % len(rates)]
+            g["lr"] = rates[j]
         groups.append(g)
     return groups
 
@@ -688,7 +693,12 @@ def _loop_rows(
     leaves = [X[i : i + 1].detach().requires_grad_(True) for i in range(B)]
     opts = []
     for i, leaf in enumerate(leaves):
-        g: dict[str, Any] = {"params": [leaf], "rows_independent": True, "row_fn": row_fn}
+        g: dict[str, Any] = {
+            "params": [leaf],
+            "rows_independent": True,
+            "row_fn": row_fn,
+            "row_offset": i,
+        }
         if rates is not None:
             g["lr"] = rates[i // B0]
         opts.append(_build_optimizer(spec, [g]))
