@@ -1,0 +1,42 @@
+"""The playground server's bounds: every request is checked against these before any work."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one request may ask for (all stated in the error messages).
+
+    Attributes:
+        max_body_bytes: largest request body accepted (413 beyond).
+        max_formula_chars: longest formula accepted.
+        max_grid: contour grid points per axis.
+        max_starts: starts in one run request.
+        max_optimizers: optimizers raced in one request (run or basin map).
+        max_steps: optimizer steps in one run or basin map.
+        max_frames: recorded frames per run sent back (positions are subsampled to fit).
+        max_basin_n: basin-map starts per axis (``n x n`` starts).
+        max_basin_work: ``optimizers x n^2 x steps`` for one basin map.
+        max_coordinate: largest ``|coordinate|`` of a start or a domain bound.
+        wall_seconds: a request still computing after this long is abandoned with 503.
+        max_concurrent: compute jobs running at once (others queue, within the wall time).
+    """
+
+    max_body_bytes: int = 64 * 1024
+    max_formula_chars: int = 500
+    max_grid: int = 300
+    max_starts: int = 64
+    max_optimizers: int = 8
+    max_steps: int = 5000
+    max_frames: int = 600
+    max_basin_n: int = 150
+    max_basin_work: int = 40_000_000
+    max_coordinate: float = 1e6
+    wall_seconds: float = 20.0
+    max_concurrent: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

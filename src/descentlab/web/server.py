@@ -1,0 +1,101 @@
+"""Start the playground: a uvicorn server on a local address, and a browser when one is there."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import webbrowser
+from typing import TextIO
+
+from descentlab.errors import InvalidParameterError
+from descentlab.web.limits import Limits
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (the OS picks it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ``InvalidParameterError`` when ``port`` is out of range or taken on ``host``."""
+    if not 0 <= port <= 65535:
+        raise InvalidParameterError(f"--port must be between 0 and 65535, got {port}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise InvalidParameterError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port, "
+                "or --port 0 for any free one"
+            ) from None
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    open_browser: bool = True,
+    limits: Limits | None = None,
+    stream: TextIO | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve the playground until interrupted (Ctrl-C).
+
+    Args:
+        host: address to listen on; the default is local-only. Anything else is reachable from
+            other machines, and a warning says so.
+        port: TCP port (0: any free port).
+        open_browser: open the page in a browser when one is available.
+        limits: request bounds (default :class:`Limits`).
+        stream: where the URL is printed (default stdout).
+        log_level: uvicorn's log level.
+
+    Example:
+        $ descentlab play --port 8765 --no-browser
+    """
+    import torch
+    import uvicorn
+
+    from descentlab.web.app import create_app
+
+    out = stream or sys.stdout
+    if port == 0:
+        port = free_port(host)
+    else:
+        check_port(host, port)
+    # Each request's compute runs in its own worker thread: one torch thread each keeps
+    # concurrent requests from fighting over the cores.
+    torch.set_num_threads(1)
+    url = url_for(host, port)
+    if host not in LOCAL_HOSTS:
+        print(
+            f"warning: listening on {host}, reachable from other machines; the playground has "
+            "no authentication",
+            file=out,
+        )
+    print(f"descentlab playground: {url}  (Ctrl-C stops it)", file=out, flush=True)
+    if open_browser:
+        threading.Timer(0.8, _open, args=(url,)).start()
+    config = uvicorn.Config(
+        create_app(limits), host=host, port=port, log_level=log_level, access_log=False
+    )
+    uvicorn.Server(config).run()
+
+
+def _open(url: str) -> None:
+    try:
+        webbrowser.open(url)
+    except webbrowser.Error:  # no browser: the printed URL is enough
+        pass

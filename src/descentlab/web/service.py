@@ -1,0 +1,561 @@
+"""What the playground's endpoints compute, without HTTP: parse, bound, call the library, shape.
+
+Every function here takes validated request models and the server's :class:`Limits`, raises a
+:class:`~descentlab.errors.DescentlabError` (which the app turns into a 4xx answer) for anything a
+user got wrong, and returns plain JSON-ready dicts. Nothing user-typed is evaluated: formulas go
+through :meth:`Landscape.from_formula`'s whitelist parser.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from descentlab.errors import DescentlabError, DimensionError, InvalidParameterError
+from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
+from descentlab.web.limits import Limits
+from descentlab.web.models import (
+    BasinRequest,
+    LandscapeSpec,
+    OptimizerChoice,
+    RunRequest,
+    ScheduleChoice,
+)
+
+DEFAULT_FORMULA_DOMAIN = (-3.0, 3.0, -3.0, 3.0)
+
+# Words the page prints beside a critical point's marker.
+_KIND_WORDS = {
+    "minimum": "local min",
+    "maximum": "max",
+    "saddle": "saddle",
+    "degenerate": "degenerate",
+}
+
+
+class RequestError(InvalidParameterError):
+    """A request that breaks a bound or a rule of the API; ``field`` names the culprit."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------- arrays -> JSON
+def json_array(a: Any, digits: int | None = None) -> Any:
+    """A numpy array as nested lists, with non-finite entries as ``None`` (JSON has no NaN)."""
+    arr = np.asarray(a, dtype=float)
+    if digits is not None:
+        with np.errstate(all="ignore"):
+            arr = np.round(arr, digits)
+    finite = np.isfinite(arr)
+    if finite.all():
+        return arr.tolist()
+    obj = arr.astype(object)
+    obj[~finite] = None
+    return obj.tolist()
+
+
+def json_number(v: Any) -> float | None:
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+# ---------------------------------------------------------------------------- landscapes
+def _check_domain(domain: list[float], limits: Limits) -> tuple[float, float, float, float]:
+    if len(domain) != 4:
+        raise RequestError(
+            f"domain must be 4 numbers [x_lo, x_hi, y_lo, y_hi], got {len(domain)}", "domain"
+        )
+    x0, x1, y0, y1 = (float(v) for v in domain)
+    for v in (x0, x1, y0, y1):
+        if not math.isfinite(v) or abs(v) > limits.max_coordinate:
+            raise RequestError(
+                f"domain bounds must be finite with |value| <= {limits.max_coordinate:g}, "
+                f"got {domain}",
+                "domain",
+            )
+    if not (x0 < x1 and y0 < y1):
+        raise RequestError(f"domain needs x_lo < x_hi and y_lo < y_hi, got {domain}", "domain")
+    return x0, x1, y0, y1
+
+
+def _spec_key(spec: LandscapeSpec) -> str:
+    return json.dumps(spec.model_dump(), sort_keys=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _build_cached(key: str, max_formula_chars: int, max_coordinate: float) -> Landscape:
+    spec = LandscapeSpec.model_validate(json.loads(key))
+    limits = Limits(max_formula_chars=max_formula_chars, max_coordinate=max_coordinate)
+    return _build(spec, limits)
+
+
+def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
+    if (spec.name is None) == (spec.formula is None):
+        raise RequestError("give either a catalogue 'name' or a 'formula', not both", "landscape")
+    domain = None if spec.domain is None else _check_domain(spec.domain, limits)
+    if spec.formula is not None:
+        if len(spec.formula) > limits.max_formula_chars:
+            raise RequestError(
+                f"formula is {len(spec.formula)} characters; the limit is "
+                f"{limits.max_formula_chars}",
+                "formula",
+            )
+        if not spec.formula.strip():
+            raise RequestError("formula is empty; type an expression in x and y", "formula")
+        if spec.params:
+            raise RequestError("a formula takes no 'params'", "params")
+        L = Landscape.from_formula(spec.formula, domain=domain or DEFAULT_FORMULA_DOMAIN, dim=2)
+    else:
+        name = str(spec.name)
+        params = dict(spec.params)
+        entry = {e.name: e for e in list_landscapes()}.get(name.strip().lower().replace("-", "_"))
+        if entry is not None and entry.any_dim:
+            params.setdefault("dim", 2)
+        L = get_landscape(name, **params)
+        if domain is not None:
+            L = _with_domain(L, domain)
+    if L.dim != 2:
+        raise DimensionError(f"the playground draws 2-D landscapes; {L.name} has dimension {L.dim}")
+    if L.domain is None:
+        L = _with_domain(L, DEFAULT_FORMULA_DOMAIN)
+    return L
+
+
+def _with_domain(L: Landscape, domain: tuple[float, float, float, float]) -> Landscape:
+    """A shallow copy of ``L`` drawn over ``domain`` (its known critical points are kept)."""
+    old = L.domain
+    new = copy.copy(L)
+    new.domain = ((domain[0], domain[1]), (domain[2], domain[3]))
+    if old is not None:
+        inside = all(o[0] <= n[0] and n[1] <= o[1] for o, n in zip(old, new.domain, strict=True))
+        new.complete = bool(L.complete and inside)
+    else:
+        new.complete = False
+    return new
+
+
+def build_landscape(spec: LandscapeSpec, limits: Limits) -> Landscape:
+    """The 2-D landscape a request names (cached by its exact spec).
+
+    Raises:
+        RequestError, UnknownNameError, FormulaError, DimensionError: for the user to fix.
+    """
+    if spec.formula is not None and len(spec.formula) > limits.max_formula_chars:
+        _build(spec, limits)  # raises the length error without caching
+    return _build_cached(_spec_key(spec), limits.max_formula_chars, limits.max_coordinate)
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """Every catalogue landscape the playground can draw (2-D, or any dimension at d = 2)."""
+    out = []
+    for e in list_landscapes():
+        params = {k: v for k, v in e.parameters().items() if _jsonable_scalar(v)}
+        if e.any_dim:
+            params["dim"] = 2
+        try:
+            L = e.factory(**({"dim": 2} if e.any_dim else {}))
+        except DescentlabError:
+            continue
+        if L.dim != 2:
+            continue
+        info = L.info()
+        out.append(
+            {
+                "name": e.name,
+                "summary": e.summary,
+                "params": params,
+                "domain": info["domain"],
+                "counts": info["counts"],
+                "global_min_value": info["global_min_value"],
+                "formula": info["formula"],
+                "description": info["description"],
+            }
+        )
+    return out
+
+
+def _jsonable_scalar(v: Any) -> bool:
+    return isinstance(v, bool | int | float | str) and not (
+        isinstance(v, float) and not math.isfinite(v)
+    )
+
+
+def _cp_label(c: CriticalPoint) -> str:
+    if c.kind == "minimum":
+        return "global min" if c.is_global else "local min"
+    if c.kind == "saddle":
+        return f"saddle (index {c.index})" if c.dim > 2 else "saddle"
+    return _KIND_WORDS[c.kind]
+
+
+def cp_to_json(c: CriticalPoint) -> dict[str, Any]:
+    return {
+        "point": [float(v) for v in c.point],
+        "value": json_number(c.value),
+        "kind": c.kind,
+        "index": int(c.index),
+        "is_global": bool(c.is_global),
+        "eigenvalues": None if c.eigenvalues is None else [json_number(e) for e in c.eigenvalues],
+        "label": _cp_label(c),
+    }
+
+
+_cp_lock = threading.Lock()
+_found_cache: dict[str, tuple[list[CriticalPoint], bool]] = {}
+
+
+def critical_points(L: Landscape, spec: LandscapeSpec) -> tuple[list[CriticalPoint], str, bool]:
+    """The critical points inside the drawn domain: ``(points, source, complete)``.
+
+    Catalogue landscapes give their exact ones; formulas (or landscapes with none known) get
+    them from :func:`descentlab.analysis.find_critical_points` over the domain (cached).
+    """
+    (x0, x1), (y0, y1) = L.require_domain()
+    known = L.critical_points
+    if known is not None:
+        pad = 1e-9 * max(x1 - x0, y1 - y0)
+        inside = [
+            c
+            for c in known
+            if x0 - pad <= c.point[0] <= x1 + pad and y0 - pad <= c.point[1] <= y1 + pad
+        ]
+        return inside, "catalogue", bool(L.complete)
+    key = _spec_key(spec)
+    with _cp_lock:
+        hit = _found_cache.get(key)
+    if hit is None:
+        from descentlab.analysis import find_critical_points
+
+        found = find_critical_points(L, domain=L.domain)
+        hit = (list(found), bool(getattr(found, "complete", False)))
+        with _cp_lock:
+            if len(_found_cache) > 64:
+                _found_cache.clear()
+            _found_cache[key] = hit
+    return hit[0], "found", hit[1]
+
+
+def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
+    """Grid values for the contour view, plus every critical point in the domain, labelled."""
+    if not 5 <= grid <= limits.max_grid:
+        raise RequestError(f"grid must be between 5 and {limits.max_grid}, got {grid}", "grid")
+    L = build_landscape(spec, limits)
+    X, Y, Z = L.grid(grid)
+    z = Z.numpy()
+    finite = z[np.isfinite(z)]
+    cps, source, complete = critical_points(L, spec)
+    info = L.info()
+    return {
+        "landscape": info,
+        "x": X[0].tolist(),
+        "y": Y[:, 0].tolist(),
+        "z": json_array(z),
+        "z_min": json_number(finite.min()) if finite.size else None,
+        "z_max": json_number(finite.max()) if finite.size else None,
+        "critical_points": [cp_to_json(c) for c in cps],
+        "critical_points_source": source,
+        "complete": complete,
+    }
+
+
+def critical(spec: LandscapeSpec, limits: Limits) -> dict[str, Any]:
+    """Only the critical points (for a formula: found numerically over its domain)."""
+    L = build_landscape(spec, limits)
+    cps, source, complete = critical_points(L, spec)
+    return {
+        "critical_points": [cp_to_json(c) for c in cps],
+        "critical_points_source": source,
+        "complete": complete,
+    }
+
+
+# ---------------------------------------------------------------------------- optimizers
+def optimizers_catalogue() -> list[dict[str, Any]]:
+    """Every registered optimizer the lab can race, with its hyper-parameters and defaults."""
+    from descentlab.optim import optimizer_info, optimizer_names
+
+    out = []
+    for name in optimizer_names():
+        info = optimizer_info(name)
+        defaults = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in info["defaults"].items()
+            if v is None or _jsonable_scalar(v) or isinstance(v, tuple)
+        }
+        out.append({**info, "defaults": defaults})
+    return out
+
+
+def schedules_catalogue() -> list[dict[str, Any]]:
+    """Every schedule name with its parameters (as the schedule registry states them)."""
+    from descentlab.optim import schedules
+
+    out = []
+    for name in schedules.schedule_names():
+        out.append(schedules.schedule_info(name))
+    return out
+
+
+def _resolve_optimizers(choices: list[OptimizerChoice], limits: Limits) -> list[Any]:
+    from descentlab.optim import resolve_optimizer
+
+    if not choices:
+        raise RequestError("pick at least one optimizer", "optimizers")
+    if len(choices) > limits.max_optimizers:
+        raise RequestError(
+            f"{len(choices)} optimizers requested; the limit is {limits.max_optimizers}",
+            "optimizers",
+        )
+    specs = []
+    for i, c in enumerate(choices):
+        hyper = {k: (tuple(v) if isinstance(v, list) else v) for k, v in c.hyper.items()}
+        try:
+            specs.append(resolve_optimizer(c.name, **hyper))
+        except DescentlabError as exc:
+            raise RequestError(f"optimizers[{i}]: {exc}", f"optimizers[{i}]") from None
+    return specs
+
+
+def _check_steps(steps: int, limits: Limits) -> None:
+    if not 1 <= steps <= limits.max_steps:
+        raise RequestError(f"steps must be between 1 and {limits.max_steps}, got {steps}", "steps")
+
+
+def _check_starts(starts: list[list[float]], limits: Limits) -> np.ndarray:
+    if not starts:
+        raise RequestError("give at least one start [x, y] (click the map)", "starts")
+    if len(starts) > limits.max_starts:
+        raise RequestError(
+            f"{len(starts)} starts given; the limit is {limits.max_starts}", "starts"
+        )
+    arr = np.asarray(starts, dtype=float)
+    if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > limits.max_coordinate):
+        raise RequestError(
+            f"starts must be finite with |coordinate| <= {limits.max_coordinate:g}", "starts"
+        )
+    return arr
+
+
+# ---------------------------------------------------------------------------- run and race
+def _schedule_arg(choice: ScheduleChoice | None) -> Any:
+    """The engine's ``schedule`` argument: a ``(name, params)`` pair (validated by the engine)."""
+    if choice is None:
+        return None
+    params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in choice.params.items()}
+    return (choice.name, params)
+
+
+def _engine_run(L: Landscape, specs: list[Any], starts: np.ndarray, steps: int, **kw: Any) -> Any:
+    from descentlab.engine import run
+
+    try:
+        return run(L, list(specs), starts, steps, progress=False, **kw)
+    except DescentlabError as exc:
+        msg = str(exc)
+        field = "schedule" if "schedul" in msg.lower() else None
+        raise RequestError(msg, field) from None
+
+
+def _point_text(p: Any) -> str:
+    return "(" + ", ".join(f"{float(v):.4g}" for v in p) + ")"
+
+
+def outcome_to_json(o: Any) -> dict[str, Any]:
+    """One :class:`~descentlab.analysis.Outcome` as the API sends it."""
+    cp = getattr(o, "critical_point", None)
+    if isinstance(cp, CriticalPoint):
+        cp_point: list[float] | None = [float(v) for v in cp.point]
+    elif cp is None:
+        cp_point = None
+    else:
+        cp_point = [float(v) for v in np.asarray(cp, dtype=float).ravel()]
+    visits = []
+    for v in getattr(o, "saddle_visits", None) or ():
+        visits.append(_visit_to_json(v))
+    index = getattr(o, "index", None)
+    step = getattr(o, "step", None)
+    gap = getattr(o, "gap", None)
+    return {
+        "kind": str(o.kind),
+        "index": None if index is None else int(index),
+        "gap": None if gap is None else json_number(gap),
+        "step": None if step is None else int(step),
+        "critical_point": cp_point,
+        "saddle_visits": visits,
+        "text": str(o.text),
+    }
+
+
+def _visit_to_json(v: Any) -> dict[str, Any]:
+    from descentlab.io import to_jsonable
+
+    if hasattr(v, "to_dict"):
+        return to_jsonable(v.to_dict())
+    if hasattr(v, "__dataclass_fields__"):
+        import dataclasses
+
+        d = {}
+        for f in dataclasses.fields(v):
+            val = getattr(v, f.name)
+            d[f.name] = [float(x) for x in val.point] if isinstance(val, CriticalPoint) else val
+        return to_jsonable(d)
+    return to_jsonable(v if isinstance(v, dict) else {"value": v})
+
+
+def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
+    """Race the requested optimizers from the same starts and diagnose every run.
+
+    Positions, losses and gradient norms are recorded every ``ceil(steps / frames)`` steps (the
+    final state is always included), so the answer stays small however many steps were run.
+    """
+    t0 = time.perf_counter()
+    L = build_landscape(req.landscape, limits)
+    _check_steps(req.steps, limits)
+    starts = _check_starts(req.starts, limits)
+    specs = _resolve_optimizers(req.optimizers, limits)
+    frames = limits.max_frames if req.frames is None else req.frames
+    if not 2 <= frames <= limits.max_frames:
+        raise RequestError(
+            f"frames must be between 2 and {limits.max_frames}, got {frames}", "frames"
+        )
+    record_every = max(1, math.ceil(req.steps / frames))
+    race = _engine_run(
+        L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=record_every
+    )
+    from descentlab.analysis import diagnose
+    from descentlab.viz.style import optimizer_colors
+
+    labels = list(race.keys())
+    colors = optimizer_colors(labels)
+    runs = []
+    for (label, tr), choice, spec in zip(race.items(), req.optimizers, specs, strict=True):
+        diag = diagnose(tr, L)
+        runs.append(
+            {
+                "label": choice.label or label,
+                "optimizer": spec.name,
+                "hyper": {
+                    k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.hyper.items()
+                },
+                "color": colors[label],
+                "record_steps": [int(s) for s in tr.record_steps],
+                "positions": json_array(tr.positions),
+                "losses": json_array(tr.losses),
+                "grad_norms": json_array(tr.grad_norms),
+                "stop_step": [int(s) for s in tr.stop_step],
+                "stop_reason": [str(s) for s in tr.stop_reason],
+                "final_points": json_array(tr.final_points),
+                "final_losses": json_array(tr.final_losses),
+                "outcomes": [outcome_to_json(o) for o in diag.outcomes],
+            }
+        )
+    return {
+        "server_ms": (time.perf_counter() - t0) * 1e3,
+        "steps": req.steps,
+        "starts": starts.tolist(),
+        "schedule": None if req.schedule is None else req.schedule.model_dump(),
+        "runs": runs,
+    }
+
+
+# ---------------------------------------------------------------------------- basin map
+_OUTCOME_WORDS = {
+    "global_minimum": "global min",
+    "local_minimum": "local min",
+    "saddle": "saddle",
+    "maximum": "max",
+    "degenerate": "degenerate point",
+    "plateau": "plateau",
+    "diverged": "diverged",
+    "max_steps": "still moving",
+}
+
+
+def basin_grid(L: Landscape, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n x n`` starts over the domain: ``(x, y, starts)``, start ``j*n + i`` at ``(x_i, y_j)``."""
+    (x0, x1), (y0, y1) = L.require_domain()
+    xs = np.linspace(x0, x1, n)
+    ys = np.linspace(y0, y1, n)
+    Y, X = np.meshgrid(ys, xs, indexing="ij")
+    return xs, ys, np.stack([X.ravel(), Y.ravel()], axis=1)
+
+
+def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
+    """Run each optimizer from an ``n x n`` grid of starts; code each start by its outcome.
+
+    Starts that end at the same critical point share a code (so two local minima get two
+    colours); diverged, still-moving and plateau runs get one code each.
+    """
+    t0 = time.perf_counter()
+    L = build_landscape(req.landscape, limits)
+    _check_steps(req.steps, limits)
+    if not 5 <= req.n <= limits.max_basin_n:
+        raise RequestError(f"n must be between 5 and {limits.max_basin_n}, got {req.n}", "n")
+    specs = _resolve_optimizers(req.optimizers, limits)
+    work = len(specs) * req.n * req.n * req.steps
+    if work > limits.max_basin_work:
+        raise RequestError(
+            f"optimizers x n^2 x steps = {work:,} is over the basin-map bound "
+            f"{limits.max_basin_work:,}; use fewer steps, a smaller n or fewer optimizers",
+            "n",
+        )
+    xs, ys, starts = basin_grid(L, req.n)
+    race = _engine_run(
+        L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=req.steps
+    )
+    from descentlab.analysis import diagnose
+
+    maps = []
+    for (label, tr), spec in zip(race.items(), specs, strict=True):
+        outcomes = diagnose(tr, L).outcomes
+        codes = np.empty(len(outcomes), dtype=np.int64)
+        legend: dict[tuple[str, tuple[float, ...] | None], dict[str, Any]] = {}
+        for r, o in enumerate(outcomes):
+            cp = getattr(o, "critical_point", None)
+            pt = None
+            if isinstance(cp, CriticalPoint):
+                pt = tuple(round(float(v), 9) for v in cp.point)
+            key = (str(o.kind), pt)
+            entry = legend.get(key)
+            if entry is None:
+                word = _OUTCOME_WORDS.get(key[0], key[0])
+                entry = {
+                    "code": len(legend),
+                    "kind": key[0],
+                    "label": word if pt is None else f"{word} {_point_text(pt)}",
+                    "point": None if pt is None else list(pt),
+                    "count": 0,
+                }
+                legend[key] = entry
+            entry["count"] += 1
+            codes[r] = entry["code"]
+        n_global = sum(e["count"] for e in legend.values() if e["kind"] == "global_minimum")
+        maps.append(
+            {
+                "label": label,
+                "optimizer": spec.name,
+                "hyper": {
+                    k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.hyper.items()
+                },
+                "codes": codes.reshape(req.n, req.n).tolist(),
+                "legend": sorted(legend.values(), key=lambda e: e["code"]),
+                "global_fraction": n_global / len(outcomes),
+            }
+        )
+    return {
+        "server_ms": (time.perf_counter() - t0) * 1e3,
+        "n": req.n,
+        "steps": req.steps,
+        "x": xs.tolist(),
+        "y": ys.tolist(),
+        "maps": maps,
+    }
