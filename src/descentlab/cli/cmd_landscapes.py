@@ -1,0 +1,78 @@
+"""``descentlab landscapes``: the catalogue and how many critical points of each kind are known."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from descentlab.cli.common import add_subcommand, format_table, parse_spec, print_json
+
+
+def _landscapes(args: argparse.Namespace) -> int:
+    from descentlab.landscapes import get_landscape, list_landscapes
+
+    if args.landscape:
+        name, params = parse_spec(args.landscape, "landscape")
+        landscapes = [get_landscape(name, **params)]
+    else:
+        landscapes = [entry.factory() for entry in list_landscapes()]
+    if args.json:
+        print_json([land.info() for land in landscapes])
+        return 0
+    rows = []
+    for land in landscapes:
+        counts = land.count_kinds()
+        known = [
+            counts[k] if counts else "-" for k in ("minimum", "saddle", "maximum", "degenerate")
+        ]
+        dim = f"{land.dim} (any)" if "dim" in land.params else str(land.dim)
+        rows.append(
+            [
+                land.name,
+                dim,
+                *known,
+                "yes" if land.complete else "no",
+                _fmt_min(land.global_min_value),
+            ]
+        )
+    print(
+        format_table(
+            ["name", "dim", "minima", "saddles", "maxima", "degenerate", "complete", "global min"],
+            rows,
+        )
+    )
+    if not args.landscape:
+        print(
+            "\ncomplete = every critical point in the landscape's domain is listed. "
+            "Details: descentlab landscapes --landscape NAME[:dim=D] --json"
+        )
+    return 0
+
+
+def _fmt_min(v: float | None) -> Any:
+    return "-" if v is None else v
+
+
+def register(sub: Any) -> None:
+    p = add_subcommand(
+        sub,
+        "landscapes",
+        "List the landscape catalogue: dimension and known critical points of each kind.",
+        [
+            "descentlab landscapes",
+            "descentlab landscapes --json",
+            "descentlab landscapes --landscape styblinski_tang:dim=4",
+        ],
+        description=(
+            "List the landscape catalogue: name, dimension, how many minima, saddles, maxima and "
+            "degenerate critical points are known, and whether that list is complete in the "
+            "landscape's domain. --json prints each landscape's full info()."
+        ),
+    )
+    p.add_argument(
+        "--landscape",
+        metavar="NAME[:key=value,...]",
+        help="show one landscape, optionally with parameters (e.g. rosenbrock:dim=4)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON list of Landscape.info()")
+    p.set_defaults(func=_landscapes)
