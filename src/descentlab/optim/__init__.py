@@ -1,11 +1,31 @@
 """Optimizers for the lab: torch.optim's rules by name, and the ones torch lacks.
 
-Public names:
+* Registry: :func:`resolve_optimizer`, :func:`optimizer_names`, :func:`optimizer_info`,
+  :class:`OptimizerSpec`, :func:`register_optimizer`.
+* Ours (``torch.optim.Optimizer`` subclasses, batched ``(B, d)`` rows or a small model):
+  :class:`Newton`, :class:`DampedNewton`, :class:`SaddleFreeNewton`, :class:`CubicNewton`,
+  :class:`PerturbedGD`, :class:`NoisyGD`, :class:`ArmijoGD`.
+* :func:`is_elementwise`: probe whether an optimizer keeps a batch's rows independent.
+* Schedules: :func:`resolve_schedule`, :func:`schedule_names`, :class:`ScheduleSpec`;
+  learning-rate grids: :func:`lr_grid_groups`, :func:`log_lr_grid`.
 
-* :func:`resolve_optimizer`, :func:`optimizer_names`, :func:`optimizer_info`,
-  :class:`OptimizerSpec`, :func:`register_optimizer` (the registry).
+Param-group keys the lab engine sets (ignored by torch's own optimizers): ``rows_independent``
+(the rows of each ``(B, d)`` parameter are separate problems), ``row_fn`` (``(B, d) -> (B,)``
+losses without autograd) and ``row_offset`` (global id of row 0, for per-row noise).
 """
 
+from descentlab.optim._base import MAX_FULL_HESSIAN
+from descentlab.optim.line_search import ArmijoGD
+from descentlab.optim.newton import (
+    CubicNewton,
+    DampedNewton,
+    Newton,
+    SaddleFreeNewton,
+    cubic_model,
+    cubic_step,
+)
+from descentlab.optim.perturbed import NoisyGD, PerturbedGD
+from descentlab.optim.probe import is_elementwise
 from descentlab.optim.registry import (
     OptimizerSpec,
     optimizer_info,
@@ -15,7 +35,18 @@ from descentlab.optim.registry import (
 )
 
 __all__ = [
+    "MAX_FULL_HESSIAN",
+    "ArmijoGD",
+    "CubicNewton",
+    "DampedNewton",
+    "Newton",
+    "NoisyGD",
     "OptimizerSpec",
+    "PerturbedGD",
+    "SaddleFreeNewton",
+    "cubic_model",
+    "cubic_step",
+    "is_elementwise",
     "optimizer_info",
     "optimizer_names",
     "register_optimizer",

@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 from collections.abc import Callable
@@ -54,7 +53,9 @@ class OptimizerSpec:
             param-group dicts (extra group keys such as ``rows_independent`` are kept).
         hyper: the hyper-parameters as given (validated).
         elementwise: ``True`` rows of one ``(B, d)`` parameter evolve independently; ``False``
-            rows must be run apart; ``None`` unknown.
+            rows must be run apart; ``None`` unknown. Our own optimizers are row-aware: they are
+            ``True`` given the param-group key ``rows_independent=True`` (which tells them that
+            the rows are separate problems; see :mod:`descentlab.optim._base`).
         second_order: the closure must backward with ``create_graph=True``.
         needs_closure: ``step()`` requires a closure.
         label: a short human-readable label, e.g. ``"adam(lr=0.01)"``.
@@ -204,13 +205,55 @@ def _register_torch() -> None:
 _register_torch()
 
 
-# Modules whose import registers our own optimizers (kept lazy: they import this module).
-_OUR_MODULES: tuple[str, ...] = ()
+_OURS_LOADED = False
 
 
 def _ensure_loaded() -> None:
-    for mod in _OUR_MODULES:
-        importlib.import_module(mod)
+    """Register our own optimizers (imported lazily to keep this module light)."""
+    global _OURS_LOADED
+    if _OURS_LOADED:
+        return
+    _OURS_LOADED = True
+    from descentlab.optim.line_search import ArmijoGD
+    from descentlab.optim.newton import CubicNewton, DampedNewton, Newton, SaddleFreeNewton
+    from descentlab.optim.perturbed import NoisyGD, PerturbedGD
+
+    second = {"second_order": True, "needs_closure": True, "elementwise": True}
+    register_optimizer("newton", Newton, "Newton's method x <- x - lr H^-1 g", **second)
+    register_optimizer(
+        "damped_newton", DampedNewton, "Levenberg damped Newton (H + mu I)^-1 g", **second
+    )
+    register_optimizer(
+        "saddle_free_newton",
+        SaddleFreeNewton,
+        "saddle-free Newton (|H| + mu I)^-1 g (Dauphin et al. 2014)",
+        **second,
+    )
+    register_optimizer(
+        "cubic_newton",
+        CubicNewton,
+        "cubic-regularised Newton (Nesterov & Polyak 2006)",
+        **second,
+    )
+    register_optimizer(
+        "perturbed_gd",
+        PerturbedGD,
+        "GD with a ball perturbation when the gradient is small (Jin et al. 2017)",
+        elementwise=True,
+    )
+    register_optimizer(
+        "noisy_gd",
+        NoisyGD,
+        "GD with isotropic Gaussian gradient noise (Ge et al. 2015)",
+        elementwise=True,
+    )
+    register_optimizer(
+        "armijo_gd",
+        ArmijoGD,
+        "GD with a per-row backtracking (Armijo) line search",
+        elementwise=True,
+        needs_closure=True,
+    )
 
 
 def optimizer_names() -> list[str]:
@@ -466,10 +509,10 @@ def _resolve_name(name: str, hyper: dict[str, Any]) -> OptimizerSpec:
             f"optimizer {e.name!r} has no hyper-parameter {', '.join(map(repr, unknown))}; "
             f"accepted: {_accepted_text(e.defaults)}"
         )
-    checked = {k: _check_value(e.name, k, v, e.defaults[k]) for k, v in hyper.items()}
-    validate = getattr(e.cls, "validate_hyper", None)
-    if validate is not None:
-        validate({**e.defaults, **checked, **e.fixed})
+    if e.torch_backed:
+        checked = {k: _check_value(e.name, k, v, e.defaults[k]) for k, v in hyper.items()}
+    else:  # our optimizers validate every hyper-parameter themselves (in __init__)
+        checked = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}
 
     def factory(
         params: list, _e: _Entry = e, _h: dict[str, Any] = checked

@@ -1,0 +1,245 @@
+"""What our optimizers share: the row/full views of a param group, Hessians, validation.
+
+Every optimizer of ours sees a param group as one or more *problems*, each a flat ``(R, n)``
+matrix of points with its gradient:
+
+* **rows mode** (group key ``rows_independent=True``, set by the lab engine): each parameter
+  ``P`` of shape ``(B, d)`` holds ``B`` independent problems of dimension ``d`` (``R = B``,
+  ``n = d``). Per-row Hessians ``(B, d, d)`` come from ``d`` Hessian-vector products of the summed
+  loss with ``e_j`` repeated on every row. The optional key ``row_fn`` maps a ``(R, d)`` tensor
+  to the ``(R,)`` per-row losses (used without autograd, for line searches and acceptance tests);
+  ``row_offset`` (int, default 0) is the global id of row 0, so a row's random draws do not depend
+  on where it sits in a batch.
+* **full mode** (no ``rows_independent``, e.g. ``model.parameters()``): all parameters of the
+  group, flattened and concatenated, form one problem (``R = 1``, ``n`` = number of entries).
+  The Hessian is formed in full with ``n`` Hessian-vector products, so ``n`` is limited to
+  :data:`MAX_FULL_HESSIAN`; curvature between *different* param groups is ignored (each group is
+  its own problem, as each group has its own hyper-parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from descentlab.errors import DimensionError, InvalidParameterError
+
+MAX_FULL_HESSIAN = 4096
+"""Largest number of parameters (one param group) for which a full Hessian is formed."""
+
+Tensor = torch.Tensor
+
+
+# ---------------------------------------------------------------------------- validation
+def check_number(
+    owner: str,
+    key: str,
+    value: Any,
+    *,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
+    """A finite float in the given range, or an ``InvalidParameterError`` that says why."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParameterError(f"{owner}: {key} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise InvalidParameterError(f"{owner}: {key} must be finite, got {value!r}")
+    below = v <= lo if lo_open else v < lo
+    above = v >= hi if hi_open else v > hi
+    if below or above:
+        if math.isinf(hi):
+            need = f"{'>' if lo_open else '>='} {lo:g}"
+        elif math.isinf(lo):
+            need = f"{'<' if hi_open else '<='} {hi:g}"
+        else:
+            need = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise InvalidParameterError(f"{owner}: {key} must be {need}, got {value!r}")
+    return v
+
+
+def check_int(owner: str, key: str, value: Any, *, lo: int = 0) -> int:
+    """An integer ``>= lo`` (floats with an integral value are accepted)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise InvalidParameterError(f"{owner}: {key} must be an integer >= {lo}, got {value!r}")
+    return value
+
+
+def check_bool(owner: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidParameterError(f"{owner}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def check_lr(owner: str, value: Any) -> float:
+    return check_number(owner, "lr", value, lo=0.0, lo_open=True)
+
+
+# ---------------------------------------------------------------------------- problems
+@dataclass
+class Problem:
+    """One flat view of (part of) a param group: ``R`` points of dimension ``n``."""
+
+    params: list[Tensor]
+    x: Tensor  # (R, n), detached copy of the current points
+    g: Tensor  # (R, n), detached gradient
+    rows: Tensor  # (R,) int64 global row ids (for counter-based noise)
+    rows_mode: bool
+    state: dict[str, Any]
+    group: dict[str, Any]
+
+    @property
+    def R(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[1]
+
+    def write(self, x_new: Tensor) -> None:
+        """Store new points ``(R, n)`` into the parameters."""
+        with torch.no_grad():
+            if self.rows_mode:
+                self.params[0].copy_(x_new)
+            else:
+                flat = x_new.reshape(-1)
+                i = 0
+                for p in self.params:
+                    k = p.numel()
+                    p.copy_(flat[i : i + k].view_as(p))
+                    i += k
+
+
+def problems(
+    opt: torch.optim.Optimizer, group: dict[str, Any], owner: str
+) -> Iterator[tuple[Problem, list[Tensor]]]:
+    """The problems of one param group with the gradients (graph kept) they came from."""
+    params = [p for p in group["params"] if p.grad is not None]
+    if not params:
+        return
+    if group.get("rows_independent", False):
+        offset = check_int(owner, "row_offset", group.get("row_offset", 0))
+        for p in params:
+            if p.ndim != 2:
+                raise DimensionError(
+                    f"{owner}: with rows_independent=True every parameter must have shape "
+                    f"(B, d), got {tuple(p.shape)}"
+                )
+            rows = torch.arange(offset, offset + p.shape[0], dtype=torch.int64)
+            prob = Problem(
+                params=[p],
+                x=p.detach().clone(),
+                g=p.grad.detach().clone(),
+                rows=rows,
+                rows_mode=True,
+                state=opt.state[p],
+                group=group,
+            )
+            yield prob, [p.grad]
+    else:
+        x = torch.cat([p.detach().reshape(-1) for p in params]).unsqueeze(0)
+        g = torch.cat([p.grad.detach().reshape(-1) for p in params]).unsqueeze(0)
+        prob = Problem(
+            params=params,
+            x=x,
+            g=g,
+            rows=torch.zeros(1, dtype=torch.int64),
+            rows_mode=False,
+            state=opt.state[params[0]],
+            group=group,
+        )
+        yield prob, [p.grad for p in params]
+
+
+def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
+    """The ``(R, n, n)`` Hessians of a problem from its gradients' graph (symmetrised)."""
+    R, n = prob.R, prob.n
+    H = prob.x.new_zeros(R, n, n)
+    # A gradient without a graph means the loss is affine in the parameters (zero Hessian) --
+    # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
+    if prob.rows_mode:
+        (p,), (gp,) = prob.params, grads
+        if gp.grad_fn is None:
+            return H
+        for j in range(n):
+            e = torch.zeros_like(p)
+            e[:, j] = 1.0
+            (col,) = torch.autograd.grad(
+                gp, p, grad_outputs=e, retain_graph=True, allow_unused=True
+            )
+            if col is not None:
+                H[:, :, j] = col.detach()
+    else:
+        if n > MAX_FULL_HESSIAN:
+            raise InvalidParameterError(
+                f"{owner}: a full Hessian over {n} parameters is too large "
+                f"(limit {MAX_FULL_HESSIAN}); use a first-order optimizer, fewer parameters, or "
+                "rows_independent=True for a batch of small independent problems"
+            )
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        if flat.grad_fn is None:
+            return H
+        for j in range(n):
+            cols = torch.autograd.grad(flat[j], prob.params, retain_graph=True, allow_unused=True)
+            H[0, j] = torch.cat(
+                [
+                    (c if c is not None else torch.zeros_like(p)).detach().reshape(-1)
+                    for c, p in zip(cols, prob.params, strict=True)
+                ]
+            )
+    return 0.5 * (H + H.mT)
+
+
+def release(params: list[Tensor]) -> None:
+    """Drop the graph hanging off ``p.grad`` (breaks the param <-> grad reference cycle)."""
+    for p in params:
+        if p.grad is not None and p.grad.grad_fn is not None:
+            p.grad = p.grad.detach()
+
+
+def call_closure(closure: Callable[[], Any] | None, owner: str) -> Any:
+    if closure is None:
+        raise InvalidParameterError(
+            f"{owner}.step() needs a closure that zeroes the gradients, computes the loss, calls "
+            "loss.backward() and returns the loss"
+        )
+    with torch.enable_grad():
+        return closure()
+
+
+def rows_loss_fn(prob: Problem, closure: Callable[[], Any] | None, owner: str) -> Callable:
+    """``X (R, n) -> (R,)`` losses at trial points, without changing the problem's points.
+
+    Rows mode uses the group's ``row_fn``; full mode loads the trial point into the parameters
+    and calls the closure (which also recomputes the gradients there).
+    """
+    if prob.rows_mode:
+        fn = prob.group.get("row_fn")
+        if fn is None:
+            raise InvalidParameterError(
+                f"{owner}: on a batched (rows_independent) parameter this rule needs the "
+                "param-group key row_fn (a function mapping (B, d) points to (B,) losses)"
+            )
+
+        def rows_eval(X: Tensor) -> Tensor:
+            with torch.no_grad():
+                return fn(X).detach().reshape(-1).to(prob.x.dtype)
+
+        return rows_eval
+
+    def full_eval(X: Tensor) -> Tensor:
+        prob.write(X)
+        loss = call_closure(closure, owner)
+        return torch.as_tensor(float(loss), dtype=prob.x.dtype).reshape(1)
+
+    return full_eval
