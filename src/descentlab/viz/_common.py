@@ -104,10 +104,38 @@ def require_2d(landscape: Landscape, what: str) -> None:
         )
 
 
-def critical_points_in_domain(landscape: Landscape) -> list[CriticalPoint]:
-    """The landscape's known critical points that lie inside its plotting domain."""
+def plot_box(landscape: Landscape, domain: Any = None) -> tuple[tuple[float, float], ...]:
+    """The plotting box: ``domain`` (one ``(lo, hi)`` per axis, validated) or the landscape's."""
+    if domain is None:
+        return landscape.require_domain()
+    arr = np.asarray(domain, dtype=float)
+    if (
+        arr.shape != (landscape.dim, 2)
+        or not np.all(np.isfinite(arr))
+        or np.any(arr[:, 0] >= arr[:, 1])
+    ):
+        raise InvalidParameterError(
+            f"domain must be {landscape.dim} finite (lo, hi) pairs with lo < hi, got {domain!r}"
+        )
+    return tuple((float(lo), float(hi)) for lo, hi in arr)
+
+
+def grid_values(
+    landscape: Landscape, resolution: int, box: tuple[tuple[float, float], ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, Y, Z)`` on a ``resolution x resolution`` grid of a 2-D box (``Z[i, j] = f(X, Y)``)."""
+    (x0, x1), (y0, y1) = box
+    xs = np.linspace(x0, x1, resolution)
+    ys = np.linspace(y0, y1, resolution)
+    X, Y = np.meshgrid(xs, ys)
+    Z = landscape.value(np.stack([X.ravel(), Y.ravel()], axis=1)).detach().numpy()
+    return X, Y, Z.reshape(X.shape)
+
+
+def critical_points_in_domain(landscape: Landscape, box: Any = None) -> list[CriticalPoint]:
+    """The landscape's known critical points inside ``box`` (default: its plotting domain)."""
     cps = landscape.critical_points or []
-    dom = landscape.domain
+    dom = landscape.domain if box is None else box
     if dom is None:
         return list(cps)
     out = []
@@ -160,13 +188,15 @@ def place_labels(
     gids: Sequence[str] | None = None,
     obstacles: Sequence[tuple[float, float]] = (),
     marker_radius_px: float = 9.0,
+    avoid_ticks: bool = False,
     **text_kw: Any,
 ) -> list[Any]:
     """Annotate ``xy`` with ``texts`` so labels overlap neither each other nor the markers.
 
     Greedy: each label tries a ring of offsets around its point (nearest first) and takes the
     one with the least overlap (in display pixels) with labels already placed, with every
-    marker (``xy`` and ``obstacles``), and with the outside of the axes.
+    marker (``xy`` and ``obstacles``), with the outside of the axes and, with
+    ``avoid_ticks``, with the tick labels (for 3-D axes, whose ticks sit inside the axes box).
     """
     fig = ax.figure
     canvas = fig.canvas
@@ -177,6 +207,12 @@ def place_labels(
     marker_boxes = [Bbox([[x - r, y - r], [x + r, y + r]]) for x, y in disp]
     axes_box = ax.get_window_extent(renderer)
     placed: list[Bbox] = []
+    if avoid_ticks:  # tick labels are obstacles too (a draw lays them out first)
+        fig.draw_without_rendering()
+        for get in ("get_xticklabels", "get_yticklabels", "get_zticklabels"):
+            for t in getattr(ax, get, list)():
+                if t.get_visible() and t.get_text():
+                    placed.append(t.get_window_extent(renderer))
     artists = []
     for i, ((x, y), text) in enumerate(zip(xy, texts, strict=True)):
         best = None

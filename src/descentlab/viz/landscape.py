@@ -22,9 +22,11 @@ from descentlab.viz import style
 from descentlab.viz._common import (
     as_runs,
     critical_points_in_domain,
+    grid_values,
     new_figure,
     pick_rows,
     place_labels,
+    plot_box,
     require_2d,
     row_path,
     short_kind_label,
@@ -67,6 +69,7 @@ def draw_critical_points(
     *,
     label: bool | None = None,
     obstacles: list[tuple[float, float]] | None = None,
+    box: Any = None,
 ) -> list[CriticalPoint]:
     """Draw the landscape's known critical points on a 2-D axes: one marker per kind, labelled.
 
@@ -74,7 +77,7 @@ def draw_critical_points(
     the global minima (the legend still names every kind). Returns the drawn points in the order
     their labels' gids count them (``critical-label:<i>``).
     """
-    cps = critical_points_in_domain(landscape)
+    cps = critical_points_in_domain(landscape, box)
     if not cps:
         return []
     order = sorted(range(len(cps)), key=lambda i: (not cps[i].is_global, cps[i].kind, cps[i].point))
@@ -166,6 +169,7 @@ def plot_contour(
     show_critical_points: bool = True,
     max_paths: int | None = 12,
     title: str | None = None,
+    domain: Any = None,
 ) -> Figure:
     """Contour map of a 2-D landscape with runs and its critical points labelled.
 
@@ -182,6 +186,7 @@ def plot_contour(
         show_critical_points: draw the known critical points (one marker per kind).
         max_paths: at most this many rows per optimizer (spread evenly); ``None`` for all.
         title: the axes title (default: the landscape's name).
+        domain: the plotting box ``((x0, x1), (y0, y1))`` (default: the landscape's domain).
 
     Returns:
         The ``Figure`` (save it with :func:`descentlab.viz.save_figure`).
@@ -197,6 +202,7 @@ def plot_contour(
     if resolution < 8:
         raise InvalidParameterError(f"resolution must be >= 8, got {resolution}")
     runs = as_runs(runs)
+    box = plot_box(landscape, domain)
     with style.context():
         if ax is None:
             fig = new_figure(style.FIGSIZE_CONTOUR)
@@ -206,11 +212,11 @@ def plot_contour(
             ax = fig.add_subplot()
         else:
             fig = ax.figure  # type: ignore[assignment]
-        X, Y, Z = (t.numpy() for t in landscape.grid(resolution))
+        X, Y, Z = grid_values(landscape, resolution, box)
         lv = contour_levels(Z, levels)
         ax.contourf(X, Y, Z, levels=lv, cmap=style.CONTOUR_CMAP, alpha=0.3, extend="both")
         ax.contour(X, Y, Z, levels=lv, colors="0.4", linewidths=0.45, alpha=0.7)
-        (x0, x1), (y0, y1) = landscape.require_domain()
+        (x0, x1), (y0, y1) = box
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_xlabel("x")
@@ -226,7 +232,9 @@ def plot_contour(
                     p = row_path(traj, row)
                     if len(p):
                         ends += [tuple(p[0]), tuple(p[-1])]
-            draw_critical_points(ax, landscape, label=label_critical_points, obstacles=ends)
+            draw_critical_points(
+                ax, landscape, label=label_critical_points, obstacles=ends, box=box
+            )
         kind_handles = [h for h in ax.collections if str(h.get_gid()).startswith("critical:")]
         all_handles = handles + kind_handles
         if all_handles:
@@ -260,12 +268,17 @@ def plot_surface(
     azim: float = -58.0,
     title: str | None = None,
     figsize: tuple[float, float] = style.FIGSIZE,
+    domain: Any = None,
+    zmax: float | None = None,
 ) -> Figure:
     """The 3-D surface ``z = f(x, y)`` with the runs' paths on it and critical points labelled.
 
     Paths are drawn at height ``f(path)`` (the recorded positions, cut at each row's stop and
-    where they leave the domain); critical points are drawn at ``(x, y, f)``. Labels are placed
-    in the projected view so they do not overlap.
+    where they leave the plotting box); critical points are drawn at ``(x, y, f)``. Labels are
+    placed in the projected view so they do not overlap. ``domain`` overrides the plotting box
+    ``((x0, x1), (y0, y1))``; the other arguments are as for :func:`plot_contour`, plus the view
+    angles ``elev``/``azim`` (degrees) and ``zmax``, a cap on the drawn height (the surface is
+    flattened above it, so deep, narrow wells stay visible next to steep walls).
 
     Example:
         >>> from descentlab.landscapes.base import Landscape
@@ -280,13 +293,15 @@ def plot_surface(
     if resolution < 8:
         raise InvalidParameterError(f"resolution must be >= 8, got {resolution}")
     runs = as_runs(runs)
-    domain = landscape.require_domain()
+    box = plot_box(landscape, domain)
     with style.context():
         fig = new_figure(figsize)
         ax = fig.add_subplot(projection="3d", computed_zorder=False)
-        X, Y, Z = (t.numpy() for t in landscape.grid(resolution))
-        zmin, zmax = float(np.nanmin(Z)), float(np.nanmax(Z))
-        lift = 0.01 * (zmax - zmin if zmax > zmin else 1.0)
+        X, Y, Z = grid_values(landscape, resolution, box)
+        if zmax is not None:
+            Z = np.minimum(Z, float(zmax))
+        zmin, ztop = float(np.nanmin(Z)), float(np.nanmax(Z))
+        lift = 0.01 * (ztop - zmin if ztop > zmin else 1.0)
         ax.plot_surface(
             X,
             Y,
@@ -309,7 +324,7 @@ def plot_surface(
             B = np.asarray(traj.positions).shape[1]
             first = True
             for row in pick_rows(B, max_paths):
-                p = _clip_to_domain(row_path(traj, row), domain)
+                p = _clip_to_domain(row_path(traj, row), box)
                 if len(p) == 0:
                     continue
                 z = landscape.value(p).detach().numpy() + lift
@@ -331,12 +346,12 @@ def plot_surface(
                 if first:
                     handles.append(ln)
                 first = False
-        ax.set_xlim(*domain[0])
-        ax.set_ylim(*domain[1])
-        ax.set_zlim(zmin, zmax + 2 * lift)
+        ax.set_xlim(*box[0])
+        ax.set_ylim(*box[1])
+        ax.set_zlim(zmin, ztop + 2 * lift)
         kind_handles = []
         if show_critical_points:
-            cps = critical_points_in_domain(landscape)
+            cps = critical_points_in_domain(landscape, box)
             cps = sorted(cps, key=lambda c: (not c.is_global, c.kind, c.point))
             for key, ks in style.KIND_STYLES.items():
                 sel = [c for c in cps if style.critical_kind_key(c.kind, c.is_global) == key]
@@ -369,6 +384,7 @@ def plot_surface(
                 [critical_point_label(cps[i]) for i in idx],
                 gids=[f"critical-label:{i}" for i in idx],
                 obstacles=[(float(p[0]), float(p[1])) for i, p in enumerate(proj) if not flags[i]],
+                avoid_ticks=True,
                 fontsize=style.LABEL_FONTSIZE,
                 zorder=9,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "lw": 0.6},
