@@ -63,8 +63,8 @@ def gradient_descent_figure(
         title: the title (default: the update rule with ``lr``).
 
     Example:
-        >>> fig = gradient_descent_figure(steps=5)  # doctest: +SKIP
-        >>> len([a for a in fig.axes[0].texts if str(a.get_gid()).startswith("gd-step:")])  # doctest: +SKIP
+        >>> fig = gradient_descent_figure(steps=5)
+        >>> sum(str(t.get_gid()).startswith("gd-step:") for t in fig.axes[0].texts)
         5
     """
     L = get_landscape(GD_CURVE if landscape is None else landscape)
@@ -169,8 +169,9 @@ def critical_points_figure(
     minimum and one saddle. Any 2-D landscape with known critical points works.
 
     Example:
-        >>> fig = critical_points_figure()  # doctest: +SKIP
-        >>> sorted(a.get_gid() for a in fig.axes[0].collections if "critical" in str(a.get_gid()))  # doctest: +SKIP
+        >>> fig = critical_points_figure()
+        >>> gids = [str(c.get_gid()) for c in fig.axes[0].collections]
+        >>> sorted(g for g in gids if g.startswith("critical:"))
         ['critical:global_minimum', 'critical:local_minimum', 'critical:saddle']
     """
     L = get_landscape(CRITICAL_SURFACE if landscape is None else landscape)
