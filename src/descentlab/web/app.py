@@ -111,33 +111,33 @@ class BodyLimitMiddleware:
                 if too_big:
                     await _error(413, message)(scope, receive, send)
                     return
+        # Read the whole body first (it is small by construction), then replay it: a body that
+        # grows past the bound while streaming is refused before the app parses anything.
+        chunks: list[bytes] = []
         received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        more = True
+        while more:
             msg = await receive()
-            if msg["type"] == "http.request":
-                received += len(msg.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return msg
-
-        async def tracking_send(msg: Message) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
+            if msg["type"] != "http.request":  # client went away
+                return
+            chunk = msg.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
                 await _error(413, message)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = bool(msg.get("more_body", False))
+        body = b"".join(chunks)
+        replayed = False
 
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, str | None, int | None]:

@@ -99,3 +99,52 @@ def _open(url: str) -> None:
         webbrowser.open(url)
     except webbrowser.Error:  # no browser: the printed URL is enough
         pass
+
+
+class BackgroundServer:
+    """The playground on a loopback port in a background thread (for tests and benchmarks).
+
+    Example:
+        >>> with BackgroundServer() as srv:  # doctest: +SKIP
+        ...     httpx.get(srv.url + "api/landscapes").status_code
+        200
+    """
+
+    def __init__(self, limits: Limits | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.limits = limits
+        self.host = host
+        self.port = port or free_port(host)
+        self.url = url_for(host, self.port)
+        self._server: object | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BackgroundServer:
+        import time
+
+        import uvicorn
+
+        from descentlab.web.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self.limits),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, name="descentlab-web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20.0
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the playground server did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)

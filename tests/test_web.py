@@ -1,0 +1,339 @@
+"""The playground's JSON API through FastAPI's test client, against closed forms and the library.
+
+Every error path is exercised: each must answer 4xx with one clear line (never a 500 or a hang).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+fastapi = pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from descentlab.errors import FormulaError  # noqa: E402
+from descentlab.landscapes import Landscape, get_landscape  # noqa: E402
+from descentlab.web.app import create_app  # noqa: E402
+from descentlab.web.limits import Limits  # noqa: E402
+
+QUARTIC = "x**4 - 2*x**2 + y**2"  # minima (+-1, 0) value -1, saddle (0, 0) value 0
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(create_app(), raise_server_exceptions=False)
+
+
+def _err(r, status: int) -> dict:
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert "\n" not in body["error"]
+    return body
+
+
+# ---------------------------------------------------------------------------- catalogue
+def test_landscapes_lists_every_2d_catalogue_entry(client):
+    r = client.get("/api/landscapes")
+    assert r.status_code == 200
+    names = {e["name"] for e in r.json()}
+    assert {"tilted_double_well", "rosenbrock", "monkey_saddle"} <= names
+    for e in r.json():
+        assert get_landscape(e["name"], **({"dim": 2} if "dim" in e["params"] else {})).dim == 2
+
+
+def test_landscape_detail_grid_matches_landscape_values(client):
+    r = client.get("/api/landscapes/tilted_double_well", params={"grid": 21})
+    assert r.status_code == 200
+    body = r.json()
+    L = get_landscape("tilted_double_well")
+    X, Y = np.meshgrid(body["x"], body["y"])
+    want = L.value(np.stack([X.ravel(), Y.ravel()], 1)).numpy().reshape(21, 21)
+    np.testing.assert_allclose(np.array(body["z"], dtype=float), want, rtol=0, atol=1e-12)
+    assert body["x"][0] == L.domain[0][0] and body["x"][-1] == L.domain[0][1]
+    assert body["y"][0] == L.domain[1][0] and body["y"][-1] == L.domain[1][1]
+    # every known critical point, exactly, with the page's label
+    got = sorted((tuple(c["point"]), c["kind"], c["label"]) for c in body["critical_points"])
+    want_cps = sorted(
+        (
+            tuple(float(v) for v in c.point),
+            c.kind,
+            "global min" if c.is_global else ("local min" if c.kind == "minimum" else c.kind),
+        )
+        for c in L.critical_points
+    )
+    assert got == want_cps
+    assert body["critical_points_source"] == "catalogue" and body["complete"] is True
+
+
+def test_any_dimension_landscape_is_drawn_at_d2(client):
+    r = client.post("/api/surface", json={"landscape": {"name": "rosenbrock"}, "grid": 11})
+    assert r.status_code == 200
+    assert r.json()["landscape"]["dim"] == 2
+    mins = [c for c in r.json()["critical_points"] if c["kind"] == "minimum"]
+    assert [c["point"] for c in mins] == [[1.0, 1.0]]
+
+
+def test_custom_domain_filters_critical_points(client):
+    # only the global minimum of the tilted double well lies in x < -0.5
+    L = get_landscape("tilted_double_well")
+    r = client.post(
+        "/api/surface",
+        json={"landscape": {"name": "tilted_double_well", "domain": [-2, -0.5, -1, 3]}, "grid": 9},
+    )
+    assert r.status_code == 200
+    cps = r.json()["critical_points"]
+    inside = [c for c in L.critical_points if c.point[0] <= -0.5]
+    assert [c["point"] for c in cps] == [list(c.point) for c in inside]
+    assert r.json()["x"][0] == -2 and r.json()["x"][-1] == -0.5
+
+
+# ---------------------------------------------------------------------------- formulas
+def test_formula_surface_values_and_found_critical_points(client):
+    r = client.post(
+        "/api/surface",
+        json={"landscape": {"formula": QUARTIC, "domain": [-2, 2, -2, 2]}, "grid": 17},
+    )
+    assert r.status_code == 200
+    body = r.json()
+    X, Y = np.meshgrid(body["x"], body["y"])
+    np.testing.assert_allclose(np.array(body["z"]), X**4 - 2 * X**2 + Y**2, atol=1e-12)
+    cps = sorted(body["critical_points"], key=lambda c: c["point"])
+    assert [c["kind"] for c in cps] == ["minimum", "saddle", "minimum"]
+    np.testing.assert_allclose([c["point"] for c in cps], [[-1, 0], [0, 0], [1, 0]], atol=1e-9)
+    np.testing.assert_allclose([c["value"] for c in cps], [-1, 0, -1], atol=1e-12)
+    assert [c["label"] for c in cps] == ["global min", "saddle", "global min"]
+    assert cps[1]["index"] == 1
+    np.testing.assert_allclose(sorted(cps[1]["eigenvalues"]), [-4, 2], atol=1e-9)
+    assert body["critical_points_source"] == "found"
+
+
+def test_critical_points_endpoint_matches_the_finder(client):
+    from descentlab.analysis import find_critical_points
+
+    r = client.post("/api/critical-points", json={"landscape": {"formula": "x**3 - 3*x + y**2"}})
+    assert r.status_code == 200
+    got = sorted((tuple(c["point"]), c["kind"]) for c in r.json()["critical_points"])
+    L = Landscape.from_formula("x**3 - 3*x + y**2", domain=(-3, 3, -3, 3))
+    want = sorted((tuple(c.point), c.kind) for c in find_critical_points(L))
+    assert got == want
+    # closed form: (1, 0) minimum, (-1, 0) saddle
+    assert [k for _, k in got] == ["saddle", "minimum"]
+    np.testing.assert_allclose([p for p, _ in got], [[-1, 0], [1, 0]], atol=1e-9)
+
+
+def test_formula_of_x_only_is_drawn_in_2d(client):
+    r = client.post("/api/surface", json={"landscape": {"formula": "x**2"}, "grid": 5})
+    assert r.status_code == 200
+    assert r.json()["landscape"]["dim"] == 2
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "x**2 + foo(y)",
+        "x**2 + (y",
+        "x**2 + __import__('os').system('true')",
+        "x.real + y",
+        "x**2 + y**2 + z",
+        "lambda: 1",
+        "x[0] + y",
+        "x if y else y",
+    ],
+)
+def test_bad_formula_is_400_with_the_parsers_position(client, formula):
+    with pytest.raises(FormulaError) as info:
+        Landscape.from_formula(formula, domain=(-3, 3, -3, 3), dim=2)
+    body = _err(client.post("/api/surface", json={"landscape": {"formula": formula}}), 400)
+    assert body["field"] == "formula"
+    assert body["position"] == info.value.position
+    assert body["error"] == str(info.value)
+
+
+def test_unknown_formula_function_position_points_at_it(client):
+    body = _err(client.post("/api/surface", json={"landscape": {"formula": "x**2 + foo(y)"}}), 400)
+    assert body["position"] == 7
+    assert "foo" in body["error"] and "allowed" in body["error"]
+
+
+def test_formula_errors_on_critical_points_endpoint_too(client):
+    body = _err(client.post("/api/critical-points", json={"landscape": {"formula": "x +* y"}}), 400)
+    assert body["field"] == "formula" and isinstance(body["position"], int)
+
+
+# ---------------------------------------------------------------------------- error paths
+def test_unknown_landscape_lists_valid_names(client):
+    body = _err(client.post("/api/surface", json={"landscape": {"name": "nope"}}), 400)
+    assert "nope" in body["error"] and "tilted_double_well" in body["error"]
+    body = _err(client.get("/api/landscapes/nope"), 404)
+    assert "valid:" in body["error"]
+
+
+def test_unknown_landscape_parameter(client):
+    body = _err(
+        client.post("/api/surface", json={"landscape": {"name": "booth", "params": {"k": 1}}}), 400
+    )
+    assert "'k'" in body["error"] and "accepted" in body["error"]
+
+
+def test_non_2d_landscape_is_refused(client):
+    body = _err(
+        client.post(
+            "/api/surface", json={"landscape": {"name": "rosenbrock", "params": {"dim": 3}}}
+        ),
+        400,
+    )
+    assert "2-D" in body["error"] and "3" in body["error"]
+
+
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ({}, "either"),
+        ({"name": "booth", "formula": "x"}, "either"),
+        ({"formula": "   "}, "empty"),
+        ({"formula": "x", "params": {"a": 1}}, "params"),
+        ({"name": "booth", "domain": [0, 1, 0]}, "4 numbers"),
+        ({"name": "booth", "domain": [1, 0, 0, 1]}, "x_lo < x_hi"),
+        ({"name": "booth", "domain": [0, 1e9, 0, 1]}, "1e+06"),
+    ],
+)
+def test_bad_landscape_specs(client, spec, needle):
+    body = _err(client.post("/api/surface", json={"landscape": spec}), 400)
+    assert needle in body["error"]
+
+
+def test_grid_bounds_are_stated(client):
+    for grid in (2, 301):
+        body = _err(
+            client.post("/api/surface", json={"landscape": {"name": "booth"}, "grid": grid}), 400
+        )
+        assert "between 5 and 300" in body["error"] and body["field"] == "grid"
+
+
+def test_formula_length_bound_is_stated(client):
+    f = "x" + " + x" * 200
+    body = _err(client.post("/api/surface", json={"landscape": {"formula": f}}), 400)
+    assert "limit is 500" in body["error"]
+
+
+def test_malformed_json_is_400_with_position(client):
+    body = _err(
+        client.post(
+            "/api/surface", content=b'{"landscape": {', headers={"content-type": "application/json"}
+        ),
+        400,
+    )
+    assert body["error"].startswith("malformed JSON") and "position" in body["error"]
+
+
+def test_wrong_shapes_are_422(client):
+    body = _err(client.post("/api/surface", json=[1, 2]), 422)
+    assert "JSON object" in body["error"]
+    body = _err(client.post("/api/surface", json={"landscape": {"name": "booth", "x": 1}}), 422)
+    assert body["error"] == "landscape.x: unknown field"
+    body = _err(client.post("/api/surface", json={"grid": 10}), 422)
+    assert body["error"] == "landscape: required"
+    body = _err(
+        client.post("/api/surface", json={"landscape": {"name": "booth"}, "grid": "a"}), 422
+    )
+    assert body["field"] == "grid"
+    body = _err(
+        client.post(
+            "/api/surface",
+            content=b'{"landscape": {"name": "booth"}}',
+            headers={"content-type": "text/plain"},
+        ),
+        422,
+    )
+    assert "Content-Type: application/json" in body["error"]
+
+
+def test_body_size_bound_declared_and_streamed():
+    client = TestClient(create_app(Limits(max_body_bytes=1000)), raise_server_exceptions=False)
+    big = b'{"landscape": {"formula": "' + b"x" * 2000 + b'"}}'
+    body = _err(
+        client.post("/api/surface", content=big, headers={"content-type": "application/json"}), 413
+    )
+    assert "1000 bytes" in body["error"]
+
+    def chunks():  # no content-length: counted while streaming
+        for _ in range(5):
+            yield b" " * 400
+
+    body = _err(
+        client.post("/api/surface", content=chunks(), headers={"content-type": "application/json"}),
+        413,
+    )
+    assert "1000 bytes" in body["error"]
+
+
+def test_unknown_route_and_method_are_json_errors(client):
+    _err(client.get("/api/nothing"), 404)
+    _err(client.get("/api/surface"), 405)
+
+
+def test_openapi_documents_every_endpoint_with_models(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for p in (
+        "/api/meta",
+        "/api/landscapes",
+        "/api/landscapes/{name}",
+        "/api/surface",
+        "/api/critical-points",
+        "/api/run",
+        "/api/basin",
+    ):
+        assert p in paths
+    schemas = spec["components"]["schemas"]
+    for m in (
+        "RunRequest",
+        "RunResponse",
+        "BasinRequest",
+        "BasinResponse",
+        "SurfaceResponse",
+        "ErrorResponse",
+        "LandscapeSpec",
+        "OptimizerChoice",
+    ):
+        assert m in schemas
+    assert "400" in paths["/api/run"]["post"]["responses"]
+
+
+def test_page_and_static_files_are_served(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert '<canvas id="view"' in r.text and "/static/app.js" in r.text
+    for f in ("app.js", "style.css"):
+        assert client.get(f"/static/{f}").status_code == 200
+    assert "http" not in client.get("/static/app.js").text.replace("HTTP ", "")  # no CDN
+
+
+def test_json_numbers_are_finite_or_null(client):
+    # log(x) is NaN for x < 0 and -inf at 0: JSON carries null there, never NaN
+    r = client.post(
+        "/api/surface",
+        json={"landscape": {"formula": "log(x) + y**2", "domain": [-1, 1, -1, 1]}, "grid": 5},
+    )
+    assert r.status_code == 200
+    z = r.json()["z"]
+    assert z[0][0] is None and z[0][-1] == pytest.approx(math.log(1) + 1)
+    assert "NaN" not in r.text and "Infinity" not in r.text
+
+
+def test_wall_time_bound_answers_503_and_server_stays_up():
+    client = TestClient(create_app(Limits(wall_seconds=0.0005)), raise_server_exceptions=False)
+    body = _err(
+        client.post(
+            "/api/surface",
+            json={"landscape": {"formula": "sin(3*x)*cos(2*y) + x**2/7"}, "grid": 300},
+        ),
+        503,
+    )
+    assert "0.0005 s" in body["error"]
+    # the server answers the next request (the abandoned job finishes in its own thread)
+    ok = TestClient(create_app(), raise_server_exceptions=False)
+    assert ok.get("/api/landscapes").status_code == 200
