@@ -32,9 +32,9 @@ def _probe_starts(rows: int, dim: int, dtype: torch.dtype) -> Tensor:
     return (base * 2 * scale + 0.05).to(dtype)
 
 
-def _run(spec: OptimizerSpec, P0: Tensor, steps: int) -> Tensor:
+def _run(spec: OptimizerSpec, P0: Tensor, steps: int, row_offset: int = 0) -> Tensor:
     P = P0.clone().requires_grad_(True)
-    group = {"params": [P], "rows_independent": True, "row_fn": _probe_fn, "row_offset": 0}
+    group = {"params": [P], "rows_independent": True, "row_fn": _probe_fn, "row_offset": row_offset}
     opt = spec.factory([group])
 
     def closure() -> Tensor:
@@ -65,7 +65,8 @@ def is_elementwise(
     The probe runs the optimizer for ``steps`` steps on a non-quadratic test function, once on
     one ``(rows, dim)`` parameter and once on ``rows`` separate ``(1, dim)`` parameters (each
     with its own optimizer), always through a closure, at float64, with the lab's param-group
-    keys (``rows_independent``, ``row_fn``) set so row-aware optimizers can use them. Any
+    keys (``rows_independent``, ``row_fn``, ``row_offset`` = the row's index in the batch) set so
+    row-aware optimizers can use them. Any
     difference beyond ``rtol`` (relative to the scale of the points) means the rule couples the
     rows (per-tensor norms or trust ratios, factored moments, L-BFGS's dot products, ...).
     Exactly equal results are the rule for element-wise optimizers; the tolerance only absorbs
@@ -96,7 +97,7 @@ def is_elementwise(
     P0 = _probe_starts(rows, dim, torch.float64)
     try:
         batched = _run(spec, P0, steps)
-        separate = torch.cat([_run(spec, P0[i : i + 1], steps) for i in range(rows)])
+        separate = torch.cat([_run(spec, P0[i : i + 1], steps, i) for i in range(rows)])
     except DescentlabError:
         raise
     except Exception as exc:  # a third-party optimizer failing on the probe
