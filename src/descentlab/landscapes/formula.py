@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from descentlab.errors import FormulaError, InvalidParameterError
+from descentlab.errors import DimensionError, FormulaError, InvalidParameterError
 from descentlab.landscapes.base import Landscape
 
 __all__ = [
@@ -81,11 +81,11 @@ Value = Tensor | float
 
 MAX_LENGTH = 10_000
 """Longest formula accepted, in characters (checked before anything else)."""
-MAX_OPERATORS = 1_500
-"""Most operator characters (``+ - * / ^ % @ & | ~ < > = !``) accepted; checked before parsing,
-it also keeps the parser's own recursion far from its limits."""
+MAX_OPERATORS = 2_000
+"""Most operator characters (``+ - * / ^ % @ & | ~ < > = !``, ``**`` counting once) accepted;
+checked before parsing, it also keeps the parser's own recursion far from its limits."""
 MAX_NODES = 5_000
-"""Most syntax-tree nodes accepted."""
+"""Most expression nodes (numbers, names, operations, calls) accepted."""
 MAX_DEPTH = 100
 """Deepest nesting accepted (a flat chain of ``+``/``-`` or of ``*``/``/`` is one level)."""
 MAX_VARIABLE_INDEX = 10_000
@@ -688,7 +688,7 @@ class CompiledFormula:
     def __call__(self, P: Tensor) -> Tensor:
         if not isinstance(P, Tensor) or P.ndim != 2 or P.shape[1] < max(self.n_vars, 1):
             shape = tuple(P.shape) if isinstance(P, Tensor) else type(P).__name__
-            raise FormulaError(
+            raise DimensionError(
                 f"formula {_short(self.text)!r} needs points of shape (B, d) with "
                 f"d >= {max(self.n_vars, 1)}, got {shape}"
             )
@@ -758,20 +758,22 @@ def parse_formula(expression: str) -> ParsedFormula:
         )
     if not expression.strip():
         raise FormulaError("empty formula", position=0, formula=expression)
-    for bad, why in (("\x00", "a NUL character"), ("#", "comments (#)")):
+    for bad, why in (("\x00", "NUL characters"), ("#", "comments (#)")):
         i = expression.find(bad)
         if i >= 0:
             raise FormulaError(
                 f"{why} are not allowed in a formula", position=i, formula=expression
             )
     n_ops = 0
+    prev = ""
     for i, ch in enumerate(expression):
-        if ch in _OPERATOR_CHARS:
+        if ch in _OPERATOR_CHARS and not (ch == "*" and prev == "*"):
             n_ops += 1
             if n_ops > MAX_OPERATORS:
                 raise FormulaError(
                     f"formula has more than {MAX_OPERATORS} operators", i, expression
                 )
+        prev = ch
     src = _Source(expression)
     try:
         with warnings.catch_warnings():
@@ -784,8 +786,8 @@ def parse_formula(expression: str) -> ParsedFormula:
     except ValueError as err:  # e.g. characters the tokenizer cannot take
         raise FormulaError(f"syntax error: {err}", 0, expression) from None
     n_nodes = 0
-    for _ in ast.walk(tree.body):
-        n_nodes += 1
+    for node in ast.walk(tree.body):
+        n_nodes += isinstance(node, ast.expr)
         if n_nodes > MAX_NODES:
             raise FormulaError(f"formula has more than {MAX_NODES} syntax nodes", 0, expression)
     builder = _Builder(src)
