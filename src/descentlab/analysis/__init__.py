@@ -21,3 +21,9 @@ def __getattr__(name: str) -> Any:  # lazy, so each module imports only what it 
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'descentlab.analysis' has no attribute {name!r}")
+
+
+# ``diagnose`` names both a submodule and a function. Importing the submodule anywhere binds the
+# package attribute to the module, which would shadow the lazy export; binding the function
+# eagerly here (after that import) keeps ``from descentlab.analysis import diagnose`` a function.
+from descentlab.analysis.diagnose import Diagnosis, Outcome, diagnose  # noqa: E402, F401
