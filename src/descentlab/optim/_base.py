@@ -239,7 +239,13 @@ def rows_loss_fn(prob: Problem, closure: Callable[[], Any] | None, owner: str) -
 
     def full_eval(X: Tensor) -> Tensor:
         prob.write(X)
-        loss = call_closure(closure, owner)
-        return torch.as_tensor(float(loss), dtype=prob.x.dtype).reshape(1)
+        return scalar_tensor(call_closure(closure, owner), prob.x.dtype)
 
     return full_eval
+
+
+def scalar_tensor(loss: Any, dtype: torch.dtype) -> Tensor:
+    """A closure's loss as a detached ``(1,)`` tensor."""
+    if isinstance(loss, Tensor):
+        loss = loss.detach()
+    return torch.as_tensor(float(loss), dtype=dtype).reshape(1)

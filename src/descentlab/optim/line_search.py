@@ -15,6 +15,7 @@ from descentlab.optim._base import (
     problems,
     release,
     rows_loss_fn,
+    scalar_tensor,
 )
 
 Tensor = torch.Tensor
@@ -100,7 +101,7 @@ class ArmijoGD(torch.optim.Optimizer):
             grp = prob.group
             evaluate = rows_loss_fn(prob, closure, self.owner)
             x, g = prob.x, prob.g
-            f0 = evaluate(x) if prob.rows_mode else torch.as_tensor(float(loss)).reshape(1)
+            f0 = evaluate(x) if prob.rows_mode else scalar_tensor(loss, x.dtype)
             f0 = f0.to(x.dtype)
             gg = (g * g).sum(-1)
             t = torch.full((prob.R,), grp["lr"], dtype=x.dtype)

@@ -42,6 +42,7 @@ from descentlab.optim._base import (
     problems,
     release,
     rows_loss_fn,
+    scalar_tensor,
 )
 
 Tensor = torch.Tensor
@@ -147,6 +148,26 @@ def cubic_step(H: Tensor, g: Tensor, M: float) -> Tensor:
     den = lam + lam_star[:, None]
     positive = den > 0
     c_easy = torch.where(positive, -gt / torch.where(positive, den, 1.0), torch.zeros_like(gt))
+    # Near the hard case lambda* is within rounding of -lam_min, where |s(lambda)| is extremely
+    # steep: there the lam_min component is better taken from the length condition
+    # |s| = 2 lambda* / M (the other components are insensitive to lambda). Per row, keep
+    # whichever candidate satisfies the optimality condition g + (H + M|s|/2 I) s = 0 better.
+    g_min_vec = torch.where(in_min, gt, 0.0)
+    rest = torch.where(in_min, torch.zeros_like(c_easy), c_easy)
+    need = torch.sqrt(
+        torch.clamp(
+            (2.0 * lam_star / M) ** 2 - torch.linalg.vector_norm(rest, dim=-1) ** 2, min=0.0
+        )
+    )
+    unit = g_min_vec / torch.where(g_min > 0, g_min, 1.0)[:, None]
+    c_alt = rest - unit * need[:, None]
+
+    def residual(c: Tensor) -> Tensor:
+        r = torch.linalg.vector_norm(c, dim=-1, keepdim=True)
+        return torch.linalg.vector_norm(gt + (lam + 0.5 * M * r) * c, dim=-1)
+
+    use_alt = (g_min > 0) & (residual(c_alt) < residual(c_easy))
+    c_easy = torch.where(use_alt[:, None], c_alt, c_easy)
 
     # Hard case: fill up the length along the first eigenvector of lam_min.
     tau = torch.sqrt(torch.clamp((2.0 * lo / M) ** 2 - part_norm**2, min=0.0))
@@ -361,7 +382,7 @@ class DampedNewton(_CurvatureOptimizer):
             mu = torch.full((prob.R,), grp["damping"], dtype=prob.x.dtype)
             mu.clamp_(grp["min_damping"], grp["max_damping"])
         evaluate = rows_loss_fn(prob, closure, self.owner)
-        f0 = evaluate(prob.x) if prob.rows_mode else torch.as_tensor(float(loss)).reshape(1)
+        f0 = evaluate(prob.x) if prob.rows_mode else scalar_tensor(loss, prob.x.dtype)
         trial = prob.x - grp["lr"] * damped_direction(H, prob.g, mu, grp["rcond"])
         f1 = evaluate(trial)
         accept = torch.isfinite(f1) & (f1 <= f0.to(f1.dtype))
