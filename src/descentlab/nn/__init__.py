@@ -1,0 +1,53 @@
+"""Hessian tools for any ``nn.Module``: spectra, saddle-or-minimum checks, landscape slices.
+
+* :class:`ModelLoss` — the loss over a fixed batch list as a function of the parameters
+  (private copy of the model, explicit eval/train mode);
+* :class:`HessianOperator` — ``H @ v`` by ``torch.func`` (double-backward fallback);
+* :func:`lanczos` — top-k/bottom-k eigenpairs with residuals; :func:`hutchinson`,
+  :func:`hutchpp` — traces with intervals; :func:`slq_density` — spectral density;
+* :func:`check_point` — minimum / saddle (with index) / plateau / descending, with the numbers;
+* :class:`TrainingMonitor` — a callback that records and flags plateaus and saddle episodes;
+* landscape views: :func:`interpolate`, :func:`random_directions`, :func:`eigen_directions`,
+  :func:`slice_1d`, :func:`slice_2d`, :func:`pca_path`;
+* tasks and models: :func:`get_task`, :func:`build_model`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ModelLoss": "descentlab.nn.objective",
+    "as_batches": "descentlab.nn.objective",
+    "HessianOperator": "descentlab.nn.hessian",
+    "lanczos": "descentlab.nn.lanczos",
+    "LanczosResult": "descentlab.nn.lanczos",
+    "Eigenpairs": "descentlab.nn.lanczos",
+    "hutchinson": "descentlab.nn.trace",
+    "hutchpp": "descentlab.nn.trace",
+    "TraceEstimate": "descentlab.nn.trace",
+    "slq_density": "descentlab.nn.density",
+    "SpectralDensity": "descentlab.nn.density",
+    "check_point": "descentlab.nn.check",
+    "PointCheck": "descentlab.nn.check",
+    "TrainingMonitor": "descentlab.nn.monitor",
+    "interpolate": "descentlab.nn.slices",
+    "slice_1d": "descentlab.nn.slices",
+    "slice_2d": "descentlab.nn.slices",
+    "pca_path": "descentlab.nn.slices",
+    "random_directions": "descentlab.nn.directions",
+    "eigen_directions": "descentlab.nn.directions",
+    "Task": "descentlab.nn.tasks",
+    "get_task": "descentlab.nn.tasks",
+    "task_names": "descentlab.nn.tasks",
+    "build_model": "descentlab.nn.tasks",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing descentlab.nn stays cheap
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'descentlab.nn' has no attribute {name!r}")
