@@ -50,6 +50,10 @@ _F64 = torch.float64
 # A Hessian eigenvalue below this fraction of the row's largest one is treated as zero in the
 # Newton pseudo-inverse (only matters at, or extremely near, a singular Hessian).
 _PINV_RCOND = 1e-13
+# How many accepted gradient norms the non-monotone acceptance test looks back over.
+_NONMONOTONE_WINDOW = 8
+# Iterations a row may go without halving its Newton step before it is stopped.
+_PATIENCE = 60
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +316,7 @@ class _SolveResult:
     step_norm: Tensor  # (B,) last undamped Newton step length
     hess_scale: Tensor  # (B,) largest |eigenvalue| at the start
     start_values: Tensor  # (B,) f at the start
-    start_grad_norm: Tensor  # (B,) ||g|| at the start
+    gtol: float  # the gradient-norm tolerance used
 
 
 def _solve(
@@ -324,7 +328,6 @@ def _solve(
     gtol: float | None,
     box: Tensor | None,
     trust: float | None,
-    progress: Progress | None = None,
 ) -> _SolveResult:
     """Batched LM/Newton on ``grad f = 0`` from every row of ``X0``.
 
@@ -348,6 +351,17 @@ def _solve(
     lmax2 = lam.abs().amax(1) ** 2
     mu = 1e-3 * torch.where(lmax2 > 0, lmax2, torch.ones_like(lmax2))
     rejects = torch.zeros(B, dtype=torch.long)
+    # non-monotone acceptance (Grippo, Lampariello & Lucidi 1986): a step may raise ||g|| above
+    # the current value as long as it stays below the largest of the last few accepted values.
+    # Newton's steps along a curved valley (Rosenbrock) raise ||g|| for a while before the
+    # quadratic convergence sets in; a monotone test would reject them and crawl.
+    history = gn.unsqueeze(1).repeat(1, _NONMONOTONE_WINDOW)
+    n_acc = torch.zeros(B, dtype=torch.long)
+    # rows whose Newton step (the estimated distance to the root) has not halved for _PATIENCE
+    # iterations are not converging: e.g. drifting over a plateau where ||g|| keeps falling
+    # (exponentially) but no root is near. They stop, and are judged like stalled rows.
+    best_step = torch.full((B,), math.inf, dtype=_F64)
+    last_gain = torch.zeros(B, dtype=torch.long)
     step_norm = torch.full((B,), math.inf, dtype=_F64)
     converged = torch.zeros(B, dtype=torch.bool)
     active = finite.clone()
@@ -357,16 +371,17 @@ def _solve(
     else:
         lo = hi = width = None
 
-    for _ in range(max_iter):
+    for it in range(max_iter):
         idx = active.nonzero().flatten()
-        if progress is not None:
-            progress.update(1)
         if idx.numel() == 0:
             break
         xa, ga, lama, Qa = X[idx], g[idx], lam[idx], Q[idx]
         dn = _newton_step(lama, Qa, ga)
         dnn = dn.norm(dim=1)
         step_norm[idx] = dnn
+        gained = dnn < 0.5 * best_step[idx]
+        best_step[idx[gained]] = dnn[gained]
+        last_gain[idx[gained]] = it
         done = (dnn <= xtol * (1.0 + xa.norm(dim=1))) & (gn[idx] <= gtol)
         if bool(done.any()):
             di = idx[done]
@@ -385,11 +400,14 @@ def _solve(
         vt, gt, Ht = _derivatives(landscape, xt)
         lamt, Qt, fin_t = _safe_eigh(Ht)
         gtn = gt.norm(dim=1)
-        good = torch.isfinite(vt) & torch.isfinite(gtn) & fin_t & (gtn < gn[idx])
+        good = torch.isfinite(vt) & torch.isfinite(gtn) & fin_t & (gtn < history[idx].amax(1))
         ai, ri = idx[good], idx[~good]
         X[ai], g[ai], gn[ai], lam[ai], Q[ai] = xt[good], gt[good], gtn[good], lamt[good], Qt[good]
         mu[ai] = mu[ai] / 3.0
         rejects[ai] = 0
+        history[ai, n_acc[ai] % _NONMONOTONE_WINDOW] = gtn[good]
+        n_acc[ai] += 1
+        active[idx[it - last_gain[idx] > _PATIENCE]] = False
         mu[ri] = mu[ri] * 4.0
         rejects[ri] += 1
         # a row that cannot lower ||g|| any more has stalled: at the rounding floor of a root
@@ -408,7 +426,7 @@ def _solve(
         step_norm[ri] = dnn
         loose = (dnn <= 1e3 * xtol * (1.0 + X[ri].norm(dim=1))) & (gn[ri] <= gtol)
         converged[ri[loose]] = True
-    return _SolveResult(X, converged, gn, step_norm, hess_scale, start_values, start_gn)
+    return _SolveResult(X, converged, gn, step_norm, hess_scale, start_values, gtol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,8 +482,8 @@ def refine_critical_points(
 
 
 def default_n_starts(dim: int) -> int:
-    """Starts per round by default: ``256 * 2^(d-1)``, at most 16384."""
-    return int(min(16384, 256 * 2 ** (max(int(dim), 1) - 1)))
+    """Starts per round by default: ``256 * 2^(d-1)``, at most 4096."""
+    return int(min(4096, 256 * 2 ** (max(int(dim), 1) - 1)))
 
 
 def find_critical_points(
@@ -503,7 +521,7 @@ def find_critical_points(
         domain: the box to search, ``(lo, hi)`` for all dimensions, a flat
             ``lo1, hi1, lo2, hi2, ...`` list, or one pair per dimension; default the
             landscape's own domain.
-        n_starts: starts per round; default ``256 * 2^(d-1)`` (at most 16384).
+        n_starts: starts per round; default ``256 * 2^(d-1)`` (at most 4096).
         seed: seed of the scrambled Sobol sequence of starts.
         max_rounds: rounds at most; 1 solves exactly ``n_starts`` starts.
         max_iter: LM/Newton iterations per round.
@@ -560,40 +578,38 @@ def find_critical_points(
     rep_gn = torch.zeros(0, dtype=_F64)
     hscales: list[Tensor] = []
     start_vals: list[Tensor] = []
-    start_gns: list[Tensor] = []
     total = n_conv = rounds = 0
     gtol: float | None = None
-    with Progress(
-        max_rounds * max_iter, f"critical points ({landscape.name})", enabled=progress
-    ) as bar:
+    # rows per solve: bound the (B, d, d) Hessians to ~32 MB whatever n_starts and d are
+    chunk = max(64, min(n, 4_000_000 // (d * d + 4 * d)))
+    with Progress(max_rounds * n, f"critical points ({landscape.name})", enabled=progress) as bar:
         for _ in range(max_rounds):
             rounds += 1
             U = sobol.draw(n, dtype=_F64)
-            X0 = lo + U * width
-            res = _solve(
-                landscape,
-                X0,
-                max_iter=max_iter,
-                xtol=xtol,
-                gtol=gtol,
-                box=search_box,
-                trust=0.5,
-                progress=bar,
-            )
-            bar.n = rounds * max_iter
-            if gtol is None:  # fix the gradient tolerance from the first round's starts
-                ok = torch.isfinite(res.start_grad_norm) & (res.start_grad_norm > 0)
-                ref = float(res.start_grad_norm[ok].median()) if bool(ok.any()) else 1.0
-                gtol = 1e-7 * ref
-            total += n
-            n_conv += int(res.converged.sum())
-            hscales.append(res.hess_scale)
-            start_vals.append(res.start_values)
-            start_gns.append(res.start_grad_norm)
-            keep = res.converged & ((res.x >= lo - inside_tol) & (res.x <= hi + inside_tol)).all(1)
-            new_reps, new_gn = _merge(reps, rep_gn, res.x[keep], res.grad_norm[keep], merge_tol)
-            found_new = new_reps.shape[0] > reps.shape[0]
-            reps, rep_gn = new_reps, new_gn
+            found_new = False
+            for s in range(0, n, chunk):
+                X0 = lo + U[s : s + chunk] * width
+                res = _solve(
+                    landscape,
+                    X0,
+                    max_iter=max_iter,
+                    xtol=xtol,
+                    gtol=gtol,
+                    box=search_box,
+                    trust=0.5,
+                )
+                bar.update(X0.shape[0])
+                if gtol is None:  # fixed from the first starts, so every round uses the same
+                    gtol = res.gtol
+                total += X0.shape[0]
+                n_conv += int(res.converged.sum())
+                hscales.append(res.hess_scale)
+                start_vals.append(res.start_values)
+                inside = ((res.x >= lo - inside_tol) & (res.x <= hi + inside_tol)).all(1)
+                keep = res.converged & inside
+                new_reps, new_gn = _merge(reps, rep_gn, res.x[keep], res.grad_norm[keep], merge_tol)
+                found_new = found_new or new_reps.shape[0] > reps.shape[0]
+                reps, rep_gn = new_reps, new_gn
             if not found_new and (reps.shape[0] > 0 or rounds >= 2):
                 break
 
@@ -605,6 +621,7 @@ def find_critical_points(
     sv = torch.cat(start_vals)
     sv = sv[torch.isfinite(sv)]
     lowest_sample = float(sv.min()) if sv.numel() else math.inf
+    frange = float(sv.max() - sv.min()) if sv.numel() else 0.0
     points, notes = _classify(
         landscape,
         reps,
@@ -612,6 +629,8 @@ def find_critical_points(
         zero_tol=zero_tol,
         value_tol=value_tol,
         lowest_sample=lowest_sample,
+        width=width,
+        frange=frange,
     )
     return CriticalPointSet(
         points=tuple(points),
@@ -667,6 +686,41 @@ def _merge(
     return reps, rep_gn
 
 
+def _flat_rows(
+    landscape: Landscape,
+    reps: Tensor,
+    vals: Tensor,
+    kinds: list[tuple[str, int]],
+    *,
+    width: Tensor,
+    frange: float,
+    zero_tol: float,
+) -> Tensor:
+    """Degenerate roots around which ``f`` is numerically constant (e.g. Easom's far tail).
+
+    Such a root has ``grad f`` and ``H`` zero to rounding over a whole region, so it is not an
+    isolated critical point at float64 resolution. A real degenerate point (the monkey saddle)
+    has ``f`` varying like ``r^3`` around it, far above ``zero_tol * range(f)`` at ``r`` = 5% of
+    the box.
+    """
+    flat = torch.zeros(reps.shape[0], dtype=torch.bool)
+    cand = [i for i, (kind, _) in enumerate(kinds) if kind == "degenerate"]
+    if not cand:
+        return flat
+    R = reps[cand]
+    n, d = R.shape
+    offsets = torch.cat([torch.eye(d, dtype=_F64), -torch.eye(d, dtype=_F64)])
+    signs = [[1.0 if (k >> j) & 1 else -1.0 for j in range(d)] for k in range(2 ** min(d, 4))]
+    if d <= 4:
+        offsets = torch.cat([offsets, torch.tensor(signs, dtype=_F64) / math.sqrt(d)])
+    Y = (R.unsqueeze(1) + 0.05 * offsets.unsqueeze(0) * width).reshape(-1, d)
+    fy = landscape.value(Y).detach().to(_F64).reshape(n, -1)
+    var = (fy - vals[cand].unsqueeze(1)).abs().amax(1)
+    is_flat = ~(var > zero_tol * frange)  # NaN counts as flat: nothing can be said there
+    flat[torch.tensor(cand)[is_flat]] = True
+    return flat
+
+
 def _classify(
     landscape: Landscape,
     reps: Tensor,
@@ -675,6 +729,8 @@ def _classify(
     zero_tol: float,
     value_tol: float,
     lowest_sample: float,
+    width: Tensor,
+    frange: float,
 ) -> tuple[list[CriticalPoint], list[str]]:
     notes: list[str] = []
     if reps.shape[0] == 0:
@@ -685,8 +741,18 @@ def _classify(
     lam = torch.linalg.eigvalsh(H)
     abs_tol = zero_tol * hscale
     raw = []
+    kinds = [classify_eigenvalues(lam[i], abs_tol=abs_tol) for i in range(reps.shape[0])]
+    flat = _flat_rows(landscape, reps, vals, kinds, width=width, frange=frange, zero_tol=zero_tol)
+    if int(flat.sum()):
+        notes.append(
+            f"{int(flat.sum())} roots lie where f is numerically constant over a neighbourhood "
+            f"(changes by less than {zero_tol:g} x its range within 5% of the box): not isolated "
+            "critical points at float64 resolution, not listed"
+        )
     for i in range(reps.shape[0]):
-        kind, index = classify_eigenvalues(lam[i], abs_tol=abs_tol)
+        if bool(flat[i]):
+            continue
+        kind, index = kinds[i]
         raw.append((float(vals[i]), tuple(float(x) for x in reps[i]), kind, index, lam[i]))
     raw.sort(key=lambda r: (r[0], r[1]))
 

@@ -1,0 +1,137 @@
+"""``descentlab critical``: find and classify every critical point of a landscape or a formula."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from descentlab.cli.common import add_subcommand, parse_floats, parse_spec, parse_value, print_json
+from descentlab.errors import InvalidParameterError
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidParameterError(f"--param expects key=value, got {item!r}")
+        params[key.strip()] = parse_value(val)
+    return params
+
+
+def _critical(args: argparse.Namespace) -> int:
+    from descentlab.analysis.critical import find_critical_points
+    from descentlab.landscapes import Landscape, get_landscape
+
+    domain = parse_floats(args.domain, "--domain") if args.domain is not None else None
+    if domain is not None and (len(domain) < 2 or len(domain) % 2):
+        raise InvalidParameterError(
+            f"--domain: expected lo,hi or xmin,xmax,ymin,ymax,... (pairs), got {args.domain!r}"
+        )
+    if args.formula is not None:
+        if args.param:
+            raise InvalidParameterError("--param applies to --landscape, not to --formula")
+        landscape = Landscape.from_formula(args.formula, domain=domain, dim=args.dim)
+    else:
+        if args.dim is not None:
+            raise InvalidParameterError("--dim applies to --formula; use --param dim=D")
+        name, params = parse_spec(args.landscape, "landscape")
+        params.update(_params(args.param or []))
+        landscape = get_landscape(name, **params)
+    cps = find_critical_points(
+        landscape,
+        domain,
+        n_starts=args.starts,
+        seed=args.seed,
+        max_rounds=args.rounds,
+    )
+    if args.json:
+        print_json(cps.to_dicts())
+        return 0
+    print(cps.summary())
+    if len(cps):
+        print(cps.table())
+    for note in cps.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def register(sub: Any) -> None:
+    p = add_subcommand(
+        sub,
+        "critical",
+        "Find and classify every critical point (minima, saddles, maxima) in a box.",
+        [
+            "descentlab critical --landscape himmelblau",
+            "descentlab critical --landscape styblinski_tang --param dim=3",
+            'descentlab critical --formula "x**4 - 2*x**2 + y**2" --domain -2,2,-2,2',
+            "descentlab critical --landscape six_hump_camel --json",
+        ],
+        description=(
+            "Solve grad f = 0 from many starts at once (batched Levenberg-Marquardt on the "
+            "gradient, then Newton to full float64 precision), keep the roots inside the box, "
+            "merge duplicates and classify each by its Hessian eigenvalues: minimum, maximum, "
+            "saddle (index = number of negative eigenvalues) or degenerate. The lowest minima are "
+            "marked global. Rounds of new starts continue while a round finds a new point."
+        ),
+    )
+    # let "--domain -2,2,-1,1" through: argparse takes any "-..." word that is not a plain
+    # negative number for an option; a comma-separated list of numbers is a value here
+    p._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--landscape",
+        metavar="NAME[:key=value,...]",
+        help="a catalogue landscape (see `descentlab landscapes`)",
+    )
+    src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a landscape parameter, e.g. --param dim=3 (repeatable)",
+    )
+    p.add_argument("--dim", type=_positive_int, help="dimension of a --formula (default: its own)")
+    p.add_argument(
+        "--domain",
+        metavar="LO,HI[,...]",
+        help="the box to search: lo,hi for every dimension or xmin,xmax,ymin,ymax,... "
+        "(default: the landscape's domain; [-5, 5] per dimension for a formula)",
+    )
+    p.add_argument(
+        "--starts",
+        type=_positive_int,
+        default=None,
+        help="starts per round (default 256 * 2^(d-1), at most 4096)",
+    )
+    p.add_argument(
+        "--rounds", type=_positive_int, default=6, help="rounds of starts at most (default 6)"
+    )
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the starts (default 0)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of {point, value, kind, index, eigenvalues, is_global}",
+    )
+    p.set_defaults(func=_critical)
