@@ -49,9 +49,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import keyword
 import math
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -99,6 +99,11 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 _XYZ = ("x", "y", "z")
 _INDEXED = re.compile(r"x(\d+)")
 _OPERATOR_CHARS = frozenset("+-*/^%@&|~<>=!")
+# A numeric literal glued to a letter ("2x", "1if"): not a product, and a tokenizer warning.
+_NUMBER_THEN_NAME = re.compile(
+    r"(?<![\w.])((?>(?:0[xXoObB][0-9a-fA-F_]*|\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)"
+    r"(?:[eE][+-]?\d[\d_]*)?))(?![jJ]\b)([^\W\d]\w*)"
+)
 _WHITESPACE = str.maketrans(dict.fromkeys("\t\n\r\x0b\x0c", " "))
 
 
@@ -758,12 +763,22 @@ def parse_formula(expression: str) -> ParsedFormula:
         )
     if not expression.strip():
         raise FormulaError("empty formula", position=0, formula=expression)
-    for bad, why in (("\x00", "NUL characters"), ("#", "comments (#)")):
+    # Refused before parsing: what the parser would reject less clearly, or would answer with a
+    # warning (escape sequences, "2x"); warnings filters are process-global, so we never touch them.
+    for bad, why in (("\x00", "NUL characters"), ("#", "comments (#)"), ("\\", "backslashes")):
         i = expression.find(bad)
         if i >= 0:
             raise FormulaError(
                 f"{why} are not allowed in a formula", position=i, formula=expression
             )
+    m = _NUMBER_THEN_NAME.search(expression)
+    if m:
+        hint = "" if keyword.iskeyword(m.group(2)) else f" (write {m.group(1)}*{m.group(2)})"
+        raise FormulaError(
+            f"syntax error: a number cannot be followed directly by a name{hint}",
+            position=m.start(2),
+            formula=expression,
+        )
     n_ops = 0
     prev = ""
     for i, ch in enumerate(expression):
@@ -776,9 +791,7 @@ def parse_formula(expression: str) -> ParsedFormula:
         prev = ch
     src = _Source(expression)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarnings about Python-only constructs
-            tree = ast.parse(src.text, mode="eval")
+        tree = ast.parse(src.text, mode="eval")
     except SyntaxError as err:
         raise _syntax_error(src, err) from None
     except (RecursionError, MemoryError):
