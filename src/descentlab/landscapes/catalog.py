@@ -683,6 +683,150 @@ def three_hump_camel() -> Landscape:
     )
 
 
+# ---------------------------------------------------------------------------------- certified 2-D
+def _certified_2d(
+    key: str,
+    fn: Callable[[Tensor], Tensor],
+    domain: Any,
+    description: str,
+    formula: str,
+) -> Landscape:
+    pts = _stored_points(key)
+    gmin = min(c.value for c in pts if c.is_global)
+    return Landscape(
+        fn,
+        2,
+        name=key,
+        domain=domain,
+        critical_points=pts,
+        complete=True,
+        global_min_value=gmin,
+        description=description,
+        formula=formula,
+    )
+
+
+@register("himmelblau")
+def himmelblau() -> Landscape:
+    """Himmelblau: ``(x^2 + y - 11)^2 + (x + y^2 - 7)^2`` on ``[-5, 5]^2``.
+
+    Nine critical points (certified and stored): four global minima (value 0, the common zeros
+    of both squares), four saddles and one maximum (181.6165 at (-0.270845, -0.923039)).
+
+    Reference: D. M. Himmelblau, Applied Nonlinear Programming (1972).
+
+    Example:
+        >>> himmelblau().count_kinds()
+        {'minimum': 4, 'maximum': 1, 'saddle': 4, 'degenerate': 0}
+    """
+    return _certified_2d(
+        "himmelblau",
+        lambda P: (P[:, 0] ** 2 + P[:, 1] - 11.0) ** 2 + (P[:, 0] + P[:, 1] ** 2 - 7.0) ** 2,
+        (-5.0, 5.0),
+        "Himmelblau's function: four global minima of value 0 (at (3, 2), (-2.805118, 3.131313), "
+        "(-3.779310, -3.283186) and (3.584428, -1.848127)), four saddles between neighbouring "
+        "basins and one local maximum 181.6165 at (-0.270845, -0.923039): nine critical points "
+        "in all, certified complete. Which minimum a run reaches is decided by its start.",
+        "(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+    )
+
+
+@register("six_hump_camel")
+def six_hump_camel() -> Landscape:
+    """Six-hump camel: ``(4 - 2.1x^2 + x^4/3) x^2 + xy + (-4 + 4y^2) y^2`` on ``[-3, 3] x [-2, 2]``.
+
+    Fifteen critical points (certified and stored): six minima (two global, -1.0316285 at
+    ``±(0.089842, -0.712656)``), seven saddles (one at the origin) and two maxima.
+
+    Example:
+        >>> six_hump_camel().count_kinds()
+        {'minimum': 6, 'maximum': 2, 'saddle': 7, 'degenerate': 0}
+    """
+    return _certified_2d(
+        "six_hump_camel",
+        lambda P: (
+            (4.0 - 2.1 * P[:, 0] ** 2 + P[:, 0] ** 4 / 3.0) * P[:, 0] ** 2
+            + P[:, 0] * P[:, 1]
+            + (-4.0 + 4.0 * P[:, 1] ** 2) * P[:, 1] ** 2
+        ),
+        ((-3.0, 3.0), (-2.0, 2.0)),
+        "The six-hump camel: six minima (the two global ones -1.0316285 at ±(0.089842, "
+        "-0.712656), two at -0.215464 and two at 2.104250), seven saddles (one at the origin) "
+        "and two maxima 2.496295 at ±(1.230230, 0.162335): fifteen critical points, certified "
+        "complete in the standard box. A small problem with every kind of critical point.",
+        "(4 - 2.1*x^2 + x^4/3)*x^2 + x*y + (-4 + 4*y^2)*y^2",
+    )
+
+
+@register("beale")
+def beale() -> Landscape:
+    """Beale: ``(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2``
+    on ``[-4.5, 4.5]^2``.
+
+    Three critical points (certified and stored): the global minimum 0 at ``(3, 0.5)`` and two
+    saddles, ``(0, 1)`` and ``(0.100538, -2.644514)``.
+
+    Example:
+        >>> beale().count_kinds()
+        {'minimum': 1, 'maximum': 0, 'saddle': 2, 'degenerate': 0}
+    """
+    return _certified_2d(
+        "beale",
+        lambda P: (
+            (1.5 - P[:, 0] + P[:, 0] * P[:, 1]) ** 2
+            + (2.25 - P[:, 0] + P[:, 0] * P[:, 1] ** 2) ** 2
+            + (2.625 - P[:, 0] + P[:, 0] * P[:, 1] ** 3) ** 2
+        ),
+        (-4.5, 4.5),
+        "Beale's function: sharp ridges along the axes and a narrow curved valley to the global "
+        "minimum 0 at (3, 0.5). On the line x = 0 the function is constant (14.203125) but the "
+        "gradient is not zero except at the saddle (0, 1); a second saddle sits at (0.100538, "
+        "-2.644514). These three are every critical point in the box (certified), so any other "
+        "place a run stops is a slow region, not a stationary point.",
+        "(1.5 - x + x*y)^2 + (2.25 - x + x*y^2)^2 + (2.625 - x + x*y^3)^2",
+    )
+
+
+@register("goldstein_price")
+def goldstein_price() -> Landscape:
+    """Goldstein–Price on ``[-2, 2]^2``: global minimum 3 at ``(0, -1)``.
+
+    ``[1 + (x + y + 1)^2 (19 - 14x + 3x^2 - 14y + 6xy + 3y^2)]
+    * [30 + (2x - 3y)^2 (18 - 32x + 12x^2 + 48y - 36xy + 27y^2)]``.
+    Nine critical points (certified and stored), all at points with one decimal: four minima
+    (values 3, 30, 84, 840), four saddles and one maximum (1155 at ``(0.8, 0.2)``).
+
+    Reference: A. A. Goldstein, J. F. Price, On descent from local minima, Math. Comp. 25 (1971).
+
+    Example:
+        >>> goldstein_price().count_kinds()
+        {'minimum': 4, 'maximum': 1, 'saddle': 4, 'degenerate': 0}
+    """
+
+    def fn(P: Tensor) -> Tensor:
+        x, y = P[:, 0], P[:, 1]
+        a = 1.0 + (x + y + 1.0) ** 2 * (
+            19.0 - 14.0 * x + 3.0 * x**2 - 14.0 * y + 6.0 * x * y + 3.0 * y**2
+        )
+        b = 30.0 + (2.0 * x - 3.0 * y) ** 2 * (
+            18.0 - 32.0 * x + 12.0 * x**2 + 48.0 * y - 36.0 * x * y + 27.0 * y**2
+        )
+        return a * b
+
+    return _certified_2d(
+        "goldstein_price",
+        fn,
+        (-2.0, 2.0),
+        "Goldstein–Price: a degree-8 polynomial with values from 3 to about 1e6 in the box. Its "
+        "nine critical points (certified) all sit at one-decimal points: minima 3 at (0, -1) "
+        "(global), 30 at (-0.6, -0.4), 84 at (1.8, 0.2) and 840 at (1.2, 0.8); saddles 35 at "
+        "(-0.4, -0.6), 99 at (1.2, -0.2), 980 at (1.4, 0.6) and 990 at (0.6, 0.4); a maximum "
+        "1155 at (0.8, 0.2). The huge dynamic range makes fixed step sizes fail.",
+        "[1 + (x+y+1)^2 (19 - 14x + 3x^2 - 14y + 6xy + 3y^2)]"
+        " * [30 + (2x-3y)^2 (18 - 32x + 12x^2 + 48y - 36xy + 27y^2)]",
+    )
+
+
 # ---------------------------------------------------------------------------------- Styblinski–Tang
 @functools.cache
 def styblinski_tang_roots_1d() -> tuple[float, float, float]:
