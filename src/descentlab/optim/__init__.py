@@ -33,6 +33,14 @@ from descentlab.optim.registry import (
     register_optimizer,
     resolve_optimizer,
 )
+from descentlab.optim.schedules import (
+    ScheduleSpec,
+    log_lr_grid,
+    lr_grid_groups,
+    resolve_schedule,
+    schedule_info,
+    schedule_names,
+)
 
 __all__ = [
     "MAX_FULL_HESSIAN",
@@ -44,11 +52,17 @@ __all__ = [
     "OptimizerSpec",
     "PerturbedGD",
     "SaddleFreeNewton",
+    "ScheduleSpec",
     "cubic_model",
     "cubic_step",
     "is_elementwise",
+    "log_lr_grid",
+    "lr_grid_groups",
     "optimizer_info",
     "optimizer_names",
     "register_optimizer",
     "resolve_optimizer",
+    "resolve_schedule",
+    "schedule_info",
+    "schedule_names",
 ]
