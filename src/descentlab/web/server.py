@@ -78,6 +78,9 @@ def serve(
     # Each request's compute runs in its own worker thread: one torch thread each keeps
     # concurrent requests from fighting over the cores.
     torch.set_num_threads(1)
+    from descentlab.web.service import warm_up
+
+    warm_up()
     url = url_for(host, port)
     if host not in LOCAL_HOSTS:
         print(
@@ -124,7 +127,9 @@ class BackgroundServer:
         import uvicorn
 
         from descentlab.web.app import create_app
+        from descentlab.web.service import warm_up
 
+        warm_up()
         config = uvicorn.Config(
             create_app(self.limits),
             host=self.host,

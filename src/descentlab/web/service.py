@@ -296,13 +296,21 @@ def optimizers_catalogue() -> list[dict[str, Any]]:
 
 
 def schedules_catalogue() -> list[dict[str, Any]]:
-    """Every schedule name with its parameters (as the schedule registry states them)."""
-    from descentlab.optim import schedules
+    """Every learning-rate schedule name with its parameters, as the schedule registry states.
 
-    out = []
-    for name in schedules.schedule_names():
-        out.append(schedules.schedule_info(name))
-    return out
+    Empty while no schedule registry is installed (the page then offers a constant rate only).
+    """
+    import importlib
+
+    try:
+        schedules = importlib.import_module("descentlab.optim.schedules")
+    except ModuleNotFoundError as exc:
+        if exc.name != "descentlab.optim.schedules":
+            raise
+        return []
+    from descentlab.io import to_jsonable
+
+    return [to_jsonable(schedules.schedule_info(name)) for name in schedules.schedule_names()]
 
 
 def _resolve_optimizers(choices: list[OptimizerChoice], limits: Limits) -> list[Any]:
@@ -371,44 +379,27 @@ def _point_text(p: Any) -> str:
 
 def outcome_to_json(o: Any) -> dict[str, Any]:
     """One :class:`~descentlab.analysis.Outcome` as the API sends it."""
-    cp = getattr(o, "critical_point", None)
-    if isinstance(cp, CriticalPoint):
-        cp_point: list[float] | None = [float(v) for v in cp.point]
-    elif cp is None:
-        cp_point = None
-    else:
-        cp_point = [float(v) for v in np.asarray(cp, dtype=float).ravel()]
-    visits = []
-    for v in getattr(o, "saddle_visits", None) or ():
-        visits.append(_visit_to_json(v))
-    index = getattr(o, "index", None)
-    step = getattr(o, "step", None)
-    gap = getattr(o, "gap", None)
+    d = o.to_dict()
+    cp = d.get("critical_point")
     return {
-        "kind": str(o.kind),
-        "index": None if index is None else int(index),
-        "gap": None if gap is None else json_number(gap),
-        "step": None if step is None else int(step),
-        "critical_point": cp_point,
-        "saddle_visits": visits,
-        "text": str(o.text),
+        "kind": d["kind"],
+        "index": d["index"],
+        "gap": d["gap"],
+        "step": d["step"],
+        "critical_point": None if cp is None else cp["point"],
+        "saddle_visits": d["saddle_visits"],
+        "text": d["text"],
     }
 
 
-def _visit_to_json(v: Any) -> dict[str, Any]:
-    from descentlab.io import to_jsonable
+def _diagnose(tr: Any, L: Landscape, spec: LandscapeSpec) -> Any:
+    """Diagnose against the very critical points the page draws (found once per formula)."""
+    from descentlab.analysis.diagnose import diagnose
 
-    if hasattr(v, "to_dict"):
-        return to_jsonable(v.to_dict())
-    if hasattr(v, "__dataclass_fields__"):
-        import dataclasses
-
-        d = {}
-        for f in dataclasses.fields(v):
-            val = getattr(v, f.name)
-            d[f.name] = [float(x) for x in val.point] if isinstance(val, CriticalPoint) else val
-        return to_jsonable(d)
-    return to_jsonable(v if isinstance(v, dict) else {"value": v})
+    if L.critical_points is not None:
+        return diagnose(tr, L)
+    cps, _, _ = critical_points(L, spec)
+    return diagnose(tr, L, critical_points=cps)
 
 
 def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
@@ -431,14 +422,13 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
     race = _engine_run(
         L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=record_every
     )
-    from descentlab.analysis import diagnose
     from descentlab.viz.style import optimizer_colors
 
     labels = list(race.keys())
     colors = optimizer_colors(labels)
     runs = []
     for (label, tr), choice, spec in zip(race.items(), req.optimizers, specs, strict=True):
-        diag = diagnose(tr, L)
+        diag = _diagnose(tr, L, req.landscape)
         runs.append(
             {
                 "label": choice.label or label,
@@ -455,7 +445,7 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
                 "stop_reason": [str(s) for s in tr.stop_reason],
                 "final_points": json_array(tr.final_points),
                 "final_losses": json_array(tr.final_losses),
-                "outcomes": [outcome_to_json(o) for o in diag.outcomes],
+                "outcomes": [outcome_to_json(o) for o in diag],
             }
         )
     return {
@@ -512,11 +502,9 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
     race = _engine_run(
         L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=req.steps
     )
-    from descentlab.analysis import diagnose
-
     maps = []
     for (label, tr), spec in zip(race.items(), specs, strict=True):
-        outcomes = diagnose(tr, L).outcomes
+        outcomes = list(_diagnose(tr, L, req.landscape))
         codes = np.empty(len(outcomes), dtype=np.int64)
         legend: dict[tuple[str, tuple[float, ...] | None], dict[str, Any]] = {}
         for r, o in enumerate(outcomes):
@@ -559,3 +547,19 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
         "y": ys.tolist(),
         "maps": maps,
     }
+
+
+def warm_up() -> None:
+    """Pay the one-time costs (torch.optim's first build imports torch._dynamo, ~2 s) up front.
+
+    Runs a 2-step race and its diagnosis on the tilted double well.
+    """
+    from descentlab.web.models import OptimizerChoice
+
+    req = RunRequest(
+        landscape=LandscapeSpec(name="tilted_double_well"),
+        optimizers=[OptimizerChoice(name="gd"), OptimizerChoice(name="adam")],
+        starts=[[0.5, 0.5]],
+        steps=2,
+    )
+    run_race(req, Limits())

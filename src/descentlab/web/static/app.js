@@ -118,7 +118,7 @@ function renderLandscapeParams() {
   const box = $("landscape-params");
   box.innerHTML = "";
   const e = catalogueEntry(app.state.name);
-  $("landscape-desc").textContent = e ? (e.summary || "") : "";
+  $("landscape-desc").textContent = e ? (e.summary || "").replace(/``/g, "") : "";
   if (!e) return;
   for (const [k, def] of Object.entries(e.params)) {
     if (k === "dim") continue;
@@ -631,6 +631,7 @@ function parseKeyValues(text) {
 
 function renderSchedule() {
   const sel = $("schedule-select");
+  $("schedule-row").hidden = !app.meta.schedules.length;
   if (!sel.options.length) {
     const none = document.createElement("option"); none.value = ""; none.textContent = "constant learning rate"; sel.appendChild(none);
     for (const s of app.meta.schedules) { const o = document.createElement("option"); o.value = s.name; o.textContent = s.name; sel.appendChild(o); }
@@ -876,7 +877,7 @@ function onViewClick(ev) {
     if (i >= 0) app.state.starts.splice(i, 1);
   } else {
     if (app.state.starts.length >= app.meta.limits.max_starts) { setStatus(`at most ${app.meta.limits.max_starts} starts`, true); return; }
-    const round = (v, span) => Number(v.toFixed(Math.max(2, 3 - Math.floor(Math.log10(span)))));
+    const round = (v, span) => Number(v.toFixed(Math.max(3, 4 - Math.floor(Math.log10(span)))));
     app.state.starts.push([round(g.dx(px), g.x1 - g.x0), round(g.dy(py), g.y1 - g.y0)]);
   }
   afterSetupChange();
@@ -909,6 +910,14 @@ function wire() {
   });
   $("formula-input").addEventListener("keydown", (e) => { if (e.key === "Enter") drawSurface(); });
   $("draw-btn").addEventListener("click", drawSurface);
+  const addTyped = () => {
+    const parts = $("start-input").value.split(/[\s,;]+/).filter(Boolean).map(Number);
+    if (parts.length !== 2 || !parts.every(Number.isFinite)) { setStatus("a start is two numbers: x, y", true); return; }
+    if (app.state.starts.length >= app.meta.limits.max_starts) { setStatus(`at most ${app.meta.limits.max_starts} starts`, true); return; }
+    app.state.starts.push(parts); $("start-input").value = ""; setStatus(""); afterSetupChange();
+  };
+  $("add-start").addEventListener("click", addTyped);
+  $("start-input").addEventListener("keydown", (e) => { if (e.key === "Enter") addTyped(); });
   $("clear-starts").addEventListener("click", () => { app.state.starts = []; app.race = null; afterSetupChange(); renderAll(); });
   $("add-optimizer").addEventListener("click", () => {
     if (app.state.optimizers.length >= app.meta.limits.max_optimizers) return;
