@@ -104,6 +104,7 @@ _NUMBER_THEN_NAME = re.compile(
     r"(?<![\w.])((?>(?:0[xXoObB][0-9a-fA-F_]*|\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)"
     r"(?:[eE][+-]?\d[\d_]*)?))(?![jJ]\b)([^\W\d]\w*)"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _WHITESPACE = str.maketrans(dict.fromkeys("\t\n\r\x0b\x0c", " "))
 
 
@@ -258,7 +259,7 @@ class _Source:
 
     ASCII whitespace becomes a plain space (one character for one, so multi-line formulas need no
     parentheses), leading whitespace is cut (the parser would call it an indent) and ``^`` becomes
-    ``**``. ``ast`` reports UTF-8 byte columns; ``index`` maps them back to characters.
+    ``**``. ``ast`` reports UTF-8 byte columns; ``from_byte`` maps them back to characters.
     """
 
     def __init__(self, original: str) -> None:
@@ -771,6 +772,11 @@ def parse_formula(expression: str) -> ParsedFormula:
             raise FormulaError(
                 f"{why} are not allowed in a formula", position=i, formula=expression
             )
+    m = _SURROGATE.search(expression)
+    if m:
+        raise FormulaError(
+            "invalid character (a lone UTF-16 surrogate)", position=m.start(), formula=expression
+        )
     m = _NUMBER_THEN_NAME.search(expression)
     if m:
         hint = "" if keyword.iskeyword(m.group(2)) else f" (write {m.group(1)}*{m.group(2)})"
