@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -600,7 +601,13 @@ def _loop_batched(
         P = leaves[0] if G == 1 else torch.cat(leaves)
         v = f(P)
         loss = v.sum()
-        loss.backward(create_graph=second)
+        if second:
+            with warnings.catch_warnings():
+                # the parameter <-> gradient cycle it warns about is broken after every step
+                warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph")
+                loss.backward(create_graph=True)
+        else:
+            loss.backward()
         return v, loss
 
     def grads() -> torch.Tensor:
@@ -716,7 +723,8 @@ def _loop_rows(
 
     def make_closure(leaf: torch.Tensor) -> Callable[[], torch.Tensor]:
         def closure() -> torch.Tensor:
-            with torch.enable_grad():
+            with torch.enable_grad(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph")
                 leaf.grad = None
                 loss = f(leaf).sum()
                 loss.backward(create_graph=second)

@@ -26,9 +26,10 @@ kind                      when
 ``far`` for a row the engine declared converged (its gradient norm already passed the run's
 ``grad_tol``). A row is on a ``plateau`` when it is further than ``far`` from every critical
 point and either the engine declared it converged (so an absolute gradient threshold was fooled)
-or its gradient norm is below ``plateau_rel`` times the landscape's gradient scale (the largest
-gradient norm over 256 points of the domain). Defaults scale with the domain's largest width
-``w``: ``tol = 1e-3 w``, ``far = 5e-2 w``, saddle-visit ``radius = 1e-2 w``.
+or its gradient norm is below ``plateau_rel`` times the landscape's characteristic slope
+``(q95 - q5) / w`` (spread of ``f`` over 256 points of the domain, divided by the domain's
+largest width ``w``). Defaults scale with ``w``: ``tol = 1e-3 w``, ``far = 5e-2 w``,
+saddle-visit ``radius = 1e-2 w``.
 """
 
 from __future__ import annotations
@@ -226,8 +227,8 @@ def diagnose(
         far: distance beyond which a point is far from every critical point (plateau test), and
             within which a row the engine declared converged is matched to a critical point.
         radius: saddle-visit radius for :func:`escape_times`.
-        plateau_rel: a gradient norm below this fraction of the landscape's gradient scale is
-            tiny (plateau test).
+        plateau_rel: a gradient norm below this fraction of the landscape's characteristic slope
+            is tiny (plateau test).
         value_tol: minima within ``value_tol * max(1, |f*|)`` of the global value ``f*`` are
             global.
         critical_points: compare with these instead of the landscape's known ones.
@@ -291,7 +292,7 @@ def _diagnose(
     else:
         cps, complete, notes = _critical_points(landscape, critical_points)
     gmin = _global_value(landscape, cps)
-    gscale = _grad_scale(landscape, trajectory)
+    gscale = _grad_scale(landscape, trajectory, scale)
     plateau_tol = plateau_rel * gscale
 
     B = trajectory.n_starts
@@ -465,14 +466,22 @@ def _global_value(landscape: Landscape, cps: Sequence[CriticalPoint]) -> float |
     return float(min(glob)) if glob else None
 
 
-def _grad_scale(landscape: Landscape, trajectory: Trajectory) -> float:
+def _grad_scale(landscape: Landscape, trajectory: Trajectory, scale: float) -> float:
+    """The landscape's characteristic slope: the spread of its values over its width.
+
+    ``(q95 - q5) / w`` of ``f`` over 256 points of the domain (the trajectory's starts and end
+    points without a domain), robust to a few huge values at the corners.
+    """
     if landscape.domain is not None:
         P = landscape.sample(256, seed=0)
     else:
-        P = torch.as_tensor(trajectory.starts, dtype=torch.float64)
-    gn = landscape.grad(P).norm(dim=1)
-    gn = gn[torch.isfinite(gn)]
-    return float(gn.max()) if gn.numel() and float(gn.max()) > 0 else 1.0
+        P = torch.as_tensor(np.concatenate([trajectory.starts, trajectory.final_points]))
+    v = landscape.value(P).detach().to(torch.float64)
+    v = v[torch.isfinite(v)]
+    if v.numel() < 2:
+        return 1.0
+    spread = float(torch.quantile(v, 0.95) - torch.quantile(v, 0.05))
+    return spread / scale if spread > 0 else 1.0
 
 
 def _is_global(value: float, gmin: float | None, value_tol: float) -> bool:
@@ -589,7 +598,7 @@ def _outcome(
             index=None,
             gap=None,
             critical_point=None,
-            text=_with_visits(left, near, None, text, escaped=True),
+            text=_with_visits(left, near, None, text),
             distance=None,
             **base,
         )
@@ -619,7 +628,7 @@ def _outcome(
             index=index,
             gap=gap,
             critical_point=cp,
-            text=_with_visits(left, near, cp, text, escaped=False),
+            text=_with_visits(left, near, cp, text),
             distance=dist,
             **base,
         )
@@ -646,7 +655,7 @@ def _outcome(
         index=None,
         gap=None,
         critical_point=None,
-        text=_with_visits(left, near, None, text, escaped=True),
+        text=_with_visits(left, near, None, text),
         distance=dist,
         **base,
     )
@@ -667,8 +676,6 @@ def _with_visits(
     near: list[SaddleVisit],
     end_cp: CriticalPoint | None,
     text: str,
-    *,
-    escaped: bool,
 ) -> str:
     """Tell the saddles the row stalled at and left before the main story, and those it is
     still near (other than the one it ended at) after it."""
@@ -683,7 +690,7 @@ def _with_visits(
     stalls = ", then ".join(f"stalled {n} steps at the {_visit_words(c)}" for c, n in before)
     if text.startswith("reached "):
         return f"{stalls}, then escaped to {text[len('reached ') :]}"
-    return f"{stalls}, then {'escaped; ' if escaped else ''}{text}"
+    return f"{stalls}, then escaped; {text}"
 
 
 def _visit_words(c: CriticalPoint) -> str:
