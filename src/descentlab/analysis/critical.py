@@ -48,8 +48,10 @@ Tensor = torch.Tensor
 _F64 = torch.float64
 
 # A Hessian eigenvalue below this fraction of the row's largest one is treated as zero in the
-# Newton pseudo-inverse (only matters at, or extremely near, a singular Hessian).
-_PINV_RCOND = 1e-13
+# Newton pseudo-inverse: a few float64 epsilons, the rounding level of the eigenvalues. Along a
+# degenerate direction (f ~ x^4: lam ~ 12 x^2) this ends Newton's linear convergence at
+# |x| ~ 1e-8 relative, instead of dividing rounding noise by rounding noise.
+_PINV_RCOND = 1e-15
 # How many accepted gradient norms the non-monotone acceptance test looks back over.
 _NONMONOTONE_WINDOW = 8
 # Iterations a row may go without halving its Newton step before it is stopped.
@@ -576,6 +578,9 @@ def find_critical_points(
     sobol = torch.quasirandom.SobolEngine(d, scramble=True, seed=seed)
     reps = torch.zeros(0, d, dtype=_F64)
     rep_gn = torch.zeros(0, dtype=_F64)
+    flat_reps = torch.zeros(0, d, dtype=_F64)
+    flat_gn = torch.zeros(0, dtype=_F64)
+    fmin, fmax = math.inf, -math.inf
     hscales: list[Tensor] = []
     start_vals: list[Tensor] = []
     total = n_conv = rounds = 0
@@ -605,10 +610,23 @@ def find_critical_points(
                 n_conv += int(res.converged.sum())
                 hscales.append(res.hess_scale)
                 start_vals.append(res.start_values)
+                sv = res.start_values[torch.isfinite(res.start_values)]
+                if sv.numel():
+                    fmin, fmax = min(fmin, float(sv.min())), max(fmax, float(sv.max()))
                 inside = ((res.x >= lo - inside_tol) & (res.x <= hi + inside_tol)).all(1)
                 keep = res.converged & inside
                 new_reps, new_gn = _merge(reps, rep_gn, res.x[keep], res.grad_norm[keep], merge_tol)
-                found_new = found_new or new_reps.shape[0] > reps.shape[0]
+                k = reps.shape[0]
+                flat = _flat_rows(
+                    landscape, new_reps[k:], width=width, frange=fmax - fmin, zero_tol=zero_tol
+                )
+                if bool(flat.any()):
+                    flat_reps, flat_gn = _merge(
+                        flat_reps, flat_gn, new_reps[k:][flat], new_gn[k:][flat], merge_tol
+                    )
+                    new_reps = torch.cat([new_reps[:k], new_reps[k:][~flat]])
+                    new_gn = torch.cat([new_gn[:k], new_gn[k:][~flat]])
+                found_new = found_new or new_reps.shape[0] > k
                 reps, rep_gn = new_reps, new_gn
             if not found_new and (reps.shape[0] > 0 or rounds >= 2):
                 break
@@ -621,7 +639,6 @@ def find_critical_points(
     sv = torch.cat(start_vals)
     sv = sv[torch.isfinite(sv)]
     lowest_sample = float(sv.min()) if sv.numel() else math.inf
-    frange = float(sv.max() - sv.min()) if sv.numel() else 0.0
     points, notes = _classify(
         landscape,
         reps,
@@ -629,9 +646,14 @@ def find_critical_points(
         zero_tol=zero_tol,
         value_tol=value_tol,
         lowest_sample=lowest_sample,
-        width=width,
-        frange=frange,
     )
+    if flat_reps.shape[0]:
+        notes.insert(
+            0,
+            f"{flat_reps.shape[0]} roots lie where f is numerically constant over a neighbourhood "
+            f"(changes by at most {zero_tol:g} x its range within 5% of the box): not isolated "
+            "critical points at float64 resolution, not listed",
+        )
     return CriticalPointSet(
         points=tuple(points),
         landscape=landscape.name,
@@ -687,38 +709,28 @@ def _merge(
 
 
 def _flat_rows(
-    landscape: Landscape,
-    reps: Tensor,
-    vals: Tensor,
-    kinds: list[tuple[str, int]],
-    *,
-    width: Tensor,
-    frange: float,
-    zero_tol: float,
+    landscape: Landscape, R: Tensor, *, width: Tensor, frange: float, zero_tol: float
 ) -> Tensor:
-    """Degenerate roots around which ``f`` is numerically constant (e.g. Easom's far tail).
+    """Roots around which ``f`` is numerically constant (e.g. far out in Easom's tail).
 
-    Such a root has ``grad f`` and ``H`` zero to rounding over a whole region, so it is not an
-    isolated critical point at float64 resolution. A real degenerate point (the monkey saddle)
-    has ``f`` varying like ``r^3`` around it, far above ``zero_tol * range(f)`` at ``r`` = 5% of
-    the box.
+    There ``grad f`` and ``H`` vanish to rounding over a whole region, so the root is not an
+    isolated critical point at float64 resolution. ``f`` is compared at ``2d`` (plus ``2^d``
+    diagonal, for ``d <= 4``) points at 5% of the box from the root: flat when it changes by
+    at most ``zero_tol * range(f)``. A real degenerate point (the monkey saddle) has ``f``
+    varying like ``r^3`` around it, far above that.
     """
-    flat = torch.zeros(reps.shape[0], dtype=torch.bool)
-    cand = [i for i, (kind, _) in enumerate(kinds) if kind == "degenerate"]
-    if not cand:
-        return flat
-    R = reps[cand]
     n, d = R.shape
+    if n == 0:
+        return torch.zeros(0, dtype=torch.bool)
     offsets = torch.cat([torch.eye(d, dtype=_F64), -torch.eye(d, dtype=_F64)])
-    signs = [[1.0 if (k >> j) & 1 else -1.0 for j in range(d)] for k in range(2 ** min(d, 4))]
     if d <= 4:
+        signs = [[1.0 if (k >> j) & 1 else -1.0 for j in range(d)] for k in range(2**d)]
         offsets = torch.cat([offsets, torch.tensor(signs, dtype=_F64) / math.sqrt(d)])
     Y = (R.unsqueeze(1) + 0.05 * offsets.unsqueeze(0) * width).reshape(-1, d)
     fy = landscape.value(Y).detach().to(_F64).reshape(n, -1)
-    var = (fy - vals[cand].unsqueeze(1)).abs().amax(1)
-    is_flat = ~(var > zero_tol * frange)  # NaN counts as flat: nothing can be said there
-    flat[torch.tensor(cand)[is_flat]] = True
-    return flat
+    f0 = landscape.value(R).detach().to(_F64)
+    var = (fy - f0.unsqueeze(1)).abs().amax(1)
+    return ~(var > zero_tol * frange)  # NaN counts as flat: nothing can be said there
 
 
 def _classify(
@@ -729,8 +741,6 @@ def _classify(
     zero_tol: float,
     value_tol: float,
     lowest_sample: float,
-    width: Tensor,
-    frange: float,
 ) -> tuple[list[CriticalPoint], list[str]]:
     notes: list[str] = []
     if reps.shape[0] == 0:
@@ -742,16 +752,7 @@ def _classify(
     abs_tol = zero_tol * hscale
     raw = []
     kinds = [classify_eigenvalues(lam[i], abs_tol=abs_tol) for i in range(reps.shape[0])]
-    flat = _flat_rows(landscape, reps, vals, kinds, width=width, frange=frange, zero_tol=zero_tol)
-    if int(flat.sum()):
-        notes.append(
-            f"{int(flat.sum())} roots lie where f is numerically constant over a neighbourhood "
-            f"(changes by less than {zero_tol:g} x its range within 5% of the box): not isolated "
-            "critical points at float64 resolution, not listed"
-        )
     for i in range(reps.shape[0]):
-        if bool(flat[i]):
-            continue
         kind, index = kinds[i]
         raw.append((float(vals[i]), tuple(float(x) for x in reps[i]), kind, index, lam[i]))
     raw.sort(key=lambda r: (r[0], r[1]))
