@@ -6,6 +6,17 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "save_figure": "descentlab.viz._common",
+    "plot_contour": "descentlab.viz.landscape",
+    "plot_surface": "descentlab.viz.landscape",
+    "draw_critical_points": "descentlab.viz.landscape",
+    "plot_curves": "descentlab.viz.curves",
+    "plot_basins": "descentlab.viz.basins",
+    "plot_lr_sweep": "descentlab.viz.sweep",
+    "animate_race": "descentlab.viz.animate",
+    "ffmpeg_available": "descentlab.viz.animate",
+    "gradient_descent_figure": "descentlab.viz.seed",
+    "critical_points_figure": "descentlab.viz.seed",
     "KIND_STYLES": "descentlab.viz.style",
     "OUTCOME_COLORS": "descentlab.viz.style",
     "kind_style": "descentlab.viz.style",
