@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -258,23 +259,52 @@ def test_record_every_keeps_subset_and_exact_final_state():
     np.testing.assert_allclose(sparse.final_losses, himmelblau_fn(torch.tensor(full.positions[-1])))
 
 
-def test_schedule_factory_matches_torch_scheduler():
-    def step_lr(opt):
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5)
-
+@pytest.mark.parametrize(
+    ("schedule", "torch_sched"),
+    [
+        (
+            functools.partial(torch.optim.lr_scheduler.StepLR, step_size=5, gamma=0.5),
+            lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5),
+        ),
+        (
+            ("cosine", {"T_max": 10}),
+            lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10),
+        ),
+        ("exponential:gamma=0.9", None),
+    ],
+    ids=["steplr-partial", "cosine-pair", "bad-spec-string"],
+)
+def test_schedule_matches_torch_scheduler(schedule, torch_sched):
     steps = 17
-    tr = run(HIMMELBLAU, "gd", STARTS, steps, lr=0.004, schedule=step_lr, grad_tol=0)
-    np.testing.assert_allclose(tr.lr[:, 0], [0.004 * 0.5 ** (k // 5) for k in range(steps)])
+    if torch_sched is None:  # "name:params" strings are the CLI's to parse, not the engine's
+        with pytest.raises(UnknownNameError):
+            run(HIMMELBLAU, "gd", STARTS, steps, lr=0.004, schedule=schedule)
+        return
+    tr = run(HIMMELBLAU, "gd", STARTS, steps, lr=0.004, schedule=schedule, grad_tol=0)
+    lrs = []
     for i, x0 in enumerate(STARTS):
         x = torch.tensor(x0, dtype=F64, requires_grad=True)
         opt = torch.optim.SGD([x], lr=0.004)
-        sched = step_lr(opt)
+        sched = torch_sched(opt)
+        lrs = []
         for _ in range(steps):
+            lrs.append(opt.param_groups[0]["lr"])
             opt.zero_grad()
             himmelblau_fn(x[None]).sum().backward()
             opt.step()
             sched.step()
         np.testing.assert_allclose(tr.final_points[i], x.detach().numpy(), rtol=1e-13)
+    np.testing.assert_allclose(tr.lr[:, 0], lrs, rtol=1e-15)
+    assert tr.schedule
+
+
+def test_schedule_on_rows_apart_and_plateau_schedule_runs():
+    sched = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5)
+    tr = run(HIMMELBLAU, "lbfgs", STARTS[:2], 5, lr=0.5, max_iter=3, schedule=sched, grad_tol=0)
+    assert tr.lr.shape == (5, 2) and tr.row_group.tolist() == [0, 1]
+    np.testing.assert_allclose(tr.lr[:, 0], [0.5, 0.5, 0.25, 0.25, 0.125])
+    tr = run(HIMMELBLAU, "gd", STARTS, 40, lr=0.001, schedule=("reduce_on_plateau", {}))
+    assert tr.lr.shape[0] == tr.n_steps and (tr.lr > 0).all()
 
 
 def test_race_same_starts_and_labels():
@@ -330,6 +360,8 @@ def test_memory_bound_is_enforced_with_advice():
         ({"optimizer": [], "steps": 3}, InvalidParameterError, "empty"),
         ({"optimizer": 3}, InvalidParameterError, "optimizer must be"),
         ({"optimizer": "gd", "schedule": 5}, InvalidParameterError, "schedule"),
+        ({"optimizer": "gd", "schedule": "nope"}, UnknownNameError, "valid: .*cosine"),
+        ({"optimizer": "gd", "schedule": ("cosine", {"x": 1})}, InvalidParameterError, "T_max"),
     ],
 )
 def test_bad_input_raises_clear_errors(kwargs, error, match):

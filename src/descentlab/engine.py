@@ -115,54 +115,15 @@ def _elementwise(spec: Any) -> bool:
     return bool(is_elementwise(spec))
 
 
-def _make_schedule(schedule: Any) -> tuple[Callable[[torch.optim.Optimizer], Any] | None, str]:
-    """A factory ``optimizer -> scheduler`` and a label, from a name, pair or callable."""
+def _make_schedule(schedule: Any) -> Any:
+    """A validated ``ScheduleSpec`` (or ``None``) from what ``run(schedule=...)`` accepts."""
     if schedule is None:
-        return None, ""
-    if isinstance(schedule, str) or (
-        isinstance(schedule, tuple) and len(schedule) == 2 and isinstance(schedule[1], Mapping)
-    ):
-        name, params = (schedule, {}) if isinstance(schedule, str) else schedule
-        from descentlab.optim.schedules import resolve_schedule
+        return None
+    from descentlab.optim.schedules import resolve_schedule
 
-        resolve_schedule(name, **dict(params))  # validate now, before any work
-        label = name + (
-            "(" + ", ".join(f"{k}={v}" for k, v in dict(params).items()) + ")" if params else ""
-        )
-        return (lambda opt: _bind_schedule(resolve_schedule(name, **dict(params)), opt)), label
-    if callable(schedule):
-        label = getattr(schedule, "__name__", None) or type(schedule).__name__
-        return (lambda opt: _bind_schedule(schedule, opt)), label
-    raise InvalidParameterError(
-        "schedule must be a name, a (name, parameters) pair or a callable optimizer -> "
-        f"lr_scheduler; got {type(schedule).__name__}"
-    )
-
-
-def _bind_schedule(obj: Any, opt: torch.optim.Optimizer) -> Any:
-    """Turn what a schedule resolves to into a scheduler bound to ``opt``."""
-    if isinstance(
-        obj, torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
-    ):
-        raise InvalidParameterError(
-            "pass a schedule as a name or a factory (optimizer -> scheduler), not a scheduler "
-            "already bound to another optimizer"
-        )
-    try:
-        sched = obj(opt)
-    except DescentlabError:
-        raise
-    except (TypeError, ValueError, KeyError) as exc:
-        raise InvalidParameterError(f"schedule could not be built: {exc}") from None
-    if not hasattr(sched, "step"):
-        raise InvalidParameterError(
-            f"a schedule must build an lr scheduler, got {type(sched).__name__}"
-        )
-    return sched
-
-
-def _is_plateau(sched: Any) -> bool:
-    return isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if isinstance(schedule, tuple) and len(schedule) == 2 and isinstance(schedule[1], Mapping):
+        return resolve_schedule(schedule[0], **dict(schedule[1]))
+    return resolve_schedule(schedule)
 
 
 # ---------------------------------------------------------------------------- public entry
@@ -197,10 +158,12 @@ def run(
         starts: a ``(B, d)`` array, one point ``(d,)``, or :func:`grid_starts` /
             :func:`random_starts`.
         steps: the step budget per row.
-        schedule: a learning-rate schedule: a name or ``(name, params)`` pair for
-            :func:`descentlab.optim.schedules.resolve_schedule`, or a callable
-            ``optimizer -> torch.optim.lr_scheduler``. Reduce-on-plateau sees the mean loss of the
-            running rows (per row when rows run apart).
+        schedule: a learning-rate schedule: anything
+            :func:`descentlab.optim.schedules.resolve_schedule` takes (a name, a
+            ``torch.optim.lr_scheduler`` class or ``functools.partial`` of one, a function
+            ``step -> factor``, a ``ScheduleSpec``) or a ``(name, params)`` pair. It is built with
+            the run length (``steps``) and stepped after every step. Reduce-on-plateau sees the
+            mean loss of the running rows (each row's own loss when rows run apart).
         lrs: a grid of learning rates run in one go: one parameter group per rate; row
             ``g * B0 + i`` is start ``i`` with rate ``lrs[g]`` (``Trajectory.row_lr``).
         record_every: record positions every this many steps (the final state is always kept).
@@ -235,7 +198,7 @@ def run(
     seed = _check_int("seed", seed, minimum=0)
     X0 = _check_starts(landscape, starts)
     rates = _check_lrs(lrs)
-    sched_factory, sched_label = _make_schedule(schedule)
+    sched_spec = _make_schedule(schedule)
 
     if isinstance(optimizer, list):
         if not optimizer:
@@ -262,8 +225,7 @@ def run(
             spec,
             X0,
             steps,
-            sched_factory,
-            sched_label,
+            sched_spec,
             rates,
             record_every,
             grad_tol,
@@ -503,8 +465,7 @@ def _run_spec(
     spec: Any,
     X0: torch.Tensor,
     steps: int,
-    sched_factory: Callable | None,
-    sched_label: str,
+    sched_spec: Any,
     rates: list[float] | None,
     record_every: int,
     grad_tol: float,
@@ -523,11 +484,11 @@ def _run_spec(
         torch.manual_seed(seed)
         if elementwise:
             lr_hist, row_group = _loop_batched(
-                landscape, spec, X, B0, G, steps, sched_factory, rates, rec, bar
+                landscape, spec, X, B0, G, steps, sched_spec, rates, rec, bar
             )
         else:
             lr_hist, row_group = _loop_rows(
-                landscape, spec, X, B0, G, steps, sched_factory, rates, rec, bar
+                landscape, spec, X, B0, G, steps, sched_spec, rates, rec, bar
             )
     rec.record_final()
     T = len(rec.steps_rec)
@@ -563,7 +524,7 @@ def _run_spec(
         grad_tol=grad_tol,
         bound=bound,
         seed=seed,
-        schedule=sched_label,
+        schedule="" if sched_spec is None else sched_spec.label,
     )
 
 
@@ -579,7 +540,7 @@ def _loop_batched(
     B0: int,
     G: int,
     steps: int,
-    sched_factory: Callable | None,
+    sched_spec: Any,
     rates: list[float] | None,
     rec: _Recorder,
     bar: Progress,
@@ -588,8 +549,8 @@ def _loop_batched(
     f = _objective(landscape)
     leaves = [X[g * B0 : (g + 1) * B0].detach().requires_grad_(True) for g in range(G)]
     opt = _build_optimizer(spec, _groups(leaves, rates, _row_fn(landscape)))
-    sched = sched_factory(opt) if sched_factory else None
-    plateau = _is_plateau(sched)
+    sched = sched_spec.build(opt, steps) if sched_spec is not None else None
+    plateau = sched is not None and sched_spec.needs_loss
     second = bool(spec.second_order)
     lr_hist = np.empty((steps, G))
     state: dict[str, Any] = {"cached": None}
@@ -684,7 +645,7 @@ def _loop_rows(
     B0: int,
     G: int,
     steps: int,
-    sched_factory: Callable | None,
+    sched_spec: Any,
     rates: list[float] | None,
     rec: _Recorder,
     bar: Progress,
@@ -709,8 +670,8 @@ def _loop_rows(
         if rates is not None:
             g["lr"] = rates[i // B0]
         opts.append(_build_optimizer(spec, [g]))
-    scheds = [sched_factory(o) for o in opts] if sched_factory else None
-    plateau = scheds is not None and _is_plateau(scheds[0])
+    scheds = [sched_spec.build(o, steps) for o in opts] if sched_spec is not None else None
+    plateau = scheds is not None and sched_spec.needs_loss
     second = bool(spec.second_order)
     lr_hist = np.empty((steps, B))
 
