@@ -272,6 +272,7 @@ def test_landscape_domains_and_dim():
     assert formula_landscape("x", domain=(0, 1), dim=3).domain == ((0.0, 1.0),) * 3
     assert formula_landscape("x1 + x2", dim=5).dim == 5
     assert formula_landscape("1").dim == 1
+    assert formula_landscape("x", dim=np.int64(2)).dim == 2
     with pytest.raises(InvalidParameterError):
         formula_landscape("x + y", domain=[-1, 1, -2, 3, 0, 1])
     for bad in (0, -1, 2.5, True):

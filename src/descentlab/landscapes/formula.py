@@ -51,6 +51,7 @@ import ast
 import difflib
 import keyword
 import math
+import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -843,8 +844,9 @@ def formula_landscape(
     if dim is None:
         d = need
     else:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
             raise InvalidParameterError(f"dim must be a positive integer, got {dim!r}")
+        dim = int(dim)
         if dim < need:
             raise FormulaError(
                 f"the formula uses {fn.variables[-1]} (dimension {need}) but dim={dim}",
