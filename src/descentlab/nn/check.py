@@ -35,7 +35,7 @@ from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.io import to_jsonable
 from descentlab.nn.density import slq_density
 from descentlab.nn.hessian import HessianOperator
-from descentlab.nn.lanczos import lanczos
+from descentlab.nn.spectrum import lanczos
 from descentlab.nn.objective import ModelLoss
 
 VERDICTS = ("minimum", "saddle", "plateau", "descending")
@@ -235,12 +235,8 @@ def check_point(
     ratio = abs(lmin) / lmax if lmax > 0 else math.inf
 
     if nb > 1:
-        picks = sorted(
-            {
-                round(i * (nb - 1) / max(max_batch_checks - 1, 1))
-                for i in range(min(nb, max_batch_checks))
-            }
-        )
+        m = min(nb, max_batch_checks)
+        picks = sorted({round(i * (nb - 1) / max(m - 1, 1)) for i in range(m)})
         bmax, bmin = [], []
         for i in picks:
             rb = lanczos(

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from descentlab.errors import InvalidParameterError
 from descentlab.nn.hessian import as_matvec
-from descentlab.nn.lanczos import LanczosProcess
+from descentlab.nn.spectrum import LanczosProcess
 
 
 @dataclass

@@ -172,6 +172,8 @@ class ModelLoss:
             ``"autograd"``.
         dtype: cast the copy (and floating data) to this dtype; default: the model's.
         seed: base seed of the per-batch dropout masks in ``"train"`` mode.
+        weight_decay: add ``(weight_decay / 2) · ‖θ‖²`` to the loss (to every batch's loss as
+            well), as in training with L2 regularisation; its Hessian is ``weight_decay · I``.
 
     Example:
         >>> net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).double()
@@ -195,6 +197,7 @@ class ModelLoss:
         method: str = "auto",
         dtype: torch.dtype | None = None,
         seed: int = 0,
+        weight_decay: float = 0.0,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InvalidParameterError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -210,6 +213,12 @@ class ModelLoss:
             raise InvalidParameterError(
                 f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}"
             )
+        wd = float(weight_decay) if isinstance(weight_decay, int | float) else float("nan")
+        if not (math.isfinite(wd) and wd >= 0):
+            raise InvalidParameterError(
+                f"weight_decay must be a finite number >= 0, got {weight_decay!r}"
+            )
+        self.weight_decay = wd
         self.param_names = select_parameters(model, params)
         try:
             net = copy.deepcopy(model)
@@ -331,6 +340,9 @@ class ModelLoss:
             x, y = self.batches[i]
             with self._rng(i):
                 total = total + self._weight(i, batch) * self._batch_loss(p, x, y)
+        if self.weight_decay:
+            vec = self.as_vector(self.theta0 if theta is None else theta)
+            total = total + 0.5 * self.weight_decay * torch.dot(vec, vec)
         return total
 
     def batch_losses(self, theta: Any = None) -> Tensor:
@@ -349,6 +361,10 @@ class ModelLoss:
             w = self._weight(i, batch)
             loss = loss + w * li
             grad = grad + w * self.flatten(gi)
+        if self.weight_decay:
+            vec = self.as_vector(self.theta0 if theta is None else theta)
+            loss = loss + 0.5 * self.weight_decay * torch.dot(vec, vec)
+            grad = grad + self.weight_decay * vec
         if batch is None:
             self.n_grad += 1
         return loss.detach(), grad.detach()
@@ -356,8 +372,11 @@ class ModelLoss:
     def hvp(self, v: Any, theta: Any = None, batch: int | None = None) -> Tensor:
         """``∇²L(θ) v`` over all data (or one batch): a flat vector of length ``n``."""
         p = self.unflatten(self.theta0 if theta is None else theta)
-        vd = self.unflatten(self.as_vector(v))
+        vec = self.as_vector(v)
+        vd = self.unflatten(vec)
         out = torch.zeros(self.n, device=self.device, dtype=self.dtype)
+        if self.weight_decay:
+            out = out + self.weight_decay * vec
         for i in self._check_batch_index(batch):
             x, y = self.batches[i]
             with self._rng(i):
@@ -422,6 +441,7 @@ class ModelLoss:
             "n_batches": len(self.batches),
             "n_samples": self.n_samples,
             "reduction": self.reduction,
+            "weight_decay": self.weight_decay,
             "dtype": str(self.dtype).replace("torch.", ""),
             "device": str(self.device),
             "parameters": list(self.param_names),
