@@ -343,3 +343,98 @@ def test_bad_parameters_are_clear_errors():
         get_landscape("ill_conditioned_quadratic", condition=0.5)
     with pytest.raises(InvalidParameterError, match="condition"):
         get_landscape("ill_conditioned_quadratic", condition=float("nan"))
+
+
+# ------------------------------------------------------------------------- stored (certified) sets
+# Independent transcriptions of the formulas (from the original papers), used only as oracles.
+_SYMPY_FORMULAS = {
+    "himmelblau": "(x**2 + y - 11)**2 + (x + y**2 - 7)**2",
+    "six_hump_camel": "(4 - 21*x**2/10 + x**4/3)*x**2 + x*y + (-4 + 4*y**2)*y**2",
+    "beale": "(3/2 - x + x*y)**2 + (9/4 - x + x*y**2)**2 + (21/8 - x + x*y**3)**2",
+    "goldstein_price": "(1 + (x + y + 1)**2*(19 - 14*x + 3*x**2 - 14*y + 6*x*y + 3*y**2))"
+    "*(30 + (2*x - 3*y)**2*(18 - 32*x + 12*x**2 + 48*y - 36*x*y + 27*y**2))",
+}
+
+
+def _sympy_rosenbrock(d):
+    sp = pytest.importorskip("sympy")
+    xs = sp.symbols(f"x1:{d + 1}")
+    return xs, sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(d - 1))
+
+
+def _stored_cases():
+    return [(n, {}) for n in _SYMPY_FORMULAS] + [("rosenbrock", {"dim": d}) for d in (3, 4, 5, 6)]
+
+
+@pytest.mark.parametrize("case", _stored_cases(), ids=_ids)
+def test_stored_points_are_roundings_of_true_roots(case):
+    """Newton at 50 digits from each stored point converges to a root that rounds to it."""
+    name, params = case
+    sp = pytest.importorskip("sympy")
+    mp = pytest.importorskip("mpmath")
+    land = get_landscape(name, **params)
+    if name == "rosenbrock":
+        if not land.complete:
+            pytest.skip(f"rosenbrock dim={params['dim']} is not stored")
+        xs, expr = _sympy_rosenbrock(params["dim"])
+    else:
+        xs = sp.symbols("x y")
+        expr = sp.sympify(_SYMPY_FORMULAS[name], rational=True)
+    grad = [sp.diff(expr, v) for v in xs]
+    g = sp.lambdify(xs, grad, "mpmath")
+    h = sp.lambdify(xs, sp.hessian(expr, xs), "mpmath")
+    f = sp.lambdify(xs, expr, "mpmath")
+    with mp.workdps(50):
+        for c in land.critical_points:
+            p = mp.matrix([mp.mpf(v) for v in c.point])
+            for _ in range(6):
+                p = p - mp.lu_solve(mp.matrix(h(*p)), mp.matrix(g(*p)))
+            assert mp.norm(mp.matrix(g(*p))) < mp.mpf(10) ** -40, c
+            for true, stored in zip(p, c.point, strict=True):
+                assert abs(float(true) - stored) <= math.ulp(stored), (c, true)
+            assert float(f(*p)) == pytest.approx(c.value, rel=1e-15, abs=1e-30)
+            ev = mp.eigsy(mp.matrix(h(*p)), eigvals_only=True)
+            assert sum(1 for e in ev if e < 0) == c.index
+            assert min(abs(e) for e in ev) > 1e-3  # non-degenerate, far from rounding
+
+
+def test_goldstein_price_critical_points_are_exact_rationals():
+    sp = pytest.importorskip("sympy")
+    x, y = sp.symbols("x y")
+    expr = sp.sympify(_SYMPY_FORMULAS["goldstein_price"])
+    gx, gy = sp.diff(expr, x), sp.diff(expr, y)
+    for c in get_landscape("goldstein_price").critical_points:
+        sub = {
+            x: sp.Rational(round(c.point[0] * 10), 10),
+            y: sp.Rational(round(c.point[1] * 10), 10),
+        }
+        assert gx.subs(sub) == 0 and gy.subs(sub) == 0
+        assert float(expr.subs(sub)) == c.value
+
+
+def test_stored_sets_regenerate_with_the_certification_script():
+    """Rerun the certified computation (fast cases) and compare with the stored file exactly."""
+    pytest.importorskip("sympy")
+    pytest.importorskip("mpmath")
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "certify_critical_points", root / "tools" / "certify_critical_points.py"
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    names = [
+        "himmelblau",
+        "six_hump_camel",
+        "beale",
+        "goldstein_price",
+        "rosenbrock_3",
+        "rosenbrock_4",
+    ]
+    stored = json.loads(tool.OUT.read_text())["landscapes"]
+    fresh = tool.compute(names)
+    for n in names:
+        assert fresh[n] == stored[n], n
