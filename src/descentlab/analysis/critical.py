@@ -755,7 +755,8 @@ def _classify(
     for i in range(reps.shape[0]):
         kind, index = kinds[i]
         raw.append((float(vals[i]), tuple(float(x) for x in reps[i]), kind, index, lam[i]))
-    raw.sort(key=lambda r: (r[0], r[1]))
+    # by value (ties to 12 digits: mirror-image points differ in the last bits), then position
+    raw.sort(key=lambda r: (float(f"{r[0]:.12g}"), r[1]))
 
     minima_vals = [r[0] for r in raw if r[2] == "minimum"]
     global_value: float | None = None
