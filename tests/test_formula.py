@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import time
 
 import numpy as np
@@ -287,6 +288,25 @@ def test_dim_smaller_than_formula_points_at_the_variable():
     with pytest.raises(FormulaError) as e:
         formula_landscape("x1 + x7", dim=3)
     assert e.value.position == 5
+
+
+def test_formula_landscape_pickles():
+    L = formula_landscape("x^2 * sin(y) - 3/z", dim=4)
+    L2 = pickle.loads(pickle.dumps(L))
+    P = torch.as_tensor(_points(6, 4, 0.5, 2), dtype=F64)
+    assert torch.equal(L2.value(P), L.value(P)) and L2.formula == L.formula and L2.dim == 4
+
+
+def test_power_gradients_at_zero():
+    P = torch.zeros(1, 1, dtype=F64)
+    for expr, g, h in [
+        ("x**0", 0.0, 0.0),
+        ("x**1", 1.0, 0.0),
+        ("x**2", 0.0, 2.0),
+        ("x^3", 0.0, 0.0),
+    ]:
+        L = formula_landscape(expr)
+        assert L.grad(P).item() == g and L.hessian(P).item() == h, expr
 
 
 def test_compiled_formula_checks_point_shape():

@@ -709,6 +709,14 @@ class CompiledFormula:
     def __repr__(self) -> str:
         return f"CompiledFormula({self.text!r}, n_vars={self.n_vars})"
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Closures do not pickle; the normalised text re-parses to the same tree.
+        return _compiled_from_text, (self.text,)
+
+
+def _compiled_from_text(text: str) -> CompiledFormula:
+    return parse_formula(text).fn
+
 
 class ParsedFormula(NamedTuple):
     """What :func:`parse_formula` returns: ``fn, n_vars, text = parse_formula(...)``."""
