@@ -334,3 +334,245 @@ def test_wall_time_bound_answers_503_and_server_stays_up():
     # the server answers the next request (the abandoned job finishes in its own thread)
     ok = TestClient(create_app(), raise_server_exceptions=False)
     assert ok.get("/api/landscapes").status_code == 200
+
+
+# ---------------------------------------------------------------------------- run / race
+def _run(client, **kw):
+    body = {
+        "landscape": {"formula": "x**2 + 10*y**2", "domain": [-2, 2, -2, 2]},
+        "optimizers": [{"name": "gd", "hyper": {"lr": 0.01}}],
+        "starts": [[1.0, 1.0]],
+        "steps": 50,
+    }
+    body.update(kw)
+    return client.post("/api/run", json=body)
+
+
+def test_run_gd_equals_the_closed_form(client):
+    r = _run(client)
+    assert r.status_code == 200, r.text
+    run = r.json()["runs"][0]
+    assert run["label"] == "gd(lr=0.01)" and run["optimizer"] == "gd"
+    k = np.array(run["record_steps"])
+    np.testing.assert_array_equal(k, np.arange(51))
+    P = np.array(run["positions"])[:, 0, :]
+    # x_{k+1} = x_k - lr * 2 x_k, y_{k+1} = y_k - lr * 20 y_k
+    np.testing.assert_allclose(P[:, 0], 0.98**k, rtol=1e-13)
+    np.testing.assert_allclose(P[:, 1], 0.8**k, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        np.array(run["losses"])[:, 0], P[:, 0] ** 2 + 10 * P[:, 1] ** 2, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        np.array(run["grad_norms"])[:, 0], np.hypot(2 * P[:, 0], 20 * P[:, 1]), rtol=1e-12
+    )
+    assert run["stop_step"] == [50] and run["stop_reason"] == ["max_steps"]
+    np.testing.assert_allclose(run["final_points"], [[0.98**50, 0.8**50]], rtol=1e-12)
+
+
+def test_run_momentum_equals_torch_sgd_step_by_step(client):
+    import torch
+
+    r = _run(
+        client,
+        optimizers=[{"name": "momentum", "hyper": {"lr": 0.02, "momentum": 0.8}}],
+        starts=[[1.5, -0.7], [-0.3, 0.9]],
+        steps=40,
+    )
+    assert r.status_code == 200, r.text
+    P = np.array(r.json()["runs"][0]["positions"])
+    for b, start in enumerate([[1.5, -0.7], [-0.3, 0.9]]):
+        x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD([x], lr=0.02, momentum=0.8)
+        want = [x.detach().clone().numpy()]
+        for _ in range(40):
+            opt.zero_grad()
+            (x[0] ** 2 + 10 * x[1] ** 2).backward()
+            opt.step()
+            want.append(x.detach().clone().numpy())
+        np.testing.assert_allclose(P[:, b, :], np.array(want), rtol=1e-12, atol=1e-15)
+
+
+def test_race_outcomes_equal_the_librarys_diagnosis(client):
+    from descentlab.analysis.diagnose import diagnose
+    from descentlab.engine import run
+
+    starts = [[0.0, 1.0], [0.5, 1.0], [0.01, 0.5]]
+    opts = [{"name": "gd", "hyper": {"lr": 0.05}}, {"name": "momentum", "hyper": {"lr": 0.002}}]
+    r = client.post(
+        "/api/run",
+        json={
+            "landscape": {"name": "double_well"},
+            "optimizers": opts,
+            "starts": starts,
+            "steps": 300,
+        },
+    )
+    assert r.status_code == 200, r.text
+    runs = r.json()["runs"]
+    L = get_landscape("double_well")
+    for o, got in zip(opts, runs, strict=True):
+        tr = run(L, o["name"], starts, 300, progress=False, **o["hyper"])
+        want = [d.to_dict() for d in diagnose(tr, L)]
+        assert [g["kind"] for g in got["outcomes"]] == [w["kind"] for w in want]
+        assert [g["text"] for g in got["outcomes"]] == [w["text"] for w in want]
+        np.testing.assert_allclose(got["final_points"], tr.final_points, rtol=0, atol=0)
+    # gd from exactly the saddle's stable line converges to the saddle (index 1)
+    sad = runs[0]["outcomes"][0]
+    assert sad["kind"] == "saddle" and sad["index"] == 1 and sad["critical_point"] == [0.0, 0.0]
+    assert runs[0]["outcomes"][1]["kind"] == "global_minimum"
+    assert runs[0]["outcomes"][1]["critical_point"] == [1.0, 0.0]
+    # the words come straight from the diagnosis
+    assert "saddle (0, 0)" in sad["text"]
+
+
+def test_run_on_formula_is_diagnosed_against_the_drawn_points(client):
+    r = client.post(
+        "/api/run",
+        json={
+            "landscape": {"formula": QUARTIC, "domain": [-2, 2, -2, 2]},
+            "optimizers": [{"name": "gd", "hyper": {"lr": 0.05}}],
+            "starts": [[0.0, 1.0], [-0.3, 0.4]],
+            "steps": 1000,
+        },
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()["runs"][0]["outcomes"]
+    assert [o["kind"] for o in out] == ["saddle", "global_minimum"]
+    np.testing.assert_allclose(out[0]["critical_point"], [0, 0], atol=1e-9)
+    np.testing.assert_allclose(out[1]["critical_point"], [-1, 0], atol=1e-9)
+
+
+def test_frames_subsample_the_same_iterates(client):
+    full = _run(client, steps=200, frames=600).json()["runs"][0]
+    sub = _run(client, steps=200, frames=20).json()["runs"][0]
+    steps = sub["record_steps"]
+    assert steps == list(range(0, 201, 10))
+    np.testing.assert_array_equal(np.array(sub["positions"]), np.array(full["positions"])[steps])
+    assert len(_run(client, steps=5000).json()["runs"][0]["record_steps"]) <= 602
+
+
+def test_diverged_run_is_reported_with_nulls_not_nan(client):
+    r = _run(client, optimizers=[{"name": "gd", "hyper": {"lr": 5.0}}], steps=400)
+    assert r.status_code == 200
+    run = r.json()["runs"][0]
+    assert run["stop_reason"] == ["diverged"] and run["outcomes"][0]["kind"] == "diverged"
+    assert "NaN" not in r.text and "Infinity" not in r.text
+
+
+def test_same_optimizer_twice_gets_distinct_labels_and_colours(client):
+    r = _run(
+        client,
+        optimizers=[{"name": "gd", "hyper": {"lr": 0.01}}, {"name": "gd", "hyper": {"lr": 0.01}}],
+    )
+    runs = r.json()["runs"]
+    assert runs[0]["label"] != runs[1]["label"]
+    assert runs[0]["color"] != runs[1]["color"]
+
+
+@pytest.mark.parametrize(
+    "kw, field, needle",
+    [
+        ({"optimizers": [{"name": "sgdd"}]}, "optimizers[0]", "valid: "),
+        ({"optimizers": [{"name": "gd", "hyper": {"lr": -1}}]}, "optimizers[0]", "lr must be > 0"),
+        ({"optimizers": [{"name": "gd", "hyper": {"nope": 1}}]}, "optimizers[0]", "accepted"),
+        ({"optimizers": []}, "optimizers", "at least one"),
+        ({"optimizers": [{"name": "gd"}] * 9}, "optimizers", "limit is 8"),
+        ({"starts": []}, "starts", "at least one"),
+        ({"starts": [[0.1, 0.1]] * 65}, "starts", "limit is 64"),
+        ({"starts": [[1e7, 0]]}, "starts", "1e+06"),
+        ({"steps": 0}, "steps", "between 1 and 5000"),
+        ({"steps": 5001}, "steps", "between 1 and 5000"),
+        ({"frames": 1}, "frames", "between 2 and 600"),
+        ({"schedule": {"name": "nope"}}, "schedule", "valid: "),
+    ],
+)
+def test_run_error_paths(client, kw, field, needle):
+    body = _err(_run(client, **kw), 400)
+    assert needle in body["error"], body
+    assert body.get("field") == field
+
+
+def test_run_shape_errors_are_422(client):
+    body = _err(_run(client, starts=[[1.0, 2.0, 3.0]]), 422)
+    assert body["field"].startswith("starts")
+    body = _err(_run(client, steps="many"), 422)
+    assert body["field"] == "steps"
+    body = _err(_run(client, optimizers=[{"hyper": {}}]), 422)
+    assert body["error"] == "optimizers.0.name: required"
+
+
+def test_non_finite_start_is_refused(client):
+    raw = (
+        b'{"landscape": {"name": "booth"}, "optimizers": [{"name": "gd"}], '
+        b'"starts": [[NaN, 0]], "steps": 5}'
+    )
+    r = client.post("/api/run", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422)
+    assert r.json()["error"]
+
+
+# ---------------------------------------------------------------------------- basin map
+def test_basin_codes_equal_the_diagnosis_of_the_grid(client):
+    from descentlab.analysis.diagnose import diagnose
+    from descentlab.engine import run
+
+    r = client.post(
+        "/api/basin",
+        json={
+            "landscape": {"name": "tilted_double_well"},
+            "optimizers": [{"name": "gd", "hyper": {"lr": 0.02}}],
+            "n": 12,
+            "steps": 1500,
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    L = get_landscape("tilted_double_well")
+    np.testing.assert_allclose(body["x"], np.linspace(-2, 2, 12))
+    np.testing.assert_allclose(body["y"], np.linspace(-1, 3, 12))
+    Y, X = np.meshgrid(body["y"], body["x"], indexing="ij")
+    starts = np.stack([X.ravel(), Y.ravel()], 1)
+    tr = run(L, "gd", starts, 1500, lr=0.02, record_every=1500, progress=False)
+    kinds = [o.kind for o in diagnose(tr, L)]
+    m = body["maps"][0]
+    by_code = {e["code"]: e for e in m["legend"]}
+    got = [by_code[c]["kind"] for row in m["codes"] for c in row]
+    assert got == kinds
+    assert sum(e["count"] for e in m["legend"]) == 144
+    assert m["global_fraction"] == pytest.approx(kinds.count("global_minimum") / 144)
+    # the two minima get their own codes, labelled with their points
+    labels = {e["label"] for e in m["legend"]}
+    assert "global min (-1.057, 1.118)" in labels and "local min (0.9304, 0.8656)" in labels
+
+
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        ({"n": 4}, "between 5 and 150"),
+        ({"n": 151}, "between 5 and 150"),
+        ({"n": 150, "steps": 5000}, "basin-map bound"),
+        ({"steps": 0}, "between 1 and 5000"),
+        ({"optimizers": []}, "at least one"),
+    ],
+)
+def test_basin_error_paths(client, kw, needle):
+    body = {
+        "landscape": {"name": "tilted_double_well"},
+        "optimizers": [{"name": "gd"}],
+        "n": 10,
+        "steps": 10,
+    }
+    body.update(kw)
+    assert needle in _err(client.post("/api/basin", json=body), 400)["error"]
+
+
+def test_meta_lists_optimizers_schedules_and_limits(client):
+    from descentlab.optim import optimizer_names
+
+    meta = client.get("/api/meta").json()
+    assert [o["name"] for o in meta["optimizers"]] == optimizer_names()
+    gd = next(o for o in meta["optimizers"] if o["name"] == "gd")
+    assert gd["defaults"]["lr"] == 0.01
+    assert meta["limits"]["max_starts"] == 64 and meta["limits"]["max_steps"] == 5000
+    assert meta["style"]["kinds"]["saddle"]["color"].startswith("#")
+    assert isinstance(meta["schedules"], list)

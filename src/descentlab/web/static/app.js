@@ -641,7 +641,19 @@ function renderSchedule() {
   $("schedule-params").value = s ? Object.entries(s.params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(";") : v}`).join(", ") : "";
   $("schedule-params").disabled = !s;
   const info = s && app.meta.schedules.find((x) => x.name === s.name);
-  $("schedule-hint").textContent = info ? (info.summary || "") + (info.defaults ? "  " + Object.entries(info.defaults).map(([k, v]) => `${k}=${v}`).join(", ") : "") : "";
+  const params = info ? Object.entries(info.params).map(([k, v]) => `${k}=${v === null ? "none" : v}`).join(", ") : "";
+  $("schedule-hint").textContent = info ? `${info.summary}${params ? "; parameters: " + params : ""}` : "";
+}
+
+// Values to start from for a schedule's required parameters (the user edits them).
+function scheduleExample(info) {
+  const steps = app.state.steps;
+  const ex = { T_max: steps, T_0: Math.max(1, Math.round(steps / 4)), total_steps: steps, total_iters: steps,
+    base_lr: 0.001, max_lr: 0.05, gamma: 0.995, step_size: Math.max(1, Math.round(steps / 3)),
+    milestones: [Math.round(steps / 3), Math.round(2 * steps / 3)], warmup_steps: Math.max(1, Math.round(steps / 10)) };
+  const out = {};
+  for (const [k, v] of Object.entries(info.params)) if (v === "required") out[k] = k in ex ? ex[k] : 1;
+  return out;
 }
 
 function syncControls() {
@@ -930,7 +942,7 @@ function wire() {
   $("schedule-select").addEventListener("change", (e) => {
     const name = e.target.value;
     const info = app.meta.schedules.find((x) => x.name === name);
-    app.state.schedule = name ? { name, params: info && info.example ? info.example : {} } : null;
+    app.state.schedule = name ? { name, params: info ? scheduleExample(info) : {} } : null;
     renderSchedule(); saveState();
   });
   $("schedule-params").addEventListener("change", () => { try { readSetup(); saveState(); setStatus(""); } catch (e) { setStatus(`schedule parameters: ${e.message}`, true); } });
