@@ -576,3 +576,31 @@ def test_meta_lists_optimizers_schedules_and_limits(client):
     assert meta["limits"]["max_starts"] == 64 and meta["limits"]["max_steps"] == 5000
     assert meta["style"]["kinds"]["saddle"]["color"].startswith("#")
     assert isinstance(meta["schedules"], list)
+
+
+def test_run_with_cosine_schedule_equals_the_closed_form(client):
+    T = 30
+    r = _run(
+        client,
+        optimizers=[{"name": "gd", "hyper": {"lr": 0.04}}],
+        schedule={"name": "cosine", "params": {"T_max": T}},
+        steps=T,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["schedule"] == {"name": "cosine", "params": {"T_max": T}}
+    P = np.array(r.json()["runs"][0]["positions"])[:, 0, :]
+    # lr_k = 0.04 (1 + cos(pi k / T)) / 2 (CosineAnnealingLR, eta_min = 0)
+    x, y, want = 1.0, 1.0, [(1.0, 1.0)]
+    for k in range(T):
+        lr = 0.04 * (1 + math.cos(math.pi * k / T)) / 2
+        x, y = x - lr * 2 * x, y - lr * 20 * y
+        want.append((x, y))
+    np.testing.assert_allclose(P, np.array(want), rtol=1e-12)
+
+
+def test_bad_schedule_parameter_names_it(client):
+    body = _err(
+        _run(client, schedule={"name": "exponential", "params": {"gamma": -1}}),
+        400,
+    )
+    assert "gamma" in body["error"] and body["field"] == "schedule"
