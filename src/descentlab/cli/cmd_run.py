@@ -1,0 +1,348 @@
+"""``descentlab run``: race optimizers from many starts and say why each run stopped."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from typing import Any
+
+from descentlab.cli.common import (
+    add_subcommand,
+    format_table,
+    parse_floats,
+    parse_spec,
+    parse_value,
+    print_json,
+)
+from descentlab.errors import InvalidParameterError
+
+DEFAULT_STEPS = 1000
+DEFAULT_MAX_ROWS = 50
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidParameterError(f"--param expects key=value, got {item!r}")
+        params[key.strip()] = parse_value(val)
+    return params
+
+
+def _landscape(args: argparse.Namespace) -> Any:
+    from descentlab.landscapes import Landscape, get_landscape
+
+    domain = parse_floats(args.domain, "--domain") if args.domain is not None else None
+    if domain is not None and (len(domain) < 2 or len(domain) % 2):
+        raise InvalidParameterError(
+            f"--domain: expected lo,hi or xmin,xmax,ymin,ymax,... (pairs), got {args.domain!r}"
+        )
+    if args.formula is not None:
+        if args.param:
+            raise InvalidParameterError("--param applies to --landscape, not to --formula")
+        return Landscape.from_formula(args.formula, domain=domain, dim=args.dim)
+    if args.dim is not None:
+        raise InvalidParameterError("--dim applies to --formula; use --param dim=D")
+    if domain is not None:
+        raise InvalidParameterError("--domain applies to --formula (catalogue domains are fixed)")
+    name, params = parse_spec(args.landscape, "landscape")
+    params.update(_params(args.param or []))
+    return get_landscape(name, **params)
+
+
+def _starts(args: argparse.Namespace, landscape: Any) -> Any:
+    import numpy as np
+
+    from descentlab.engine import grid_starts, random_starts
+
+    if args.start:
+        return np.array([parse_floats(s, "--start", landscape.dim) for s in args.start])
+    spec = args.starts or "grid:5"
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "grid":
+        try:
+            counts = [int(c) for c in rest.lower().split("x")] if rest else [5]
+        except ValueError:
+            raise InvalidParameterError(
+                f"--starts grid:N or grid:NxM (one count per axis), got {spec!r}"
+            ) from None
+        n = counts[0] if len(counts) == 1 else counts
+        return grid_starts(landscape, n)
+    if kind == "random":
+        try:
+            n = int(rest)
+        except ValueError:
+            raise InvalidParameterError(
+                f"--starts random:N with N an integer, got {spec!r}"
+            ) from None
+        return random_starts(landscape, n, seed=args.seed)
+    raise InvalidParameterError(f"--starts must be grid:N, grid:NxM or random:N, got {spec!r}")
+
+
+def _record_every(args: argparse.Namespace, n_rows: int, dim: int) -> int:
+    """The asked record interval, or the smallest that keeps the records within the budget."""
+    from descentlab.engine import DEFAULT_MAX_MEMORY
+
+    if args.record_every is not None:
+        return args.record_every
+    per_record = 8 * n_rows * (dim + 2)
+    fit = max(1, DEFAULT_MAX_MEMORY // per_record - 2)
+    return max(1, math.ceil(args.steps / fit))
+
+
+def _point(p: Any) -> list[float]:
+    return [float(x) for x in p]
+
+
+def _outcome_words(o: Any) -> str:
+    cp = o.critical_point
+    where = "" if cp is None else " (" + ", ".join(f"{x:.4g}" for x in cp.point) + ")"
+    if o.kind == "global_minimum":
+        return f"global minimum{where}"
+    if o.kind == "local_minimum":
+        gap = "" if o.gap is None else f", gap {o.gap:.4g}"
+        return f"local minimum{where}{gap}"
+    if o.kind == "saddle":
+        return f"saddle{where}, index {o.index}"
+    if o.kind == "maximum":
+        return f"maximum{where}"
+    if o.kind == "degenerate":
+        return f"degenerate point{where}"
+    if o.kind == "diverged":
+        return f"diverged at step {o.step}"
+    if o.kind == "plateau":
+        return "stalled on a plateau"
+    return "still moving (out of steps)"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from descentlab.analysis.diagnose import diagnose
+    from descentlab.engine import run
+    from descentlab.trajectory import Race
+
+    landscape = _landscape(args)
+    starts = _starts(args, landscape)
+    optimizers = [parse_spec(s, "optimizer") for s in args.optimizer]
+    schedule = parse_spec(args.schedule, "schedule") if args.schedule else None
+    lrs = parse_floats(args.lrs, "--lrs") if args.lrs else None
+    n_rows = len(starts) * (len(lrs) if lrs else 1)
+    result = run(
+        landscape,
+        list(optimizers),
+        starts,
+        args.steps,
+        schedule=schedule,
+        lrs=lrs,
+        record_every=_record_every(args, n_rows, landscape.dim),
+        grad_tol=args.grad_tol,
+        bound=args.bound,
+        seed=args.seed,
+    )
+    assert isinstance(result, Race)
+    diagnoses = diagnose(result, landscape)
+
+    if args.save:
+        if len(result) == 1:
+            next(iter(result.values())).save(args.save)
+        else:
+            result.save(args.save)
+    if args.csv:
+        result.to_csv(args.csv)
+
+    runs = []
+    outcomes = []
+    for label, tr in result.items():
+        for o in diagnoses[label]:
+            outcomes.append(o)
+            i = o.row
+            runs.append(
+                {
+                    "optimizer": label,
+                    "start": _point(tr.starts[i]),
+                    "end": _point(tr.final_points[i]),
+                    "loss": float(tr.final_losses[i]),
+                    "steps": int(tr.stop_step[i]),
+                    "lr": float(tr.row_lr[i]),
+                    "outcome": {
+                        "kind": o.kind,
+                        "index": o.index,
+                        "gap": o.gap,
+                        "step": o.step,
+                        "text": o.text,
+                    },
+                }
+            )
+    if args.json:
+        print_json(runs)
+        return 0
+
+    head = ["optimizer", "start", "end", "loss", "steps"]
+    if lrs:
+        head.append("lr")
+    head.append("outcome")
+    if args.explain:
+        head.append("what happened")
+    rows = []
+    for r, o in zip(runs, outcomes, strict=True):
+        row = [r["optimizer"], r["start"], r["end"], r["loss"], r["steps"]]
+        if lrs:
+            row.append(r["lr"])
+        row.append(_outcome_words(o))
+        if args.explain:
+            row.append(o.text)
+        rows.append(row)
+    shown = rows if args.max_rows == 0 else rows[: args.max_rows]
+    print(format_table(head, shown))
+    if len(shown) < len(rows):
+        print(f"... {len(rows) - len(shown)} more rows (use --max-rows 0, --json or --csv for all)")
+    print()
+    for label, d in diagnoses.items():
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.counts().items() if v)
+        print(f"{label}: {counts}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def register(sub: Any) -> None:
+    p = add_subcommand(
+        sub,
+        "run",
+        "Race optimizers from many starts at once and say why each run stopped.",
+        [
+            "descentlab run --landscape tilted_double_well --optimizer gd:lr=0.01 "
+            "--starts grid:5x5 --steps 2000",
+            "descentlab run --landscape double_well --optimizer newton --optimizer gd:lr=0.05 "
+            "--start 0.3,0.5 --start -0.4,-0.2 --steps 500",
+            'descentlab run --formula "x**4 - 2*x**2 + y**2" --domain -2,2,-2,2 '
+            "--optimizer adam:lr=0.01 --optimizer momentum:lr=0.01,momentum=0.9 "
+            "--starts random:100 --steps 500 --schedule cosine:T_max=500 --json",
+            "descentlab run --landscape rosenbrock --optimizer gd --lrs 0.0001,0.001,0.01 "
+            "--start -1.5,2 --steps 5000 --save runs.npz --csv runs.csv",
+        ],
+        description=(
+            "Run every optimizer from every start at once (one batched tensor per optimizer) and "
+            "diagnose each run's end: global minimum, local minimum (with its gap to the global "
+            "value), saddle (with its index), maximum, degenerate point, plateau, diverged (with "
+            "its step) or still moving when the steps ran out. Rows stop when the gradient norm "
+            "falls below --grad-tol, diverge when the value or gradient is not finite or a "
+            "coordinate passes --bound, and are otherwise run for --steps steps."
+        ),
+    )
+    # let "--start -1,2" and "--domain -2,2" through as values (argparse takes "-..." for options)
+    p._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--landscape",
+        metavar="NAME[:key=value,...]",
+        help="a catalogue landscape (see `descentlab landscapes`)",
+    )
+    src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a landscape parameter, e.g. --param dim=3 (repeatable)",
+    )
+    p.add_argument("--dim", type=_positive_int, help="dimension of a --formula (default: its own)")
+    p.add_argument(
+        "--domain",
+        metavar="LO,HI[,...]",
+        help="box of a --formula (for grid/random starts and the critical-point search)",
+    )
+    p.add_argument(
+        "--optimizer",
+        action="append",
+        required=True,
+        metavar="NAME[:key=value,...]",
+        help="an optimizer with hyper-parameters, e.g. adam:lr=0.01 (repeat to race several; "
+        "an unknown name lists the valid ones)",
+    )
+    starts = p.add_mutually_exclusive_group()
+    starts.add_argument(
+        "--start",
+        action="append",
+        metavar="X,Y,...",
+        help="one start point (repeatable)",
+    )
+    starts.add_argument(
+        "--starts",
+        metavar="grid:NxM|random:N",
+        help="a grid over the domain (grid:20x20, or grid:20 per axis) or N uniform random "
+        "starts (random:100); default grid:5",
+    )
+    p.add_argument(
+        "--steps",
+        type=_nonneg_int,
+        default=DEFAULT_STEPS,
+        help=f"steps per run (default {DEFAULT_STEPS})",
+    )
+    p.add_argument("--schedule", metavar="NAME[:key=value,...]", help="e.g. cosine:T_max=500")
+    p.add_argument(
+        "--lrs",
+        metavar="LR,LR,...",
+        help="a learning-rate grid: every start runs with every rate (one row group per rate)",
+    )
+    p.add_argument(
+        "--record-every",
+        type=_positive_int,
+        default=None,
+        help="record positions every k steps (default 1, or what keeps records under 256 MiB)",
+    )
+    p.add_argument(
+        "--grad-tol",
+        type=_float,
+        default=1e-8,
+        help="a row converges when its gradient norm is at most this (default 1e-8; 0 = never)",
+    )
+    p.add_argument(
+        "--bound",
+        type=_float,
+        default=1e6,
+        help="a row diverges when a coordinate's size passes this (default 1e6)",
+    )
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--save", metavar="FILE.npz", help="save the trajectories (.npz)")
+    p.add_argument("--csv", metavar="FILE", help="write every recorded step of every run as CSV")
+    p.add_argument(
+        "--max-rows",
+        type=_nonneg_int,
+        default=DEFAULT_MAX_ROWS,
+        help=f"table rows to print (default {DEFAULT_MAX_ROWS}; 0 = all)",
+    )
+    p.add_argument("--explain", action="store_true", help="add each run's story to the table")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print a JSON list of {"optimizer", "start", "end", "loss", "steps", "lr", '
+        '"outcome": {"kind", "index", "gap", "step", "text"}}',
+    )
+    p.set_defaults(func=_run)
