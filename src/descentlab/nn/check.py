@@ -35,8 +35,8 @@ from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.io import to_jsonable
 from descentlab.nn.density import slq_density
 from descentlab.nn.hessian import HessianOperator
-from descentlab.nn.spectrum import lanczos
 from descentlab.nn.objective import ModelLoss
+from descentlab.nn.spectrum import lanczos
 
 VERDICTS = ("minimum", "saddle", "plateau", "descending")
 
