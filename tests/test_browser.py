@@ -7,6 +7,7 @@ Screenshots go to ``$DESCENTLAB_SCREENSHOT_DIR`` (default: the test's tmp dir).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -149,6 +150,33 @@ def test_race_near_a_saddle_then_change_lr_and_rerun(page, tmp_path):
     assert [k for k, _ in out] == ["global_minimum", "global_minimum"]
     assert page.evaluate("app.state.starts.length") == 1
     assert page.evaluate("app.state.optimizers.map(o => o.name)") == ["gd", "momentum"]
+    # exports: CSV rows are (optimizer, start, step, x, y, loss, grad_norm, outcome)
+    frames = page.evaluate("app.race.runs.map(r => r.record_steps.length)")
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    csv_lines = Path(dl.value.path()).read_text().strip().split("\n")
+    assert csv_lines[0] == "optimizer,start,step,x,y,loss,grad_norm,outcome"
+    assert len(csv_lines) == 1 + sum(frames)
+    assert csv_lines[-1].endswith(",global_minimum")
+    with page.expect_download() as dl:
+        page.click("#export-json")
+    exported = json.loads(Path(dl.value.path()).read_text())
+    assert exported["setup"]["starts"] == page.evaluate("app.state.starts")
+    assert [r["label"] for r in exported["race"]["runs"]] == [
+        "gd(lr=0.02)",
+        "momentum(lr=0.002, momentum=0.9)",
+    ]
+    with page.expect_download() as dl:
+        page.click("#export-png")
+    assert Path(dl.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the 3-D view draws the same race on the surface
+    before = page.evaluate("document.getElementById('view').toDataURL()")
+    page.check("#view-3d")
+    assert page.evaluate("document.getElementById('view').toDataURL()") != before
+    _shot(page, "race-3d.png", tmp_path)
+    page.check("#view-contour")
+
     # the whole setup is in the URL: a fresh page from it restores and reruns the same race
     url = page.url
     assert "#s=" in url

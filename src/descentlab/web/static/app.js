@@ -30,6 +30,9 @@ const app = {
     steps: 500,
     mode: "race",
     basin_n: 60,
+    view: "contour",
+    azimuth: -35,
+    elevation: 35,
   },
 };
 
@@ -265,6 +268,7 @@ function drawView() {
   const c = $("view"), ctx = c.getContext("2d");
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
   if (!app.surface) return;
+  if (app.state.view === "3d") { draw3d(ctx, c); return; }
   const g = viewGeom(), s = app.surface;
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(app.heat, PAD.l, PAD.t, g.w, g.h);
@@ -383,6 +387,76 @@ function drawBasin(ctx, g) {
   ctx.beginPath(); ctx.rect(PAD.l, PAD.t, g.w, g.h); ctx.clip();
   ctx.drawImage(off, X0, Y0, X1 - X0, Y1 - Y0);
   ctx.restore();
+}
+
+// ------------------------------------------------------------------ 3-D view
+// The surface as shaded quads (painter's algorithm) under a turntable camera; heights are
+// clipped at the 95th percentile so one steep wall does not flatten the rest.
+function surface3d() {
+  const s = app.surface, ny = s.y.length, nx = s.x.length;
+  const step = Math.max(1, Math.ceil(Math.max(nx, ny) / 60));
+  const qm = quantileMap(s.z), lo = qm.at(0), hi = qm.at(0.95) > lo ? qm.at(0.95) : lo + 1;
+  const [x0, x1, y0, y1] = [s.x[0], s.x[nx - 1], s.y[0], s.y[ny - 1]];
+  const H = (z) => (z === null ? null : (Math.min(Math.max(z, lo), hi) - lo) / (hi - lo));
+  return { s, nx, ny, step, qm, H, U: (x) => 2 * (x - x0) / (x1 - x0) - 1, V: (y) => 2 * (y - y0) / (y1 - y0) - 1 };
+}
+
+function projector(c) {
+  const th = app.state.azimuth * Math.PI / 180, ph = app.state.elevation * Math.PI / 180;
+  const scale = Math.min(c.width, c.height) * 0.34, cx = c.width / 2, cy = c.height / 2 + 20;
+  return (u, v, h) => {
+    const w = 1.1 * h - 0.55;
+    const xr = u * Math.cos(th) - v * Math.sin(th), yr = u * Math.sin(th) + v * Math.cos(th);
+    return [cx + scale * xr, cy - scale * (w * Math.cos(ph) + yr * Math.sin(ph)), yr * Math.cos(ph) - w * Math.sin(ph)];
+  };
+}
+
+function draw3d(ctx, c) {
+  const S = app.s3d || (app.s3d = surface3d()), P = projector(c), z = S.s.z, quads = [];
+  for (let j = 0; j + S.step < S.ny; j += S.step) {
+    for (let i = 0; i + S.step < S.nx; i += S.step) {
+      const idx = [[j, i], [j, i + S.step], [j + S.step, i + S.step], [j + S.step, i]];
+      const vals = idx.map(([a, b]) => z[a][b]);
+      if (vals.some((v) => v === null)) continue;
+      const pts = idx.map(([a, b], k) => P(S.U(S.s.x[b]), S.V(S.s.y[a]), S.H(vals[k])));
+      const depth = pts.reduce((acc, p) => acc + p[2], 0) / 4;
+      quads.push([depth, pts, (vals[0] + vals[1] + vals[2] + vals[3]) / 4]);
+    }
+  }
+  quads.sort((a, b) => b[0] - a[0]);
+  ctx.lineWidth = 0.4; ctx.strokeStyle = "rgba(20,30,60,.35)";
+  for (const [, pts, v] of quads) {
+    const [r, g, b] = cmap(0.15 + 0.85 * S.qm.q(v));
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.beginPath(); pts.forEach((p, k) => (k ? ctx.lineTo(p[0], p[1]) : ctx.moveTo(p[0], p[1])));
+    ctx.closePath(); ctx.fill(); ctx.stroke();
+  }
+  const st = app.meta.style.kinds;
+  for (const cp of app.surface.critical_points) {
+    const k = cpKey(cp), p = P(S.U(cp.point[0]), S.V(cp.point[1]), S.H(cp.value));
+    drawMarker(ctx, k, p[0], p[1], (st[k] || st.degenerate).color);
+    haloText(ctx, cp.label, p[0] + 9, p[1] - 7);
+  }
+  if (app.state.mode === "race" && app.race) {
+    for (const run of app.race.runs) {
+      const upto = Math.min(app.frame, run.positions.length - 1);
+      for (let b = 0; b < run.positions[0].length; b++) {
+        ctx.strokeStyle = run.color; ctx.lineWidth = 2.2; ctx.beginPath();
+        let last = null;
+        for (let t = 0; t <= upto; t++) {
+          const q = run.positions[t][b], f = run.losses[t][b];
+          if (!q || q[0] === null || f === null) break;
+          const p = P(S.U(q[0]), S.V(q[1]), S.H(f));
+          if (last) ctx.lineTo(p[0], p[1]); else ctx.moveTo(p[0], p[1]);
+          last = p;
+        }
+        ctx.stroke();
+        if (last) { ctx.fillStyle = run.color; ctx.beginPath(); ctx.arc(last[0], last[1], 4.5, 0, 2 * Math.PI); ctx.fill(); }
+      }
+    }
+  }
+  ctx.fillStyle = "#555"; ctx.font = "11px 'DejaVu Sans', sans-serif"; ctx.textAlign = "left";
+  ctx.fillText(`height clipped at the 95th percentile (${fmt(S.qm.at(0.95))})`, 8, c.height - 8);
 }
 
 // ------------------------------------------------------------------ legend, curves, diagnosis
@@ -667,6 +741,9 @@ function syncControls() {
   writeDomain(s.domain);
   $("steps-input").value = s.steps;
   $("basin-n").value = s.basin_n;
+  $("view-contour").checked = s.view !== "3d";
+  $("view-3d").checked = s.view === "3d";
+  $("view").style.cursor = s.view === "3d" ? "grab" : "crosshair";
   $("mode-race").checked = s.mode === "race";
   $("mode-basin").checked = s.mode === "basin";
   $("basin-n-row").hidden = s.mode !== "basin";
@@ -708,7 +785,7 @@ async function drawSurface() {
   try {
     const t0 = performance.now();
     app.surface = await api("/api/surface", { landscape: landscapeSpec(), grid: 120 });
-    app.race = null; app.basin = null; app.frame = 0;
+    app.race = null; app.basin = null; app.frame = 0; app.s3d = null;
     buildHeat();
     if (!s.domain) writeDomain(app.surface.landscape.domain.flat());
     s.starts = s.starts.filter((p) => inDomain(p));
@@ -882,6 +959,7 @@ function canvasXY(ev) {
 
 function onViewClick(ev) {
   if (!app.surface) return;
+  if (app.state.view === "3d") { if (!app.dragged) setStatus("switch to the contour view to place starts"); return; }
   const [px, py] = canvasXY(ev), g = viewGeom();
   if (px < PAD.l || px > PAD.l + g.w || py < PAD.t || py > PAD.t + g.h) return;
   if (ev.shiftKey) {
@@ -897,7 +975,15 @@ function onViewClick(ev) {
 
 function onViewMove(ev) {
   const tip = $("tooltip");
-  if (!app.surface) { tip.hidden = true; return; }
+  if (app.state.view === "3d" && app.drag) {
+    const dx = ev.clientX - app.drag[0], dy = ev.clientY - app.drag[1];
+    if (Math.abs(dx) + Math.abs(dy) > 2) app.dragged = true;
+    app.state.azimuth = app.drag[2] + dx * 0.5;
+    app.state.elevation = Math.min(89, Math.max(5, app.drag[3] + dy * 0.4));
+    drawView();
+    return;
+  }
+  if (!app.surface || app.state.view === "3d") { tip.hidden = true; return; }
   const [px, py] = canvasXY(ev), g = viewGeom();
   let text = null;
   for (const cp of app.surface.critical_points) {
@@ -953,6 +1039,15 @@ function wire() {
   $("run-btn").addEventListener("click", run);
   $("view").addEventListener("click", onViewClick);
   $("view").addEventListener("mousemove", onViewMove);
+  $("view").addEventListener("mousedown", (e) => {
+    if (app.state.view !== "3d") return;
+    app.drag = [e.clientX, e.clientY, app.state.azimuth, app.state.elevation]; app.dragged = false;
+  });
+  window.addEventListener("mouseup", () => { if (app.drag) { app.drag = null; saveState(); } });
+  for (const id of ["view-contour", "view-3d"]) $(id).addEventListener("change", (e) => {
+    app.state.view = e.target.value; $("view").style.cursor = app.state.view === "3d" ? "grab" : "crosshair";
+    saveState(); drawView();
+  });
   $("view").addEventListener("mouseleave", () => { $("tooltip").hidden = true; });
   $("scrubber").addEventListener("input", (e) => {
     stop(); app.frame = Number(e.target.value);
