@@ -62,7 +62,7 @@ def animate_race(
     max_paths: int | None = 12,
     dpi: int = 80,
     hold_frames: int = 8,
-    progress: bool | None = None,
+    progress: bool | Progress | None = None,
     title: str | None = None,
 ) -> Path:
     """Write an animation of ``runs`` on ``landscape``'s contour map to ``path`` (.gif or .mp4).
@@ -80,7 +80,8 @@ def animate_race(
         max_paths: at most this many rows per optimizer.
         dpi: resolution of the frames.
         hold_frames: extra copies of the last frame.
-        progress: show a progress bar (default: when stderr is a terminal).
+        progress: show a progress bar (default: when stderr is a terminal), or a
+            :class:`~descentlab.progress.Progress` to advance by one per frame.
         title: title prefix (default: the landscape's name).
 
     Returns:
@@ -144,23 +145,66 @@ def animate_race(
             ax.set_title(f"{name}   step {s}")
             return [ln for ln, _, _ in lines] + list(heads.values())
 
-        anim = animation.FuncAnimation(fig, draw, frames=frames, blit=False, repeat=False)
-        writer: animation.AbstractMovieWriter
-        if fmt == "gif":
-            writer = animation.PillowWriter(fps=fps)
-        else:
-            writer = animation.FFMpegWriter(
-                fps=fps, codec="h264", extra_args=["-pix_fmt", "yuv420p"]
-            )
-        with Progress(len(frames), f"animating {target.name}", enabled=progress) as bar:
+        own = not isinstance(progress, Progress)
+        bar = (
+            Progress(len(frames), f"animating {target.name}", enabled=progress)  # type: ignore[arg-type]
+            if own
+            else progress
+        )
+        try:
             with atomic_path(target) as tmp:
-                anim.save(
-                    str(tmp),
-                    writer=writer,
-                    dpi=dpi,
-                    progress_callback=lambda i, n: bar.update(1),
-                )
+                if fmt == "gif":
+                    _write_gif(fig, ax, draw, frames, tmp, fps, dpi, bar)
+                else:
+                    writer = animation.FFMpegWriter(
+                        fps=fps, codec="h264", extra_args=["-pix_fmt", "yuv420p"]
+                    )
+                    with writer.saving(fig, str(tmp), dpi):
+                        for i in frames:
+                            draw(i)
+                            writer.grab_frame()
+                            bar.update(1)
+        finally:
+            if own:
+                bar.close()
     return target
+
+
+def _write_gif(
+    fig: Any, ax: Any, draw: Any, frames: list[int], path: Path, fps: int, dpi: int, bar: Any
+) -> None:
+    """Render frames by blitting (the static contour map is drawn once; per frame only the
+    moving artists are redrawn onto a copy of it) and write them as a looping GIF with Pillow."""
+    from PIL import Image
+
+    fig.set_dpi(dpi)
+    canvas = fig.canvas
+    moving = draw(frames[0])
+    title = ax.title
+    for a in [*moving, title]:
+        a.set_animated(True)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    images = []
+    for i in frames:
+        moving = draw(i)
+        canvas.restore_region(background)
+        for a in [*moving, title]:
+            ax.draw_artist(a)
+        rgba = np.asarray(canvas.buffer_rgba())
+        images.append(
+            Image.fromarray(rgba[..., :3].copy()).quantize(255, method=Image.Quantize.FASTOCTREE)
+        )
+        bar.update(1)
+    images[0].save(
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(round(1000 / fps), 20),
+        loop=0,
+        optimize=False,
+    )
 
 
 def _label_of(line: Any) -> str:

@@ -248,12 +248,13 @@ def plot_contour(
     return fig  # type: ignore[return-value]
 
 
-def _clip_to_domain(path: np.ndarray, domain: Any) -> np.ndarray:
-    (x0, x1), (y0, y1) = domain
+def _mask_outside(path: np.ndarray, box: Any) -> np.ndarray:
+    """The path with points outside the plotting box set to NaN (3-D lines are not clipped)."""
+    (x0, x1), (y0, y1) = box
     inside = (path[:, 0] >= x0) & (path[:, 0] <= x1) & (path[:, 1] >= y0) & (path[:, 1] <= y1)
-    if inside.all():
-        return path
-    return path[: int(np.argmin(inside))] if inside[0] else path[:0]
+    out = path.astype(float).copy()
+    out[~inside] = np.nan
+    return out
 
 
 def plot_surface(
@@ -274,11 +275,12 @@ def plot_surface(
     """The 3-D surface ``z = f(x, y)`` with the runs' paths on it and critical points labelled.
 
     Paths are drawn at height ``f(path)`` (the recorded positions, cut at each row's stop and
-    where they leave the plotting box); critical points are drawn at ``(x, y, f)``. Labels are
-    placed in the projected view so they do not overlap. ``domain`` overrides the plotting box
-    ``((x0, x1), (y0, y1))``; the other arguments are as for :func:`plot_contour`, plus the view
-    angles ``elev``/``azim`` (degrees) and ``zmax``, a cap on the drawn height (the surface is
-    flattened above it, so deep, narrow wells stay visible next to steep walls).
+    masked where they leave the plotting box); critical points are drawn at ``(x, y, f)``.
+    Labels are placed in the projected view so they do not overlap. ``domain`` overrides the
+    plotting box ``((x0, x1), (y0, y1))``; the other arguments are as for
+    :func:`plot_contour`, plus the view angles ``elev``/``azim`` (degrees) and ``zmax``, a cap
+    on the drawn height (the surface is flattened above it, so deep, narrow wells stay visible
+    next to steep walls).
 
     Example:
         >>> from descentlab.landscapes.base import Landscape
@@ -324,10 +326,12 @@ def plot_surface(
             B = np.asarray(traj.positions).shape[1]
             first = True
             for row in pick_rows(B, max_paths):
-                p = _clip_to_domain(row_path(traj, row), box)
-                if len(p) == 0:
+                p = _mask_outside(row_path(traj, row), box)
+                ok = np.all(np.isfinite(p), axis=1)
+                if not ok.any():
                     continue
-                z = landscape.value(p).detach().numpy() + lift
+                z = np.full(len(p), np.nan)
+                z[ok] = landscape.value(p[ok]).detach().numpy() + lift
                 (ln,) = ax.plot(
                     p[:, 0],
                     p[:, 1],
@@ -339,10 +343,12 @@ def plot_surface(
                     label=label if first else "_nolegend_",
                 )
                 ln.set_gid(f"path:{label}:{row}")
-                ax.scatter(
-                    [p[0, 0]], [p[0, 1]], [z[0]], edgecolors=colors[label], **style.START_MARKER
-                )
-                ax.scatter([p[-1, 0]], [p[-1, 1]], [z[-1]], c=colors[label], **style.END_MARKER)
+                if ok[0]:
+                    ax.scatter(
+                        [p[0, 0]], [p[0, 1]], [z[0]], edgecolors=colors[label], **style.START_MARKER
+                    )
+                if ok[-1]:
+                    ax.scatter([p[-1, 0]], [p[-1, 1]], [z[-1]], c=colors[label], **style.END_MARKER)
                 if first:
                     handles.append(ln)
                 first = False

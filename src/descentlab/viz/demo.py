@@ -1,0 +1,308 @@
+"""``descentlab demo``: the race that shows why "converged" is not "minimised".
+
+On ``tilted_double_well`` (one global minimum, one local minimum, one saddle) five optimizers
+race from two telling starts:
+
+* **A = (0.19018918322386770, -0.5)** lies on the saddle's stable manifold for gradient descent
+  with ``lr = 0.03`` (the point of the line ``y = -0.5`` where GD's fate switches from the global
+  to the local minimum, found by bisection to float precision). Plain GD slides down the
+  manifold into the saddle and sits there: after the 250-step budget it is ``3e-6`` from the
+  saddle with a gradient norm of ``1e-5`` — it *stalled at the saddle*. Newton's method jumps to
+  the stationary point of its local quadratic model and converges to the saddle in four steps —
+  it is *drawn to the saddle*. Momentum (heavy ball), Adam and perturbed GD (Jin et al. 2017)
+  leave the manifold and reach the *global minimum*.
+* **B = (1.5, 0.0)** lies in the local minimum's basin. GD, Adam and Newton settle in the local
+  minimum; momentum's inertia carries it over the saddle into the global minimum, and perturbed
+  GD's larger step does too.
+
+The diagnosis (``analysis.diagnose``) of every row is printed as a table, and the figures (the
+seed's two pictures, the race on the contour map and on the surface, loss/gradient-norm
+curves, a basin map) and the race animation are written to the output folder. The whole demo
+takes a few seconds (see ``DemoResult.seconds``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descentlab.landscapes.base import Landscape
+from descentlab.landscapes.registry import get_landscape
+from descentlab.progress import Progress
+
+DEMO_LANDSCAPE = "tilted_double_well"
+DEMO_STEPS = 250
+# A: on GD(lr=0.03)'s stable manifold of the saddle; B: in the local minimum's basin
+DEMO_STARTS: tuple[tuple[float, float], ...] = ((0.1901891832238677, -0.5), (1.5, 0.0))
+DEMO_START_NAMES = ("A", "B")
+DEMO_OPTIMIZERS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("gd", {"lr": 0.03}),
+    ("momentum", {"lr": 0.05, "momentum": 0.9}),
+    ("adam", {"lr": 0.05}),
+    ("newton", {}),
+    ("perturbed_gd", {"lr": 0.1}),
+)
+BASIN_GRID = 31
+ANIMATION_FRAMES = 40
+
+
+@dataclass
+class DemoResult:
+    """What the demo ran, found and wrote.
+
+    Attributes:
+        landscape: the landscape raced on.
+        race: the ``Race`` (label -> Trajectory) from the starts in ``DEMO_STARTS``.
+        diagnoses: ``label -> Diagnosis`` for the race.
+        rows: one dict per (optimizer, start): optimizer, start name, start, end, outcome kind,
+            steps, stop reason, story.
+        files: the files written, by name (``gradient-descent``, ``critical-points``, ``contour``,
+            ``surface``, ``curves``, ``basins``, ``animation``).
+        seconds: wall time of the whole demo.
+    """
+
+    landscape: Landscape
+    race: Any
+    diagnoses: dict[str, Any]
+    rows: list[dict[str, Any]]
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        """The diagnosis table: who reached the global minimum, who stalled at the saddle..."""
+        head = ["optimizer", "start", "end", "loss", "|grad|", "steps", "outcome"]
+        body = [
+            [
+                r["optimizer"],
+                r["start_name"],
+                "(" + ", ".join(f"{v:.4g}" for v in r["end"]) + ")",
+                f"{r['loss']:.4g}",
+                f"{r['grad_norm']:.1e}",
+                r["steps"],
+                r["verdict"],
+            ]
+            for r in self.rows
+        ]
+        cells = [head] + [[str(c) for c in r] for r in body]
+        widths = [max(len(r[j]) for r in cells) for j in range(len(head))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def story(self) -> list[str]:
+        """One line per outcome group, in plain words."""
+        groups: dict[str, list[str]] = {}
+        for r in self.rows:
+            groups.setdefault(r["verdict"], []).append(f"{r['optimizer']} from {r['start_name']}")
+        order = [
+            "reached the global minimum",
+            "stalled at the saddle",
+            "drawn to the saddle",
+            "settled in a local minimum",
+        ]
+        keys = [k for k in order if k in groups] + [k for k in groups if k not in order]
+        return [f"{k[0].upper()}{k[1:]}: {', '.join(groups[k])}." for k in keys]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "landscape": self.landscape.name,
+            "steps": DEMO_STEPS,
+            "starts": {n: list(s) for n, s in zip(DEMO_START_NAMES, DEMO_STARTS, strict=True)},
+            "runs": self.rows,
+            "files": {k: str(v) for k, v in self.files.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def verdict(outcome: Any) -> str:
+    """The demo's words for an outcome: a saddle reached by a converged run was *drawn to*; one
+    still there when the budget ran out *stalled*."""
+    k = outcome.kind
+    if k == "saddle":
+        return (
+            "drawn to the saddle" if outcome.stop_reason == "converged" else "stalled at the saddle"
+        )
+    return {
+        "global_minimum": "reached the global minimum",
+        "local_minimum": "settled in a local minimum",
+        "diverged": "diverged",
+        "max_steps": "still moving",
+    }.get(k, k.replace("_", " "))
+
+
+def demo_race(progress: bool | None = None) -> tuple[Landscape, Any, dict[str, Any]]:
+    """Run the demo's race and diagnose it: ``(landscape, race, diagnoses)``."""
+    from descentlab.analysis.diagnose import diagnose
+    from descentlab.engine import run
+
+    L = get_landscape(DEMO_LANDSCAPE)
+    race = run(
+        L,
+        [(name, dict(hyper)) for name, hyper in DEMO_OPTIMIZERS],
+        np.asarray(DEMO_STARTS, dtype=np.float64),
+        steps=DEMO_STEPS,
+        progress=progress,
+    )
+    return L, race, diagnose(race, L)
+
+
+def demo_rows(race: Any, diagnoses: dict[str, Any]) -> list[dict[str, Any]]:
+    """One summary dict per (optimizer, start), start by start."""
+    rows = []
+    for i, name in enumerate(DEMO_START_NAMES):
+        for label, traj in race.items():
+            o = diagnoses[label][i]
+            rows.append(
+                {
+                    "optimizer": label,
+                    "start_name": name,
+                    "start": [float(v) for v in traj.starts[i]],
+                    "end": [float(v) for v in traj.final_points[i]],
+                    "loss": float(traj.final_losses[i]),
+                    "grad_norm": float(traj.final_grad_norms[i]),
+                    "outcome": o.kind,
+                    "verdict": verdict(o),
+                    "steps": int(traj.stop_step[i]),
+                    "stop_reason": str(traj.stop_reason[i]),
+                    "text": o.text,
+                }
+            )
+    return rows
+
+
+def run_demo(
+    out_dir: str | os.PathLike[str] = "descentlab-out",
+    *,
+    animation: bool = True,
+    basins: bool = True,
+    fmt: str = "png",
+    progress: bool | None = None,
+) -> DemoResult:
+    """Race, diagnose, and write the figures and the animation to ``out_dir``.
+
+    Args:
+        out_dir: the output folder (created if needed); files are written atomically.
+        animation: also write ``race.gif`` (and ``race.mp4`` when ffmpeg is on PATH).
+        basins: also run a ``31 x 31`` grid of starts per optimizer for the basin map.
+        fmt: figure format, ``png`` or ``svg``.
+        progress: show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        a :class:`DemoResult`.
+
+    Example:
+        >>> res = run_demo("descentlab-out", animation=False)  # doctest: +SKIP
+        >>> print(res.table())  # doctest: +SKIP
+    """
+    from descentlab.viz._common import FORMATS, save_figure
+    from descentlab.viz.animate import animate_race, ffmpeg_available
+    from descentlab.viz.curves import plot_curves
+    from descentlab.viz.landscape import plot_contour, plot_surface
+    from descentlab.viz.seed import critical_points_figure, gradient_descent_figure
+
+    if fmt not in FORMATS:
+        from descentlab.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    videos = ["gif"] + (["mp4"] if ffmpeg_available() else [])
+    n_frames = ANIMATION_FRAMES + 8
+    total = 7 + int(basins) + (len(videos) * n_frames if animation else 0)
+    files: dict[str, Path] = {}
+    with Progress(total, "demo", enabled=progress) as bar:
+        L, race, diags = demo_race(progress=False)
+        bar.update(1)
+        figures = [
+            ("gradient-descent", lambda: gradient_descent_figure()),
+            ("critical-points", lambda: critical_points_figure(L)),
+            (
+                "contour",
+                lambda: plot_contour(L, race, title=f"{L.name}: the race from starts A and B"),
+            ),
+            (
+                "surface",
+                lambda: plot_surface(
+                    L,
+                    race,
+                    title=f"{L.name}: the race on the surface",
+                    domain=_surface_box(L),
+                    resolution=90,
+                    elev=40.0,
+                    azim=-60.0,
+                ),
+            ),
+            ("curves", lambda: plot_curves(race, landscape=L, title="loss and gradient norm")),
+        ]
+        for name, make in figures:
+            fig = make()
+            if name == "contour":
+                _mark_start_names(fig, race)
+            files[name] = save_figure(fig, out / f"{name}.{fmt}")
+            bar.update(1)
+        if basins:
+            files["basins"] = _basins(L, out / f"basins.{fmt}")
+            bar.update(1)
+        if animation:
+            for ext in videos:
+                files[f"animation-{ext}"] = animate_race(
+                    L,
+                    race,
+                    out / f"race.{ext}",
+                    max_frames=ANIMATION_FRAMES,
+                    progress=bar,
+                    title=f"{L.name} race",
+                )
+        bar.update(1)
+    rows = demo_rows(race, diags)
+    return DemoResult(L, race, diags, rows, files, time.perf_counter() - t0)
+
+
+def _surface_box(L: Landscape) -> tuple[tuple[float, float], ...]:
+    """The critical points and the starts, with a margin: where the race happens."""
+    pts = np.array([c.point for c in L.critical_points or []] + list(DEMO_STARTS), dtype=float)
+    lo, hi = pts.min(axis=0) - 0.35, pts.max(axis=0) + 0.35
+    return tuple(
+        (max(d0, float(a)), min(d1, float(b)))
+        for (d0, d1), a, b in zip(L.require_domain(), lo, hi, strict=True)
+    )
+
+
+def _mark_start_names(fig: Any, race: Any) -> None:
+    ax = fig.axes[0]
+    starts = next(iter(race.values())).starts
+    for name, (x, y) in zip(DEMO_START_NAMES, starts, strict=True):
+        ax.annotate(
+            name,
+            (x, y),
+            xytext=(-10, -14),
+            textcoords="offset points",
+            fontsize=11,
+            fontweight="bold",
+            ha="right",
+            zorder=10,
+        ).set_gid(f"start-name:{name}")
+
+
+def _basins(L: Landscape, path: Path) -> Path:
+    from descentlab.analysis.diagnose import diagnose
+    from descentlab.engine import grid_starts, run
+    from descentlab.viz._common import save_figure
+    from descentlab.viz.basins import plot_basins
+
+    grid = run(
+        L,
+        [(name, dict(hyper)) for name, hyper in DEMO_OPTIMIZERS],
+        grid_starts(L, BASIN_GRID),
+        steps=DEMO_STEPS,
+        progress=False,
+    )
+    fig = plot_basins(L, grid, diagnose(grid, L), title=f"Basins on {L.name} ({DEMO_STEPS} steps)")
+    return save_figure(fig, path)
