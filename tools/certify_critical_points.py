@@ -402,7 +402,7 @@ def _iconst(c, like):
 
 
 def _isin(a):
-    """sin over an interval: endpoint values, and +-1 where a peak lies inside (found with slack)."""
+    """sin over an interval: endpoint values, and +-1 where a peak lies inside (with slack)."""
     lo, hi = a
     slo, shi = np.sin(lo), np.sin(hi)
     mn, mx = np.minimum(slo, shi), np.maximum(slo, shi)
@@ -591,7 +591,8 @@ def certify_levi13() -> dict:
     if len(lo):
         raise RuntimeError("levi13: subdivision did not finish")
     log(
-        f"levi13: {n_boxes} boxes examined, {len(certified)} certified boxes, {time.time() - t0:.1f}s"
+        f"levi13: {n_boxes} boxes examined, {len(certified)} certified boxes, "
+        f"{time.time() - t0:.1f}s"
     )
     points = []
     seen: dict[tuple[float, float], int] = {}
@@ -665,7 +666,7 @@ def dumps(stored: dict) -> str:
     for name, entry in stored["landscapes"].items():
         meta = ",".join(f"{one(k)}:{one(v)}" for k, v in entry.items() if k != "points")
         pts = ",\n".join(one(p) for p in entry["points"])
-        parts.append(f"{one(name)}:{{{meta},\n\"points\":[\n{pts}]}}")
+        parts.append(f'{one(name)}:{{{meta},\n"points":[\n{pts}]}}')
     rest = ",".join(f"{one(k)}:{one(v)}" for k, v in stored.items() if k != "landscapes")
     return "{" + rest + ',\n"landscapes":{\n' + ",\n".join(parts) + "}}\n"
 

@@ -1005,9 +1005,11 @@ def levi13() -> Landscape:
     tp = math.pi
     return _certified_2d(
         "levi13",
-        lambda P: torch.sin(3 * tp * P[:, 0]) ** 2
-        + (P[:, 0] - 1.0) ** 2 * (1.0 + torch.sin(3 * tp * P[:, 1]) ** 2)
-        + (P[:, 1] - 1.0) ** 2 * (1.0 + torch.sin(2 * tp * P[:, 1]) ** 2),
+        lambda P: (
+            torch.sin(3 * tp * P[:, 0]) ** 2
+            + (P[:, 0] - 1.0) ** 2 * (1.0 + torch.sin(3 * tp * P[:, 1]) ** 2)
+            + (P[:, 1] - 1.0) ** 2 * (1.0 + torch.sin(2 * tp * P[:, 1]) ** 2)
+        ),
         (-10.0, 10.0),
         "Lévi N.13: a quadratic bowl centred at (1, 1) with sine ripples of period 1/3 in x and "
         "1/2 and 1/3 in y. The global minimum 0 is at (1, 1). In the standard box [-10, 10]^2 it "
