@@ -363,3 +363,34 @@ def test_armijo_rows_backtrack_independently():
     opt = make(ArmijoGD, P, row_fn=f, lr=1.0, max_backtracks=0)
     drive(opt, P, f, 1, create_graph=False)
     assert P.detach().tolist() == [[1.0, 2.0]] and opt.state[P]["step_size"].tolist() == [0.0]
+
+
+# ---------------------------------------------------------------------------- fast paths
+def test_closed_form_eigh_equals_lapack_for_one_and_two_dimensions():
+    from descentlab.optim.newton import eigh
+
+    gen = torch.Generator().manual_seed(5)
+    A = torch.randn(500, 2, 2, generator=gen, dtype=F64)
+    H = A + A.mT
+    H[0] = 0.0
+    H[1] = torch.eye(2, dtype=F64)
+    H[2] = torch.tensor([[3.0, 0.0], [0.0, -1.0]], dtype=F64)
+    H[3] = torch.tensor([[1.0, 1e-9], [1e-9, 1.0]], dtype=F64)
+    H[4] = torch.tensor([[1e8, 1.0], [1.0, -1e-8]], dtype=F64)
+    lam, V = eigh(H)
+    ref = torch.linalg.eigvalsh(H)
+    scale = H.abs().amax(dim=(-2, -1), keepdim=True).squeeze(-1).clamp_min(1.0)
+    assert ((lam - ref).abs() / scale).max() < 1e-14
+    torch.testing.assert_close(V @ torch.diag_embed(lam) @ V.mT, H, rtol=0, atol=1e-13 * 1e8)
+    torch.testing.assert_close(
+        V.mT @ V, torch.eye(2, dtype=F64).expand(500, 2, 2), rtol=0, atol=1e-15
+    )
+    h1 = torch.randn(7, 1, 1, generator=gen, dtype=F64)
+    lam1, V1 = eigh(h1)
+    assert torch.equal(lam1[:, 0], h1[:, 0, 0]) and torch.equal(V1, torch.ones_like(h1))
+
+
+def test_registered_classes_passed_as_callables_keep_their_properties():
+    spec = resolve_optimizer(CubicNewton, M=2.0)
+    assert spec.second_order and spec.needs_closure and spec.elementwise is True
+    assert spec.label == "CubicNewton(M=2)"

@@ -68,10 +68,18 @@ def uniform(
 def normal(
     seed: int, rows: torch.Tensor, step: int, n: int, stream: int, dtype: torch.dtype
 ) -> torch.Tensor:
-    """Standard normal numbers (Box-Muller on two counter-based uniforms), shape ``(R, n)``."""
-    u1 = uniform(seed, rows, step, n, 2 * stream, torch.float64)
-    u2 = uniform(seed, rows, step, n, 2 * stream + 1, torch.float64)
-    z = torch.sqrt(-2.0 * torch.log1p(-u1)) * torch.cos(2.0 * math.pi * u2)
+    """Standard normal numbers, shape ``(R, n)``.
+
+    Box-Muller on pairs of counter-based uniforms: each pair ``(u1, u2)`` gives two independent
+    normals ``rho cos(theta)`` and ``rho sin(theta)`` (``rho = sqrt(-2 ln(1 - u1))``,
+    ``theta = 2 pi u2``), for columns ``j`` and ``j + ceil(n / 2)``.
+    """
+    m = (n + 1) // 2
+    u1 = uniform(seed, rows, step, m, 2 * stream, torch.float64)
+    u2 = uniform(seed, rows, step, m, 2 * stream + 1, torch.float64)
+    rho = torch.sqrt(-2.0 * torch.log1p(-u1))
+    theta = 2.0 * math.pi * u2
+    z = torch.cat([rho * torch.cos(theta), rho * torch.sin(theta)], dim=1)[:, :n]
     return z.to(dtype)
 
 
