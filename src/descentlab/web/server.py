@@ -38,6 +38,7 @@ def check_port(host: str, port: int) -> None:
 
 
 def url_for(host: str, port: int) -> str:
+    """The page's URL, e.g. ``http://127.0.0.1:8765/`` (IPv6 hosts in brackets)."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
 

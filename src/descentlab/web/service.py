@@ -64,6 +64,7 @@ def json_array(a: Any, digits: int | None = None) -> Any:
 
 
 def json_number(v: Any) -> float | None:
+    """A float for JSON: ``None`` when it is not finite."""
     f = float(v)
     return f if math.isfinite(f) else None
 
@@ -154,8 +155,21 @@ def build_landscape(spec: LandscapeSpec, limits: Limits) -> Landscape:
     return _build_cached(_spec_key(spec), limits.max_formula_chars, limits.max_coordinate)
 
 
+@functools.lru_cache(maxsize=1)
+def _catalogue_cached() -> tuple[dict[str, Any], ...]:
+    return tuple(_catalogue())
+
+
 def catalogue() -> list[dict[str, Any]]:
-    """Every catalogue landscape the playground can draw (2-D, or any dimension at d = 2)."""
+    """Every catalogue landscape the playground can draw (2-D, or any dimension at d = 2).
+
+    Each entry: name, summary, parameters with defaults, domain, counts of critical points by
+    kind, global minimum value, formula and description. Built once per process.
+    """
+    return [dict(e) for e in _catalogue_cached()]
+
+
+def _catalogue() -> list[dict[str, Any]]:
     out = []
     for e in list_landscapes():
         params = {k: v for k, v in e.parameters().items() if _jsonable_scalar(v)}
@@ -198,6 +212,7 @@ def _cp_label(c: CriticalPoint) -> str:
 
 
 def cp_to_json(c: CriticalPoint) -> dict[str, Any]:
+    """A critical point as the API sends it, with the label the page prints beside it."""
     return {
         "point": [float(v) for v in c.point],
         "value": json_number(c.value),

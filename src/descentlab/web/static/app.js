@@ -17,7 +17,7 @@ const app = {
   contours: [],        // [[x1,y1,x2,y2,...] per level]
   state: {
     source: "catalogue",
-    name: "himmelblau",
+    name: "tilted_double_well",
     params: {},
     formula: "x**4 - 2*x**2 + y**2",
     domain: null,
