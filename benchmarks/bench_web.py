@@ -48,7 +48,7 @@ LOAD = {
         {"name": "momentum", "hyper": {"lr": 0.01}},
     ],
     "starts": [[0.05, 0.8], [-1.5, -1.0]],
-    "steps": 200,
+    "steps": 100,
 }
 
 
@@ -168,7 +168,7 @@ def main() -> None:
         torch.set_num_threads(1)  # what `descentlab play` sets
         ld = bench_load()
         print(
-            f"load: {ld['n']} concurrent /api/run (2 opt x 2 starts x 200 steps) on loopback: "
+            f"load: {ld['n']} concurrent /api/run (2 opt x 2 starts x 100 steps) on loopback: "
             f"{ld['ok']}/{ld['n']} ok, p50 {ld['p50_ms']:.0f} ms, p90 {ld['p90_ms']:.0f} ms, "
             f"p99 {ld['p99_ms']:.0f} ms, max {ld['max_ms']:.0f} ms, wall {ld['wall_s']:.2f} s "
             f"({ld['req_per_s']:.1f} req/s)"

@@ -27,7 +27,7 @@ RUN = {
         {"name": "momentum", "hyper": {"lr": 0.01}},
     ],
     "starts": [[0.05, 0.8], [-1.5, -1.0]],
-    "steps": 200,
+    "steps": 100,
 }
 
 
@@ -57,7 +57,7 @@ def test_fifty_concurrent_runs_on_loopback():
         lat = np.array([t for _, t, _ in results]) * 1e3
         p50, p90, p99 = np.percentile(lat, [50, 90, 99])
         print(
-            f"\n{N_REQUESTS} concurrent /api/run (2 optimizers x 2 starts x 200 steps): "
+            f"\n{N_REQUESTS} concurrent /api/run (2 optimizers x 2 starts x 100 steps): "
             f"p50 {p50:.0f} ms, p90 {p90:.0f} ms, p99 {p99:.0f} ms, max {lat.max():.0f} ms, "
             f"wall {wall:.2f} s"
         )
