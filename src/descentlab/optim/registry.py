@@ -103,6 +103,11 @@ def _signature_defaults(cls: type) -> dict[str, Any]:
     }
 
 
+def normalize_name(name: str) -> str:
+    """Registry key of a name: lower case, ``-`` and spaces as ``_``."""
+    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
+
+
 def register_optimizer(
     name: str,
     cls: type[torch.optim.Optimizer],
@@ -120,8 +125,11 @@ def register_optimizer(
 
     The accepted hyper-parameters are ``cls``'s keyword arguments (less implementation switches
     such as ``foreach``, the ``fixed`` ones and ``exclude``), with ``defaults`` overriding the
-    class's own defaults.
+    class's own defaults. Entries that are not ``torch_backed`` must validate their own
+    hyper-parameters in ``__init__`` (raising ``InvalidParameterError``); any other exception
+    raised while building on a dummy tensor is turned into one.
     """
+    name = normalize_name(name)
     fixed = dict(fixed or {})
     accepted = _signature_defaults(cls)
     for k in (*fixed, *exclude):
@@ -274,10 +282,6 @@ def optimizer_info(name: str) -> dict[str, Any]:
         "needs_closure": e.needs_closure,
         "torch_backed": e.torch_backed,
     }
-
-
-def normalize_name(name: str) -> str:
-    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def _entry(name: str) -> _Entry:
@@ -537,9 +541,8 @@ def _resolve_callable(fn: Callable, hyper: dict[str, Any]) -> OptimizerSpec:
     needs_closure = False
     second_order = False
     if isinstance(fn, type):
-        for cls, (ew, nc) in _KNOWN_CLASSES.items():
-            if fn is cls:
-                elementwise, needs_closure = ew, nc
+        if fn in _KNOWN_CLASSES:
+            elementwise, needs_closure = _KNOWN_CLASSES[fn]
         _ensure_loaded()
         for e in _REGISTRY.values():
             if fn is e.cls and not e.torch_backed:
