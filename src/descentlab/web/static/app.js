@@ -991,7 +991,17 @@ function onViewMove(ev) {
       text = `${cp.label} at (${fmt(cp.point[0])}, ${fmt(cp.point[1])}), f = ${fmt(cp.value)}, index ${cp.index}`;
     }
   }
-  if (!text && px >= PAD.l && px <= PAD.l + g.w && py >= PAD.t && py <= PAD.t + g.h) text = `(${fmt(g.dx(px), 3)}, ${fmt(g.dy(py), 3)})`;
+  if (!text && px >= PAD.l && px <= PAD.l + g.w && py >= PAD.t && py <= PAD.t + g.h) {
+    const x = g.dx(px), y = g.dy(py);
+    text = `(${fmt(x, 3)}, ${fmt(y, 3)})`;
+    const b = app.basin, map = b && app.state.mode === "basin" && b.maps[app.basinIndex];
+    if (map) {
+      const near = (arr, v) => Math.max(0, Math.min(b.n - 1, Math.round((v - arr[0]) / (arr[b.n - 1] - arr[0]) * (b.n - 1))));
+      const code = map.codes[near(b.y, y)][near(b.x, x)];
+      const e = map.legend.find((l) => l.code === code);
+      if (e) text += ` → ${e.label}`;
+    }
+  }
   if (!text) { tip.hidden = true; return; }
   tip.textContent = text; tip.hidden = false;
   tip.style.left = `${Math.min(px + 14, 420)}px`; tip.style.top = `${py + 10}px`;
@@ -1032,7 +1042,10 @@ function wire() {
     renderSchedule(); saveState();
   });
   $("schedule-params").addEventListener("change", () => { try { readSetup(); saveState(); setStatus(""); } catch (e) { setStatus(`schedule parameters: ${e.message}`, true); } });
-  for (const id of ["steps-input", "basin-n"]) $(id).addEventListener("change", () => { readSetup(); saveState(); });
+  for (const id of ["steps-input", "basin-n"]) {
+    $(id).addEventListener("change", () => { readSetup(); saveState(); });
+    $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") run(); });
+  }
   for (const id of ["mode-race", "mode-basin"]) $(id).addEventListener("change", (e) => {
     app.state.mode = e.target.value; $("basin-n-row").hidden = app.state.mode !== "basin"; saveState(); renderAll();
   });
