@@ -11,10 +11,10 @@ Conventions (fixed by :func:`descentlab.engine.run`):
   iterate ``positions[t]`` is. Positions are recorded every ``record_every`` steps, plus the
   final state.
 * ``stop_step[i]`` is the iterate at which row ``i`` stopped: for ``converged`` the first ``k``
-  with ``|grad f(x_k)| <= grad_tol``; for ``diverged`` the first ``k`` whose value or gradient was
-  not finite or with ``max_i |x_k,i| > bound``; for ``max_steps`` the number of steps. A stopped row
-  is frozen: from its stop step on it is recorded at its final point (for a diverged row, its
-  last finite iterate ``x_{k-1}``).
+  with ``|grad f(x_k)| <= grad_tol``; for ``diverged`` the first ``k`` whose value or gradient
+  norm was not finite or with ``|x_k| > bound``; for ``max_steps`` the number of steps. A
+  stopped row is frozen: from its stop step on it is recorded at its final point (for a diverged
+  row, its last finite iterate ``x_{k-1}``).
 * ``lr[k, j]`` is the learning rate of column ``j`` used for the step ``x_k -> x_{k+1}``;
   ``row_group[i]`` says which column is row ``i``'s.
 """
