@@ -135,7 +135,7 @@ def problems(
                     f"{owner}: with rows_independent=True every parameter must have shape "
                     f"(B, d), got {tuple(p.shape)}"
                 )
-            rows = torch.arange(offset, offset + p.shape[0], dtype=torch.int64)
+            rows = torch.arange(offset, offset + p.shape[0], dtype=torch.int64, device=p.device)
             prob = Problem(
                 params=[p],
                 x=p.detach().clone(),
@@ -153,7 +153,7 @@ def problems(
             params=params,
             x=x,
             g=g,
-            rows=torch.zeros(1, dtype=torch.int64),
+            rows=torch.zeros(1, dtype=torch.int64, device=x.device),
             rows_mode=False,
             state=opt.state[params[0]],
             group=group,
@@ -239,13 +239,13 @@ def rows_loss_fn(prob: Problem, closure: Callable[[], Any] | None, owner: str) -
 
     def full_eval(X: Tensor) -> Tensor:
         prob.write(X)
-        return scalar_tensor(call_closure(closure, owner), prob.x.dtype)
+        return scalar_tensor(call_closure(closure, owner), prob.x.dtype, prob.x.device)
 
     return full_eval
 
 
-def scalar_tensor(loss: Any, dtype: torch.dtype) -> Tensor:
+def scalar_tensor(loss: Any, dtype: torch.dtype, device: Any = None) -> Tensor:
     """A closure's loss as a detached ``(1,)`` tensor."""
     if isinstance(loss, Tensor):
         loss = loss.detach()
-    return torch.as_tensor(float(loss), dtype=dtype).reshape(1)
+    return torch.as_tensor(float(loss), dtype=dtype, device=device).reshape(1)

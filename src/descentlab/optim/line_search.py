@@ -101,12 +101,12 @@ class ArmijoGD(torch.optim.Optimizer):
             grp = prob.group
             evaluate = rows_loss_fn(prob, closure, self.owner)
             x, g = prob.x, prob.g
-            f0 = evaluate(x) if prob.rows_mode else scalar_tensor(loss, x.dtype)
+            f0 = evaluate(x) if prob.rows_mode else scalar_tensor(loss, x.dtype, x.device)
             f0 = f0.to(x.dtype)
             gg = (g * g).sum(-1)
-            t = torch.full((prob.R,), grp["lr"], dtype=x.dtype)
-            accepted = torch.zeros(prob.R, dtype=torch.bool)
-            searching = torch.ones(prob.R, dtype=torch.bool)
+            t = torch.full((prob.R,), grp["lr"], dtype=x.dtype, device=x.device)
+            accepted = torch.zeros(prob.R, dtype=torch.bool, device=x.device)
+            searching = torch.ones(prob.R, dtype=torch.bool, device=x.device)
             for k in range(grp["max_backtracks"] + 1):
                 idx = searching.nonzero().squeeze(1)
                 if idx.numel() == 0:

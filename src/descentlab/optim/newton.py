@@ -53,7 +53,7 @@ def _eig(H: Tensor, g: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``lam (R, n)`` ascending, ``V (R, n, n)``, ``gt = V^T g (R, n)`` and a finite-row mask."""
     ok = torch.isfinite(H).all(dim=(-2, -1)) & torch.isfinite(g).all(dim=-1)
     if not bool(ok.all()):
-        eye = torch.eye(H.shape[-1], dtype=H.dtype).expand_as(H)
+        eye = torch.eye(H.shape[-1], dtype=H.dtype, device=H.device).expand_as(H)
         H = torch.where(ok[:, None, None], H, eye)
         g = torch.where(ok[:, None], g, torch.zeros_like(g))
     lam, V = eigh(H)
@@ -113,7 +113,7 @@ def newton_direction(H: Tensor, g: Tensor, rcond: float = 1e-10) -> Tensor:
 def damped_direction(H: Tensor, g: Tensor, damping: Tensor | float, rcond: float = 1e-10) -> Tensor:
     """``(H + mu I)^+ g`` per row; ``damping`` is a float or an ``(R,)`` tensor."""
     lam, V, gt, ok = _eig(H, g)
-    mu = torch.as_tensor(damping, dtype=H.dtype).reshape(-1, 1)
+    mu = torch.as_tensor(damping, dtype=H.dtype, device=H.device).reshape(-1, 1)
     den = lam + mu
     scale = torch.maximum(lam.abs().amax(dim=-1, keepdim=True), mu.abs())
     return _back(V, _safe_divide(gt, den, rcond * scale), ok)
@@ -168,7 +168,9 @@ def cubic_step(H: Tensor, g: Tensor, M: float) -> Tensor:
     b = lo + torch.sqrt(M * gnorm / 2.0)
     conv = torch.zeros_like(a, dtype=torch.bool)
     eps = torch.finfo(dt).eps
-    idx = torch.arange(a.shape[0])  # rows still iterating (most finish in a few iterations)
+    idx = torch.arange(
+        a.shape[0], device=a.device
+    )  # rows still iterating (most finish in a few iterations)
     for _ in range(200):
         la, ga, lo_i = lam[idx], gt[idx], lo[idx]
         ai, bi = a[idx], b[idx]
@@ -433,10 +435,12 @@ class DampedNewton(_CurvatureOptimizer):
             return prob.x - grp["lr"] * damped_direction(H, prob.g, grp["damping"], grp["rcond"])
         mu = prob.state.get("damping")
         if mu is None or mu.shape != (prob.R,):
-            mu = torch.full((prob.R,), grp["damping"], dtype=prob.x.dtype)
+            mu = torch.full((prob.R,), grp["damping"], dtype=prob.x.dtype, device=prob.x.device)
             mu.clamp_(grp["min_damping"], grp["max_damping"])
         evaluate = rows_loss_fn(prob, closure, self.owner)
-        f0 = evaluate(prob.x) if prob.rows_mode else scalar_tensor(loss, prob.x.dtype)
+        f0 = (
+            evaluate(prob.x) if prob.rows_mode else scalar_tensor(loss, prob.x.dtype, prob.x.device)
+        )
         trial = prob.x - grp["lr"] * damped_direction(H, prob.g, mu, grp["rcond"])
         f1 = evaluate(trial)
         accept = torch.isfinite(f1) & (f1 <= f0.to(f1.dtype))

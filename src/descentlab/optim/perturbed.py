@@ -134,8 +134,12 @@ class PerturbedGD(_NoiseOptimizer):
         grp = prob.group
         last = prob.state.get("last_perturbation")
         if last is None or last.shape != (prob.R,):
-            last = torch.full((prob.R,), -grp["t_thres"] - 1, dtype=torch.int64)
-            prob.state["perturbations"] = torch.zeros(prob.R, dtype=torch.int64)
+            last = torch.full(
+                (prob.R,), -grp["t_thres"] - 1, dtype=torch.int64, device=prob.x.device
+            )
+            prob.state["perturbations"] = torch.zeros(
+                prob.R, dtype=torch.int64, device=prob.x.device
+            )
         gnorm = torch.linalg.vector_norm(prob.g, dim=1)
         kick = (gnorm <= grp["g_thres"]) & (t - last > grp["t_thres"])
         x_new = prob.x - grp["lr"] * prob.g
