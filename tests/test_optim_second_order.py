@@ -394,3 +394,49 @@ def test_registered_classes_passed_as_callables_keep_their_properties():
     spec = resolve_optimizer(CubicNewton, M=2.0)
     assert spec.second_order and spec.needs_closure and spec.elementwise is True
     assert spec.label == "CubicNewton(M=2)"
+
+
+def test_full_mode_param_groups_are_separate_problems():
+    # Two groups on one loss: each group's step uses its own Hessian block (cross-group
+    # curvature ignored) and its own lr -- the same as two Newton optimizers, one per group.
+    def loss_of(a, b):
+        return (a**2).sum() * (1 + 0.1 * (b**2).sum()) + torch.cos(b).sum() + (a * b).sum()
+
+    a0 = torch.tensor([0.5, -1.0], dtype=F64)
+    b0 = torch.tensor([0.3, 0.7], dtype=F64)
+    a, b = a0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    opt = Newton([{"params": [a], "lr": 0.5}, {"params": [b], "lr": 1.0}])
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(a, b)
+        loss.backward(create_graph=True)
+        return loss
+
+    opt.step(closure)
+    Ha = torch.func.hessian(lambda x: loss_of(x, b0))(a0)
+    Hb = torch.func.hessian(lambda y: loss_of(a0, y))(b0)
+    ga = torch.func.grad(lambda x: loss_of(x, b0))(a0)
+    gb = torch.func.grad(lambda y: loss_of(a0, y))(b0)
+    torch.testing.assert_close(a.detach(), a0 - 0.5 * torch.linalg.solve(Ha, ga))
+    torch.testing.assert_close(b.detach(), b0 - 1.0 * torch.linalg.solve(Hb, gb))
+
+
+def test_adaptive_damping_on_a_module_matches_the_manual_rule():
+    model, flat_loss, X, y = tiny_model_and_loss()
+    opt = DampedNewton(model.parameters(), damping=1e-3, adaptive=True, factor=5.0)
+    v = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    mu, eye = 1e-3, torch.eye(len(v), dtype=F64)
+    accepted = []
+    for _ in range(6):
+        H, g = torch.func.hessian(flat_loss)(v), torch.func.grad(flat_loss)(v)
+        trial = v - torch.linalg.solve(H + mu * eye, g)
+        ok = bool(flat_loss(trial) <= flat_loss(v))
+        accepted.append(ok)
+        v, mu = (trial, mu / 5.0) if ok else (v, mu * 5.0)
+        opt.step(model_closure(model, opt, X, y, create_graph=True))
+        got = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        torch.testing.assert_close(got, v, rtol=1e-9, atol=1e-11)
+        st = opt.state[next(model.parameters())]
+        assert math.isclose(float(st["damping"][0]), mu, rel_tol=1e-12)
+    assert any(accepted)
