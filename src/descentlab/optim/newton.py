@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from descentlab.errors import InvalidParameterError
 from descentlab.optim._base import (
     Problem,
     call_closure,
@@ -420,13 +421,14 @@ class DampedNewton(_CurvatureOptimizer):
             "rcond": check_number(o, "rcond", hyper["rcond"], lo=0.0, hi=1.0, hi_open=True),
         }
         if out["min_damping"] > out["max_damping"]:
-            raise _err(
-                o,
-                f"min_damping ({out['min_damping']:g}) exceeds "
+            raise InvalidParameterError(
+                f"{o}: min_damping ({out['min_damping']:g}) exceeds "
                 f"max_damping ({out['max_damping']:g})",
             )
         if out["adaptive"] and out["min_damping"] <= 0:
-            raise _err(o, "min_damping must be > 0 with adaptive=True (mu would never recover)")
+            raise InvalidParameterError(
+                f"{o}: min_damping must be > 0 with adaptive=True (mu would never recover)"
+            )
         return out
 
     def _update(self, prob: Problem, H: Tensor, closure: Any, loss: Any) -> Tensor:
@@ -553,9 +555,3 @@ class CubicNewton(_CurvatureOptimizer):
     def _update(self, prob: Problem, H: Tensor, closure: Any, loss: Any) -> Tensor:
         grp = prob.group
         return prob.x + grp["lr"] * cubic_step(H, prob.g, grp["M"])
-
-
-def _err(owner: str, msg: str) -> Exception:
-    from descentlab.errors import InvalidParameterError
-
-    return InvalidParameterError(f"{owner}: {msg}")
