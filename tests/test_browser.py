@@ -204,8 +204,10 @@ def test_bad_formula_shows_the_error_at_its_position(page, tmp_path):
     page.fill("#formula-input", "x**4 - 2*x**2 + y**2")
     page.press("#formula-input", "Enter")
     err.wait_for(state="hidden")
-    page.wait_for_function("app.surface && app.surface.critical_points.length === 3")
+    page.wait_for_function("app.surface && app.surface.landscape.name === 'formula'")
     assert page.evaluate("app.surface.critical_points_source") == "found"
+    kinds = page.evaluate("app.surface.critical_points.map(c => c.label).sort()")
+    assert kinds == ["global min", "global min", "saddle"]
 
 
 def test_basin_map_mode(page, tmp_path):
