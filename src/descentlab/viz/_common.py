@@ -33,9 +33,26 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], fmt: str | None = Non
     if target.suffix.lower() != f".{fmt}":
         target = target.with_name(target.name + f".{fmt}")
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    ensure_folder(target.parent)
     with style.context(), atomic_path(target) as tmp:
         fig.savefig(tmp, format=fmt, metadata=metadata)
     return target
+
+
+def ensure_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` (and its parents) or say clearly why it cannot be."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InvalidParameterError(f"cannot write into {str(path)!r}: it is a file") from None
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot create the folder {str(path)!r}: {exc.strerror or exc}"
+        ) from None
+    if not path.is_dir():
+        raise InvalidParameterError(f"cannot write into {str(path)!r}: not a folder")
+    return path
 
 
 def as_runs(runs: Any) -> dict[str, Any]:
@@ -58,36 +75,21 @@ def as_runs(runs: Any) -> dict[str, Any]:
 
 
 def row_path(traj: Any, row: int) -> np.ndarray:
-    """Recorded positions of one row up to its stop (finite points only): ``(k, d)``."""
-    pos = np.asarray(traj.positions)[:, row, :]
-    steps = np.asarray(traj.record_steps)
-    stop = getattr(traj, "stop_step", None)
-    if stop is not None:
-        s = np.asarray(stop)[row]
-        keep = steps <= s
-        # keep the first record at or after the stop, so a path always reaches its end point
-        after = np.nonzero(steps >= s)[0]
-        if after.size:
-            keep[after[0]] = True
-        pos = pos[keep]
+    """Recorded positions of one row up to its stop, ending at its final point, finite points
+    only: ``(k, d)`` (``Trajectory.path`` when the trajectory has it)."""
+    if hasattr(traj, "path"):
+        pos = np.asarray(traj.path(row), dtype=float)
+    else:
+        pos = np.asarray(traj.positions)[:, row, :]
+        steps = np.asarray(traj.record_steps)
+        stop = getattr(traj, "stop_step", None)
+        if stop is not None:
+            keep = steps <= np.asarray(stop)[row]
+            pos = pos[keep] if keep.any() else pos[:1]
     finite = np.all(np.isfinite(pos), axis=1)
     if not finite.all():
         pos = pos[: int(np.argmin(finite))]  # up to the first non-finite record
     return pos
-
-
-def row_losses(traj: Any, row: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, losses)`` of one row up to its stop (finite values only)."""
-    steps = np.asarray(traj.record_steps)
-    losses = np.asarray(traj.losses)[:, row]
-    stop = getattr(traj, "stop_step", None)
-    if stop is not None:
-        keep = steps <= np.asarray(stop)[row]
-        after = np.nonzero(steps >= np.asarray(stop)[row])[0]
-        if after.size:
-            keep[after[0]] = True
-        steps, losses = steps[keep], losses[keep]
-    return steps, losses
 
 
 def pick_rows(n_rows: int, max_rows: int | None) -> list[int]:

@@ -20,7 +20,7 @@ from descentlab.io import atomic_path
 from descentlab.landscapes.base import Landscape
 from descentlab.progress import Progress
 from descentlab.viz import style
-from descentlab.viz._common import as_runs, pick_rows
+from descentlab.viz._common import as_runs, ensure_folder, pick_rows
 from descentlab.viz.landscape import plot_contour
 
 ANIMATION_FORMATS = ("gif", "mp4")
@@ -79,7 +79,8 @@ def animate_race(
         max_frames: at most this many distinct steps shown (square-root spaced).
         max_paths: at most this many rows per optimizer.
         dpi: resolution of the frames.
-        hold_frames: extra copies of the last frame.
+        hold_frames: the last frame is shown this many frame-times longer (a GIF stores it
+            once with a longer duration; an MP4 repeats it).
         progress: show a progress bar (default: when stderr is a terminal), or a
             :class:`~descentlab.progress.Progress` to advance by one per frame.
         title: title prefix (default: the landscape's name).
@@ -109,6 +110,7 @@ def animate_race(
     runs = as_runs(runs)
     if not runs:
         raise InvalidParameterError("animate_race needs at least one run")
+    ensure_folder(target.parent)
     name = landscape.name if title is None else title
     with style.context():
         fig = plot_contour(landscape, runs, max_paths=max_paths, resolution=140, title=name)
@@ -154,7 +156,7 @@ def animate_race(
         try:
             with atomic_path(target) as tmp:
                 if fmt == "gif":
-                    _write_gif(fig, ax, draw, frames, tmp, fps, dpi, bar)
+                    _write_gif(fig, ax, draw, len(steps), hold_frames, tmp, fps, dpi, bar)
                 else:
                     writer = animation.FFMpegWriter(
                         fps=fps, codec="h264", extra_args=["-pix_fmt", "yuv420p"]
@@ -171,37 +173,46 @@ def animate_race(
 
 
 def _write_gif(
-    fig: Any, ax: Any, draw: Any, frames: list[int], path: Path, fps: int, dpi: int, bar: Any
+    fig: Any,
+    ax: Any,
+    draw: Any,
+    n: int,
+    hold: int,
+    path: Path,
+    fps: int,
+    dpi: int,
+    bar: Any,
 ) -> None:
-    """Render frames by blitting (the static contour map is drawn once; per frame only the
-    moving artists are redrawn onto a copy of it) and write them as a looping GIF with Pillow."""
+    """Render ``n`` frames by blitting (the static contour map is drawn once; per frame only
+    the moving artists are redrawn onto a copy of it) and write them as a looping GIF with
+    Pillow, the last frame held ``hold`` frame-times longer."""
     from PIL import Image
 
     fig.set_dpi(dpi)
     canvas = fig.canvas
-    moving = draw(frames[0])
+    moving = draw(0)
     title = ax.title
     for a in [*moving, title]:
         a.set_animated(True)
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
     images = []
-    for i in frames:
+    for i in range(n):
         moving = draw(i)
         canvas.restore_region(background)
         for a in [*moving, title]:
             ax.draw_artist(a)
-        rgba = np.asarray(canvas.buffer_rgba())
-        images.append(
-            Image.fromarray(rgba[..., :3].copy()).quantize(255, method=Image.Quantize.FASTOCTREE)
-        )
+        rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        images.append(Image.fromarray(rgb).quantize(255, method=Image.Quantize.FASTOCTREE))
         bar.update(1)
+    bar.update(hold)
+    frame_ms = max(round(1000 / fps), 20)
     images[0].save(
         path,
         format="GIF",
         save_all=True,
         append_images=images[1:],
-        duration=max(round(1000 / fps), 20),
+        duration=[frame_ms] * (n - 1) + [frame_ms * (1 + hold)],
         loop=0,
         optimize=False,
     )

@@ -201,7 +201,7 @@ def run_demo(
         >>> res = run_demo("descentlab-out", animation=False)  # doctest: +SKIP
         >>> print(res.table())  # doctest: +SKIP
     """
-    from descentlab.viz._common import FORMATS, save_figure
+    from descentlab.viz._common import FORMATS, ensure_folder, save_figure
     from descentlab.viz.animate import animate_race, ffmpeg_available
     from descentlab.viz.curves import plot_curves
     from descentlab.viz.landscape import plot_contour, plot_surface
@@ -212,7 +212,7 @@ def run_demo(
 
         raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     t0 = time.perf_counter()
-    out = Path(out_dir)
+    out = ensure_folder(out_dir)
     videos = ["gif"] + (["mp4"] if ffmpeg_available() else [])
     n_frames = ANIMATION_FRAMES + 8
     total = 7 + int(basins) + (len(videos) * n_frames if animation else 0)

@@ -32,6 +32,11 @@ def sweep_table(traj: Any, diagnosis: Any) -> dict[str, Any]:
             "a learning-rate sweep needs a run over a grid of rates (engine.run(..., lrs=[...]))"
         )
     lrs = np.unique(row_lr)
+    if lrs.size < 2:
+        raise InvalidParameterError(
+            f"a learning-rate sweep needs at least two rates (engine.run(..., lrs=[...])); this "
+            f"run has only lr={lrs[0]:g}"
+        )
     kinds = np.array([o.kind for o in diagnosis])
     if kinds.size != row_lr.size:
         raise InvalidParameterError(
