@@ -81,7 +81,14 @@ def test_catalogue_is_all_there():
     assert len(complete) >= 18
 
 
-@pytest.mark.parametrize("name", landscape_names())
+def _catalogue_params():
+    # Lévi N.13 has 3653 points in small basins: ~130k starts, several seconds
+    return [
+        pytest.param(n, marks=pytest.mark.slow) if n == "levi13" else n for n in landscape_names()
+    ]
+
+
+@pytest.mark.parametrize("name", _catalogue_params())
 def test_finder_recovers_the_known_set(name):
     L = get_landscape(name)
     if not L.complete:

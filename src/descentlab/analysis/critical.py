@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -271,25 +272,66 @@ def _derivatives(landscape: Landscape, X: Tensor) -> tuple[Tensor, Tensor, Tenso
             vals = landscape.fn(Xg)
             (g,) = torch.autograd.grad(vals.sum(), Xg, create_graph=True)
             if g.requires_grad:
-                for j in range(d):
-                    (col,) = torch.autograd.grad(
-                        g[:, j].sum(), Xg, retain_graph=j < d - 1, allow_unused=True
-                    )
-                    if col is not None:
-                        H[:, j, :] = col
+                H = _hessian_rows(g, Xg)
         v, g = vals.detach().to(_F64), g.detach().to(_F64)
         H = H.detach()
     H = 0.5 * (H + H.transpose(1, 2))
     return v.reshape(B), g.reshape(B, d), H
 
 
+def _hessian_rows(g: Tensor, X: Tensor) -> Tensor:
+    """``H[b] = d g[b] / d X[b]`` from the gradient of the sum: ``d`` HVPs with ``e_j``.
+
+    The ``d`` backward passes run as one vmapped pass (``is_grads_batched``); if an op in the
+    graph has no batching rule, they run one by one.
+    """
+    B, d = X.shape
+    E = torch.eye(d, dtype=X.dtype).unsqueeze(1).expand(d, B, d)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "falling back to a slow path" notices
+            (Hb,) = torch.autograd.grad(
+                g, X, grad_outputs=E, is_grads_batched=True, retain_graph=True, allow_unused=True
+            )
+        if Hb is None:
+            return torch.zeros(B, d, d, dtype=X.dtype)
+        return Hb.permute(1, 0, 2).detach()
+    except RuntimeError:
+        H = torch.zeros(B, d, d, dtype=X.dtype)
+        for j in range(d):
+            (col,) = torch.autograd.grad(
+                g[:, j].sum(), X, retain_graph=j < d - 1, allow_unused=True
+            )
+            if col is not None:
+                H[:, j, :] = col.detach()
+        return H
+
+
+def _eigh_small(H: Tensor) -> tuple[Tensor, Tensor]:
+    """Symmetric eigen-decomposition; closed form for ``d <= 2`` (one Jacobi rotation), which
+    on the CPU is several times faster than a LAPACK call per 2 x 2 matrix."""
+    B, d, _ = H.shape
+    if d == 1:
+        return H[:, :, 0].clone(), torch.ones(B, 1, 1, dtype=H.dtype)
+    if d == 2:
+        a, b, c = H[:, 0, 0], H[:, 0, 1], H[:, 1, 1]
+        theta = 0.5 * torch.atan2(2.0 * b, a - c)
+        cs, sn = torch.cos(theta), torch.sin(theta)
+        lam1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
+        lam2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
+        Q = torch.stack([torch.stack([cs, -sn], -1), torch.stack([sn, cs], -1)], -2)
+        return torch.stack([lam1, lam2], -1), Q
+    return torch.linalg.eigh(H)
+
+
 def _safe_eigh(H: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Batched ``eigh`` that tolerates non-finite rows: returns ``lam, Q, finite_mask``."""
     finite = torch.isfinite(H).flatten(1).all(1)
-    Hs = H.clone()
+    Hs = H
     if not bool(finite.all()):
+        Hs = H.clone()
         Hs[~finite] = torch.eye(H.shape[-1], dtype=H.dtype)
-    lam, Q = torch.linalg.eigh(Hs)
+    lam, Q = _eigh_small(Hs)
     return lam, Q, finite
 
 
@@ -494,7 +536,8 @@ def find_critical_points(
     *,
     n_starts: int | None = None,
     seed: int = 0,
-    max_rounds: int = 6,
+    max_rounds: int = 8,
+    max_starts: int = 131_072,
     max_iter: int = 200,
     xtol: float = 1e-12,
     dedup_tol: float = 1e-6,
@@ -508,8 +551,11 @@ def find_critical_points(
     the box, deterministic for ``seed``), all at once: batched Levenberg–Marquardt on the
     gradient with the Hessian as Jacobian, finished by Newton to full float64 precision (see
     the module docstring). Roots outside the box are dropped, roots closer than ``dedup_tol``
-    (relative to the box size) merged. Rounds of ``n_starts`` new starts continue while the
-    previous round found a point not seen before, up to ``max_rounds``.
+    (relative to the box size) merged. Round ``r`` solves ``n_starts * 2^(r-1)`` new starts;
+    rounds continue while the previous one found a point not seen before, up to ``max_rounds``
+    rounds and ``max_starts`` starts in all — a landscape with a handful of points costs two
+    rounds, one with thousands of small basins (Lévi N.13: 3653 points) gets the starts it
+    needs.
 
     Each point is classified by its Hessian eigenvalues with ``classify_eigenvalues``: an
     eigenvalue counts as zero below ``zero_tol`` times the landscape's Hessian scale (the median
@@ -523,9 +569,10 @@ def find_critical_points(
         domain: the box to search, ``(lo, hi)`` for all dimensions, a flat
             ``lo1, hi1, lo2, hi2, ...`` list, or one pair per dimension; default the
             landscape's own domain.
-        n_starts: starts per round; default ``256 * 2^(d-1)`` (at most 4096).
+        n_starts: starts of the first round; default ``256 * 2^(d-1)`` (at most 4096).
         seed: seed of the scrambled Sobol sequence of starts.
         max_rounds: rounds at most; 1 solves exactly ``n_starts`` starts.
+        max_starts: starts in all rounds at most (the first round always runs whole).
         max_iter: LM/Newton iterations per round.
         xtol: Newton-step tolerance, relative to ``1 + ||x||``.
         dedup_tol: roots closer than this times ``max(1, largest box width)`` are one point.
@@ -560,6 +607,8 @@ def find_critical_points(
     if n > 10_000_000:
         raise InvalidParameterError(f"n_starts must be at most 10000000, got {n}")
     max_rounds = _check_int("max_rounds", max_rounds, 1)
+    max_starts = _check_int("max_starts", max_starts, 1)
+    max_rounds = min(max_rounds, 40)  # 2^40 starts is beyond any budget anyway
     max_iter = _check_int("max_iter", max_iter, 1)
     seed = _check_int("seed", seed, 0)
     for name, val in (("xtol", xtol), ("dedup_tol", dedup_tol), ("zero_tol", zero_tol)):
@@ -586,13 +635,20 @@ def find_critical_points(
     total = n_conv = rounds = 0
     gtol: float | None = None
     # rows per solve: bound the (B, d, d) Hessians to ~32 MB whatever n_starts and d are
-    chunk = max(64, min(n, 4_000_000 // (d * d + 4 * d)))
-    with Progress(max_rounds * n, f"critical points ({landscape.name})", enabled=progress) as bar:
+    chunk = max(64, 4_000_000 // (d * d + 4 * d))
+    total_max = max(n, min(max_starts, n * (2**max_rounds - 1)))
+    with Progress(total_max, f"critical points ({landscape.name})", enabled=progress) as bar:
         for _ in range(max_rounds):
             rounds += 1
-            U = sobol.draw(n, dtype=_F64)
+            # round r solves n * 2^(r-1) new starts: cheap landscapes stop after two rounds,
+            # rich ones (thousands of points, small basins) get the starts they need
+            n_round = min(n * 2 ** (rounds - 1), total_max - total)
+            if n_round <= 0:
+                rounds -= 1
+                break
+            U = sobol.draw(n_round, dtype=_F64)
             found_new = False
-            for s in range(0, n, chunk):
+            for s in range(0, n_round, chunk):
                 X0 = lo + U[s : s + chunk] * width
                 res = _solve(
                     landscape,
@@ -692,10 +748,11 @@ def _merge(
             dist = (xb.unsqueeze(1) - reps.unsqueeze(0)).abs().amax(-1)
             near, j = dist.min(1)
             hit = near <= tol
-            for k in hit.nonzero().flatten().tolist():
-                r = int(j[k])
-                if gb[k] < rep_gn[r]:
-                    reps[r], rep_gn[r] = xb[k], gb[k]
+            if bool(hit.any()):
+                jj, gg, xx = j[hit], gb[hit], xb[hit]
+                best = torch.full_like(rep_gn, math.inf).scatter_reduce(0, jj, gg, reduce="amin")
+                sel = (gg == best[jj]) & (best[jj] < rep_gn[jj])
+                reps[jj[sel]], rep_gn[jj[sel]] = xx[sel], gg[sel]
             xb, gb = xb[~hit], gb[~hit]
         # greedy among the block's unmatched rows
         while xb.shape[0]:
