@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from descentlab.analysis import CriticalPointSet, find_critical_points, refine_critical_points
-from descentlab.analysis.critical import _derivatives
+from descentlab.analysis.critical import _derivatives, _eigh_small, _hessian_rows
 from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, landscape_names
 
@@ -218,6 +218,36 @@ def test_fused_derivatives_equal_the_landscape_methods():
     torch.testing.assert_close(H, L.hessian(X), rtol=1e-12, atol=1e-8)
     Hf = torch.stack([torch.func.hessian(lambda x: L.fn(x.unsqueeze(0))[0])(x) for x in X[:8]])
     torch.testing.assert_close(H[:8], Hf, rtol=1e-12, atol=1e-8)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_small_eigh_equals_lapack(d):
+    """The closed-form 1x1/2x2 eigen-decomposition against torch.linalg.eigh."""
+    g = torch.Generator().manual_seed(d)
+    A = torch.randn(500, d, d, generator=g, dtype=torch.float64) * 10 ** torch.randint(
+        -6, 6, (500, 1, 1), generator=g
+    )
+    H = A + A.transpose(1, 2)
+    special = [torch.zeros(d, d), torch.eye(d), torch.diag(torch.arange(1.0, d + 1)), -torch.eye(d)]
+    H = torch.cat([H, torch.stack(special).to(torch.float64)])
+    lam, Q = _eigh_small(H)
+    ref = torch.linalg.eigvalsh(H)
+    scale = H.abs().flatten(1).amax(1, keepdim=True).clamp_min(1e-300)
+    assert ((lam.sort(1).values - ref).abs() / scale).max() <= 1e-14
+    eye = torch.eye(d, dtype=torch.float64)
+    assert (Q.transpose(1, 2) @ Q - eye).abs().max() <= 1e-14
+    recon = Q @ torch.diag_embed(lam) @ Q.transpose(1, 2)
+    assert ((recon - H).abs().flatten(1).amax(1, keepdim=True) / scale).max() <= 1e-14
+
+
+def test_vmapped_hessian_rows_equal_one_by_one():
+    L = get_landscape("himmelblau")
+    X = L.sample(50, seed=2).requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(L.fn(X).sum(), X, create_graph=True)
+        H = _hessian_rows(g, X)
+        cols = [torch.autograd.grad(g[:, j].sum(), X, retain_graph=True)[0] for j in range(2)]
+    torch.testing.assert_close(H, torch.stack(cols, 1), rtol=0, atol=0)
 
 
 class _AnalyticSaddle(Landscape):
