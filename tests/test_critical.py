@@ -282,6 +282,18 @@ def test_refine_converges_to_full_precision():
     assert (X - known).abs().max() <= 1e-13
 
 
+@pytest.mark.parametrize("with_domain", [True, False])
+def test_refine_from_points_already_at_roots(with_domain):
+    """End points of runs sit (almost) on roots: the tolerance must not collapse with them."""
+    base = get_landscape("goldstein_price")
+    L = base if with_domain else Landscape(base.fn, 2)
+    known = torch.tensor([c.point for c in base.critical_points], dtype=torch.float64)
+    for P in (known, known + 1e-9):
+        X, ok = refine_critical_points(L, P)
+        assert ok.all()
+        assert (X - known).abs().max() <= 1e-12
+
+
 def test_refine_flags_rows_that_reach_no_root():
     L = get_landscape("plateau")  # the only root is the origin; the plateau has none
     P = torch.tensor([[0.05, -0.02], [2.9, 2.9]], dtype=torch.float64)

@@ -495,8 +495,10 @@ def refine_critical_points(
         P: points, shape ``(B, d)`` or ``(d,)``.
         max_iter: iterations at most (every row runs in the same batch).
         xtol: a row has converged when its Newton step is below ``xtol * (1 + ||x||)``.
-        gtol: the largest gradient norm accepted at a root; default ``1e-7`` times the median
-            gradient norm at ``P`` (``1e-7`` when every row of ``P`` is already a root).
+        gtol: the largest gradient norm accepted at a root; default ``1e-7`` times the
+            landscape's gradient scale: the median ``||g||`` over 256 points of its domain, or
+            without a domain the median of ``||g|| + max|eig H| (1 + ||x||)`` over ``P`` (end
+            points of runs sit near roots, so their gradients alone would make it collapse).
 
     Returns:
         ``(points, converged)``: the refined ``(B, d)`` float64 points and a ``(B,)`` bool mask
@@ -517,12 +519,22 @@ def refine_critical_points(
     if gtol is not None:
         check_positive("gtol", gtol)
     else:
-        # rows already at a root (g == 0) make the median-based scale meaningless
-        gn0 = landscape.grad(X0).to(_F64).norm(dim=1)
-        ok = torch.isfinite(gn0) & (gn0 > 0)
-        gtol = 1e-7 * (float(gn0[ok].median()) if bool(ok.any()) else 1.0)
+        gtol = 1e-7 * _gradient_scale(landscape, X0)
     res = _solve(landscape, X0, max_iter=max_iter, xtol=xtol, gtol=gtol, box=None, trust=None)
     return res.x, res.converged
+
+
+def _gradient_scale(landscape: Landscape, P: Tensor) -> float:
+    """A typical gradient norm of the landscape (see ``refine_critical_points``)."""
+    if landscape.domain is not None:
+        S = landscape.sample(256, seed=0).to(_F64)
+        n = landscape.grad(S).to(_F64).norm(dim=1)
+    else:
+        _, g, H = _derivatives(landscape, P)
+        lam_max = torch.linalg.eigvalsh(H).abs().amax(1) if H.shape[0] else H.new_zeros(0)
+        n = g.norm(dim=1) + lam_max * (1.0 + P.norm(dim=1))
+    n = n[torch.isfinite(n) & (n > 0)]
+    return float(n.median()) if n.numel() else 1.0
 
 
 def default_n_starts(dim: int) -> int:
