@@ -144,6 +144,7 @@ class TrainingMonitor:
         self.path: list[Tensor] = []
         self.path_steps: list[int] = []
         self._next_step = 0
+        self._method: str | None = None
 
     # -- recording ------------------------------------------------------------------------------
     def __call__(self, loss: Tensor | float, step: int | None = None) -> None:
@@ -170,8 +171,12 @@ class TrainingMonitor:
         self._update_episodes(step)
 
     def _probe(self, step: int) -> None:
-        H = HessianOperator(self.model, self.loss_fn, self.probe_data, **self.options)
+        opts = dict(self.options)
+        if "method" not in opts and self._method is not None:
+            opts["method"] = self._method  # chosen (timed) at the first probe
+        H = HessianOperator(self.model, self.loss_fn, self.probe_data, **opts)
         r = lanczos(H, k=1, which="both", tol=self.probe_tol, max_iter=min(H.n, self.probe_iter))
+        self._method = H.objective.method
         self.probes.append(Probe(step, r.lambda_max, r.lambda_min, r.converged, r.n_matvec))
 
     def _negative_curvature(self, since: int) -> float | None:
