@@ -3,7 +3,7 @@
 Regenerates ``src/descentlab/landscapes/data/critical_points.json``, which the catalogue loads.
 Run offline (needs sympy and mpmath, which are not runtime dependencies)::
 
-    python tools/certify_critical_points.py            # all, ~1-3 minutes
+    python tools/certify_critical_points.py            # all, ~3 minutes
     python tools/certify_critical_points.py himmelblau # one
     python tools/certify_critical_points.py --check    # recompute and compare with the stored file
 
@@ -31,6 +31,14 @@ rationals, e.g. ``2.625 = 21/8``).
 6. The point is polished by Newton's method at 60 digits, and the point, value and Hessian
    eigenvalues are rounded to the nearest float64 for storage.
 
+Method, Lévi N.13 on [-10, 10]^2
+-------------------------------
+Exhaustive subdivision with outward-rounded float64 interval arithmetic (see ``certify_levi13``):
+every box of a 240 x 240 partition is either excluded (the interval gradient misses 0 or the
+Krawczyk image misses the box), certified to hold exactly one critical point (Krawczyk image
+strictly inside the box inflated by 10%), or bisected; each certified point is then found by
+Newton at 50 digits inside its box and classified by its Hessian eigenvalues at 50 digits.
+
 Method, Rosenbrock in d = 3..7
 ------------------------------
 ``df/dx_1 = 0`` gives ``x_2 = x_1^2 - (1 - x_1)/(200 x_1)`` (``x_1 = 0`` is impossible), and for
@@ -38,9 +46,11 @@ Method, Rosenbrock in d = 3..7
 (400 x_i)`` (``x_i = 0`` would need ``-200 x_{i-1}^2 = 2``). So every coordinate is a rational
 function of ``x_1``, and the critical points correspond one-to-one to the real zeros of
 ``F(x_1) = x_d - x_{d-1}^2`` (the last equation ``df/dx_d = 200 (x_d - x_{d-1}^2)``) at which no
-``x_i`` has a pole. Sympy writes ``F = N / D`` in lowest terms and isolates the real roots of
-``N`` exactly; each is refined to 1e-60, the coordinates are evaluated at 80 digits (with a
-check that no denominator vanishes), polished by Newton in ``R^d`` at 60 digits, and classified
+``x_i`` has a pole. Each ``x_i`` is kept as a quotient of integer polynomials in lowest terms
+(exact gcds), so is ``F = N / D``, and sympy isolates the real roots of ``N`` exactly (degree
+``3^(d-2)``: 243 for d = 7, about 90 s; d = 8 did not finish in 5 minutes); each root is refined
+to 1e-60, the coordinates are evaluated at 1000 digits (with a check that no denominator
+vanishes), polished by Newton in ``R^d`` at 60 digits, and classified
 by the Hessian's eigenvalues at 60 digits (all are far from 0: the smallest ``|lambda|`` is
 printed and stored). Every real critical point lies inside ``[-2.048, 2.048]^d``.
 """
@@ -286,20 +296,28 @@ def _finish(points: list[dict]) -> list[dict]:
 def certify_rosenbrock(d: int) -> dict:
     t0 = time.time()
     t = sp.symbols("t")
-    xs_sym = [t]
-    x2 = sp.cancel(t**2 - (1 - t) / (200 * t))
-    xs_sym.append(x2)
+
+    def zz(e: sp.Expr) -> sp.Poly:
+        return sp.Poly(e, t, domain="ZZ")
+
+    # x_i = nums[i] / dens[i] in lowest terms, as integer polynomials in t = x_1
+    nums, dens = [zz(t), zz(200 * t**3 + t - 1)], [zz(1), zz(200 * t)]
     for i in range(1, d - 1):
-        prev, cur = xs_sym[i - 1], xs_sym[i]
-        nxt = sp.cancel(cur**2 + (200 * (cur - prev**2) - 2 * (1 - cur)) / (400 * cur))
-        xs_sym.append(nxt)
-    F = sp.cancel(xs_sym[d - 1] - xs_sym[d - 2] ** 2)
-    N, _ = sp.fraction(F)  # F = N / D in lowest terms: its zeros are N's
-    N = sp.Poly(N, t)
+        ni, di, npr, dpr = nums[i], dens[i], nums[i - 1], dens[i - 1]
+        # x_{i+1} = x_i^2 + (202 x_i - 200 x_{i-1}^2 - 2) / (400 x_i)
+        num = ni**2 * 400 * ni * dpr**2 + di**2 * (
+            202 * ni * dpr**2 - 200 * npr**2 * di - 2 * di * dpr**2
+        )
+        den = 400 * ni * di**2 * dpr**2
+        g = sp.gcd(num, den)
+        nums.append(sp.quo(num, g))
+        dens.append(sp.quo(den, g))
+    # F = x_d - x_{d-1}^2 = N / D in lowest terms; its zeros are N's zeros
+    num = nums[d - 1] * dens[d - 2] ** 2 - nums[d - 2] ** 2 * dens[d - 1]
+    den = dens[d - 1] * dens[d - 2] ** 2
+    N = sp.quo(num, sp.gcd(num, den))
     roots = _real_root_intervals(N)
     log(f"rosenbrock d={d}: deg N = {N.degree()}, {len(roots)} real roots, {time.time() - t0:.1f}s")
-    dens = [sp.Poly(sp.fraction(e)[1], t) for e in xs_sym]
-    nums = [sp.Poly(sp.fraction(e)[0], t) for e in xs_sym]
 
     def grad(P):
         g = [mp.mpf(0)] * d
@@ -325,13 +343,16 @@ def certify_rosenbrock(d: int) -> dict:
     points = []
     min_abs_eig = None
     for a, b in roots:
-        r = sp.Poly(N).refine_root(a, b, eps=R(1, 10**60)) if a != b else (a, b)
-        t_star = mp.mpf(sp.Rational(r[0] + r[1], 2).p) / sp.Rational(r[0] + r[1], 2).q
+        r = N.refine_root(a, b, eps=R(1, 10**60)) if a != b else (a, b)
+        mid = sp.Rational(r[0] + r[1], 2)
         P = []
-        for num, den in zip(nums, dens, strict=True):
-            den_v = _mp_polyval(den, t_star)
-            assert abs(den_v) > mp.mpf(10) ** -30, "pole of an intermediate coordinate"
-            P.append(_mp_polyval(num, t_star) / den_v)
+        # the coefficients are huge and alternate in sign: evaluate with ample digits
+        with mp.workdps(1000):
+            t_star = mp.mpf(mid.p) / mid.q
+            for num, den in zip(nums, dens, strict=True):
+                den_v = _mp_polyval(den, t_star)
+                assert abs(den_v) > mp.mpf(10) ** -30, "pole of an intermediate coordinate"
+                P.append(_mp_polyval(num, t_star) / den_v)
         Pm = mp.matrix(P)
         for _ in range(10):
             Pm = Pm - mp.lu_solve(hess(Pm), grad(Pm))

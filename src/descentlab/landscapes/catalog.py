@@ -11,7 +11,7 @@ are *every* critical point inside ``domain`` when ``complete`` is True. How each
   of a strictly monotone function on an explicit bracket (argued in the factory's docstring) and
   is computed by bisection to the last float;
 * certified and stored — Himmelblau, six-hump camel, Beale, Goldstein–Price and Rosenbrock in
-  ``d = 3..ROSENBROCK_MAX`` have polynomial gradients without a closed-form solution; their
+  ``d = 3..7`` have polynomial gradients without a closed-form solution; their
   points were computed once by ``tools/certify_critical_points.py`` (exact real-root isolation
   of resultants or of a one-variable reduction with sympy, then an interval Krawczyk test at 80
   digits on every candidate box). Lévi N.13's 3653 points were found by exhaustive interval
@@ -358,8 +358,8 @@ def rosenbrock(dim: int = 2) -> Landscape:
         cps = [_cp([1.0] * d, 0.0, "minimum", 0, True)]
         complete = False
         known = (
-            "only the global minimum (1, ..., 1) is listed; for 4 <= d <= 7 there is exactly one "
-            "other local minimum near (-1, 1, ..., 1), and the number of saddles grows with d"
+            "only the global minimum (1, ..., 1) is listed (for d = 3..7 the complete set is "
+            "stored: for 4 <= d <= 7 one more local minimum near (-1, 1, ..., 1) and one saddle)"
         )
     domain: Any = ((-2.0, 2.0), (-1.0, 3.0)) if d == 2 else (-2.048, 2.048)
     return Landscape(
