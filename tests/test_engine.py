@@ -248,6 +248,28 @@ def test_start_outside_bound_or_nan_value_is_diverged_at_step_zero():
     assert tr.stop_reason[1] == "max_steps"
 
 
+def test_stop_rules_exact_at_their_edges():
+    # the bound is on the Euclidean norm: |(7.5, 6.5)| = 9.92 runs on, |(7.1, 7.1)| = 10.04 stops
+    flat = Landscape(lambda P: 0.0 * P.sum(-1), dim=2, name="flat")
+    tr = run(flat, "gd", [[7.5, 6.5], [7.1, 7.1], [-7.07, 7.07]], 5, bound=10, grad_tol=0)
+    assert tr.stop_reason.tolist() == ["max_steps", "diverged", "max_steps"]
+    assert tr.stop_step.tolist() == [5, 0, 5]
+    # an infinite value with a finite gradient diverges; f = -x below x = 1, GD: x_k = 0.3 k
+    wall = Landscape(
+        lambda P: torch.where(P[:, 0] > 1, torch.full_like(P[:, 0], math.inf), -P[:, 0]),
+        dim=2,
+        name="wall",
+    )
+    tr = run(wall, "gd", [[0.0, 0.0], [-10.0, 0.0]], 10, lr=0.3, grad_tol=0)
+    assert tr.stop_reason.tolist() == ["diverged", "max_steps"]
+    assert tr.stop_step[0] == 4 and tr.final_points[0, 0] == 0.3 + 0.3 + 0.3
+    np.testing.assert_allclose(tr.final_points[1], [-7.0, 0.0])
+    # a gradient exactly at the tolerance converges (<=), just above runs on
+    line = Landscape(lambda P: P[:, 0] * P[:, 1], dim=2, name="line")
+    tr = run(line, "gd", [[0.0, 0.5], [0.0, 0.5000001]], 0, grad_tol=0.5)
+    assert tr.stop_reason.tolist() == ["converged", "max_steps"]
+
+
 # ---------------------------------------------------------------------------- records, schedules
 def test_record_every_keeps_subset_and_exact_final_state():
     full = run(HIMMELBLAU, "adam", STARTS, 23, lr=0.05, grad_tol=0)

@@ -18,14 +18,17 @@ after it, so the rest of the batch goes on untouched; the run ends early once ev
 stopped.
 
 Memory: the recorded positions, losses and gradient norms take
-``8 * T * B * (d + 2)`` bytes with ``T = steps // record_every + 2`` records; a run that would
-need more than ``max_memory`` (default 256 MiB) is refused with the ``record_every`` that fits.
+``8 * T * B * (d + 2)`` bytes with ``T = steps // record_every + 2`` records, plus ``8 * steps``
+bytes per learning-rate column (one per rate, or one per row when rows run apart); a run that
+would need more than ``max_memory`` (default 256 MiB) is refused with the ``record_every`` that
+fits.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -212,10 +215,13 @@ def run(
             raise InvalidParameterError(f"{spec.label} has no learning rate; lrs cannot be used")
 
     B = X0.shape[0] * (1 if rates is None else len(rates))
-    _check_memory(B, landscape.dim, steps, record_every, max_memory)
+    apart = [not _elementwise(spec) for spec in specs]
+    G = len(rates) if rates is not None else 1
+    for rows_apart in apart:  # rows run apart keep one learning-rate column per row
+        _check_memory(B, landscape.dim, steps, record_every, max_memory, B if rows_apart else G)
 
     results: dict[str, Trajectory] = {}
-    for spec in specs:
+    for spec, rows_apart in zip(specs, apart, strict=True):
         label = spec.label
         for j in itertools.count(2):
             if label not in results:
@@ -233,6 +239,7 @@ def run(
             bound,
             seed,
             progress,
+            not rows_apart,
         )
         tr.optimizer = label
         results[label] = tr
@@ -289,16 +296,19 @@ def _check_lrs(lrs: Sequence[float] | None) -> list[float] | None:
     return [check_positive("lrs entry", v) for v in vals]
 
 
-def _check_memory(B: int, d: int, steps: int, record_every: int, max_memory: int) -> None:
+def _check_memory(
+    B: int, d: int, steps: int, record_every: int, max_memory: int, lr_columns: int = 1
+) -> None:
     T = steps // record_every + 2
-    need = 8 * T * B * (d + 2)
+    need = 8 * T * B * (d + 2) + 8 * steps * lr_columns
     if need > max_memory:
         per_record = 8 * B * (d + 2)
-        fit = max(1, max_memory // per_record - 2)
+        avail = max_memory - 8 * steps * lr_columns
+        fit = max(1, avail // per_record - 2)
         advice = (
             f"use record_every >= {math.ceil(steps / fit)}"
-            if max_memory >= 3 * per_record
-            else "use fewer starts"
+            if avail >= 3 * per_record
+            else "use fewer starts or fewer steps"
         )
         raise InvalidParameterError(
             f"recording {T} states of {B} starts in {d} dimensions needs {need / 2**20:.1f} MiB, "
@@ -340,18 +350,66 @@ class _Recorder:
         # ~40x slower than gemv at d = 2
         self.ones = torch.ones(d, dtype=torch.float64)
         self.b2 = bound * bound
+        # |x_ij| <= bound / sqrt(d) for every j implies |x_i| <= bound (largest finite if none)
+        self.xbound = bound / math.sqrt(d) if bound != math.inf else sys.float_info.max
+        self.lift = torch.zeros(B, dtype=torch.float64)
 
     def observe(
-        self, k: int, x: torch.Tensor, v: torch.Tensor, g: torch.Tensor, final: bool = False
+        self,
+        k: int,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        g: torch.Tensor,
+        final: bool = False,
+        total: torch.Tensor | None = None,
     ) -> None:
         """Apply the stop rules at iterate ``k`` (values ``v``, gradients ``g`` at ``x``).
 
         ``v`` and ``g`` must be fresh tensors (they are kept, not copied); ``x`` is copied.
+        ``total`` is ``v.sum()`` when the caller has it.
         """
         gsq = (g * g) @ self.ones
-        # One fused test on the hot path: ``gsq + 0 * v`` is nan unless both are finite (and nan
-        # compares false), so a row keeps running iff its value and gradient are finite, its
-        # gradient is above the tolerance and it is inside the bound.
+        if final or not self._nobody_stops(x, v, gsq, total):
+            self._apply_rules(k, x, v, gsq, final)
+        if final or k % self.record_every == 0:
+            self._record(k, x, v, gsq.sqrt())
+        if not final:
+            self.prev_pos.copy_(x)
+            self.prev_val = v
+            self.prev_gsq = gsq
+
+    def _nobody_stops(
+        self, x: torch.Tensor, v: torch.Tensor, gsq: torch.Tensor, total: torch.Tensor | None
+    ) -> bool:
+        """A cheap sufficient test that no running row stops at this iterate.
+
+        Reductions to a handful of scalars instead of per-row masks: the sum of the values is
+        finite only if every value is; the smallest gradient norm of the running rows (stopped
+        rows are lifted by ``1e300``) must pass the tolerance and the largest must be finite
+        (nan propagates through both); ``max |x_ij| * sqrt(d) <= bound`` implies every row is
+        inside the bound. Stopped rows sit at finite points inside the bound, so they never fail
+        it. When the test fails, :meth:`_apply_rules` decides row by row.
+        """
+        gl = gsq if self.n_running == self.B else gsq + self.lift
+        lo, hi = torch.aminmax(gl)
+        xlo, xhi = torch.aminmax(x)
+        tot = v.sum() if total is None else total.detach()
+        t, lo_, hi_, xlo_, xhi_ = torch.stack([tot, lo, hi, xlo, xhi]).tolist()
+        return (
+            math.isfinite(t)
+            and hi_ < math.inf
+            and (lo_ > self.tol2 if self.tol2 > 0 else lo_ == lo_)
+            and abs(xlo_) <= self.xbound
+            and abs(xhi_) <= self.xbound
+        )
+
+    def _apply_rules(
+        self, k: int, x: torch.Tensor, v: torch.Tensor, gsq: torch.Tensor, final: bool
+    ) -> None:
+        """The stop rules row by row (exact; see the module docstring)."""
+        # ``gsq + 0 * v`` is nan unless both are finite (and nan compares false), so a row keeps
+        # running iff its value and gradient are finite, its gradient is above the tolerance
+        # and it is inside the bound.
         s = gsq + 0.0 * v
         keep = s > self.tol2 if self.tol2 > 0 else s == s
         if self.b2 != math.inf:
@@ -386,12 +444,7 @@ class _Recorder:
             self.stop_step[rest] = k
             self.running[:] = False
             self.n_running = 0
-        if final or k % self.record_every == 0:
-            self._record(k, x, v, gsq.sqrt())
-        if not final:
-            self.prev_pos.copy_(x)
-            self.prev_val = v
-            self.prev_gsq = gsq
+        self.lift = (~self.running).to(torch.float64) * 1e300
 
     def _record(self, k: int, x: torch.Tensor, v: torch.Tensor, gn: torch.Tensor) -> None:
         if self.steps_rec and self.steps_rec[-1] == k:
@@ -479,13 +532,13 @@ def _run_spec(
     bound: float,
     seed: int,
     progress: bool | None,
+    elementwise: bool,
 ) -> Trajectory:
     B0 = X0.shape[0]
     G = 1 if rates is None else len(rates)
     X = X0.repeat(G, 1).contiguous()  # row g * B0 + i: start i, rate g
     B = X.shape[0]
     rec = _Recorder(X, steps, record_every, grad_tol, bound)
-    elementwise = _elementwise(spec)
     bar = Progress(steps, f"{spec.label}", enabled=progress)
     with torch.random.fork_rng(devices=[]), bar:
         torch.manual_seed(seed)
@@ -608,7 +661,7 @@ def _loop_batched(
         with torch.enable_grad():
             v, loss = evaluate()
         vd = v.detach()
-        rec.observe(k, X, vd, grads().detach())
+        rec.observe(k, X, vd, grads().detach(), total=loss)
         if rec.n_running == 0:
             break
         if rec.n_running < rec.B:

@@ -408,7 +408,7 @@ def escape_times(
     )
     first_seen: list[list[tuple[int, CriticalPoint, int]]] = [[] for _ in range(B)]
     pos = trajectory.positions
-    chunk = max(1, int(4e7 // max(1, B * pos.shape[2])))
+    chunk = max(1, int(4e6 // max(1, B * pos.shape[2])))  # ~32 MB temporaries
     for c in sad:
         s = np.asarray(c.point, dtype=float)
         count = np.zeros(B, dtype=np.int64)
