@@ -479,3 +479,12 @@ def test_morse_counts_of_coercive_surfaces():
         land = get_landscape(name)
         c = land.count_kinds()
         assert c["minimum"] - c["saddle"] + c["maximum"] == 1, (name, c)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import descentlab.landscapes.catalog as catalog
+
+    result = doctest.testmod(catalog, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 20 and result.failed == 0

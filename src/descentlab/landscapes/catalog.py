@@ -694,14 +694,13 @@ def _certified_2d(
     description: str,
     formula: str,
 ) -> Landscape:
-    pts = _stored_points(key)
-    gmin = min(c.value for c in pts if c.is_global)
+    gmin = min(p["value"] for p in _stored()["landscapes"][key]["points"] if p["is_global"])
     return Landscape(
         fn,
         2,
         name=key,
         domain=domain,
-        critical_points=pts,
+        critical_points=functools.partial(_stored_points, key),
         complete=True,
         global_min_value=gmin,
         description=description,
