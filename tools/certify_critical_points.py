@@ -379,7 +379,8 @@ def certify_rosenbrock(d: int) -> dict:
 
 # ----------------------------------------------------------------------------- Lévi N.13
 # Vectorised float64 interval arithmetic: every operation rounds outward by two ulps (one suffices
-# for correctly rounded + - *), and sin results are widened by 1e-15 absolute (numpy's sin is
+# for correctly rounded + - *; the second also covers the rounding of constants such as 6*pi,
+# at most one ulp of the product), and sin results are widened by 1e-15 absolute (numpy's sin is
 # accurate to a few ulps, i.e. < 1e-15 on [-1, 1]). Intervals are (lo, hi) pairs of arrays.
 LEVI_DOMAIN = ((-10.0, 10.0), (-10.0, 10.0))
 LEVI_GRID = 240  # initial boxes per side (1/12 wide: the ripples have period 1/3)
@@ -617,8 +618,12 @@ def certify_levi13() -> dict:
     )
     points = []
     seen: dict[tuple[float, float], int] = {}
-    with mp.workdps(50):
+    sys.path.insert(0, str(ROOT / "src"))
+    from descentlab.progress import Progress
+
+    with mp.workdps(50), Progress(len(certified), "levi13: Newton at 50 digits") as bar:
         for blo, bhi in certified:
+            bar.update()
             p = mp.matrix([mp.mpf((blo[0] + bhi[0]) / 2), mp.mpf((blo[1] + bhi[1]) / 2)])
             for _ in range(40):
                 step = mp.lu_solve(h(p[0], p[1]), g(p[0], p[1]))
