@@ -106,7 +106,7 @@ class TrainingMonitor:
     probe_data: Any = None
     every: int = 50
     window: int = 50
-    stall_tol: float = 1e-3
+    stall_tol: float = 1e-2
     neg_rel_tol: float = 1e-3
     probe_iter: int = 40
     probe_tol: float = 1e-4
