@@ -9,7 +9,15 @@ from descentlab.cli.common import add_subcommand, print_json
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from descentlab.viz.demo import DEMO_LANDSCAPE, DEMO_START_NAMES, DEMO_STARTS, run_demo
+    from descentlab.viz.demo import (
+        DEMO_LANDSCAPE,
+        DEMO_START_NAMES,
+        DEMO_STARTS,
+        DEMO_STEPS,
+        PERTURBED_NOTE,
+        describe_optimizers,
+        run_demo,
+    )
 
     res = run_demo(
         args.out,
@@ -26,11 +34,13 @@ def _demo(args: argparse.Namespace) -> int:
         for n, s in zip(DEMO_START_NAMES, DEMO_STARTS, strict=True)
     )
     print(f"Race on {DEMO_LANDSCAPE} (one global minimum, one local minimum, one saddle)")
-    print(f"starts: {starts}; {res.race[next(iter(res.race))].steps} steps\n")
+    print(f"starts: {starts}; {DEMO_STEPS} steps")
+    print("optimizers: " + "; ".join(describe_optimizers()) + "\n")
     print(res.table())
     print()
     for line in res.story():
         print(line)
+    print(f"note: {PERTURBED_NOTE}")
     print(f"\nWrote {len(res.files)} files to {args.out}/ in {res.seconds:.1f} s:")
     for path in res.files.values():
         print(f"  {path}")

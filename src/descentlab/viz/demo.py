@@ -1,24 +1,27 @@
 """``descentlab demo``: the race that shows why "converged" is not "minimised".
 
 On ``tilted_double_well`` (one global minimum, one local minimum, one saddle) five optimizers
-race from two telling starts:
+race for 280 steps from two telling starts:
 
-* **A = (0.19018918322386770, -0.5)** lies on the saddle's stable manifold for gradient descent
+* **A = (0.1901891832238677, -0.5)** lies on the saddle's stable manifold for gradient descent
   with ``lr = 0.03`` (the point of the line ``y = -0.5`` where GD's fate switches from the global
   to the local minimum, found by bisection to float precision). Plain GD slides down the
-  manifold into the saddle and sits there: after the 250-step budget it is ``3e-6`` from the
-  saddle with a gradient norm of ``1e-5`` — it *stalled at the saddle*. Newton's method jumps to
-  the stationary point of its local quadratic model and converges to the saddle in four steps —
-  it is *drawn to the saddle*. Momentum (heavy ball), Adam and perturbed GD (Jin et al. 2017)
-  leave the manifold and reach the *global minimum*.
-* **B = (1.5, 0.0)** lies in the local minimum's basin. GD, Adam and Newton settle in the local
-  minimum; momentum's inertia carries it over the saddle into the global minimum, and perturbed
-  GD's larger step does too.
+  manifold into the saddle and sits there: after 280 steps it is ``7e-5`` from the saddle with
+  a gradient norm of ``3e-4`` — it *stalled at the saddle*. Newton's method jumps to the
+  stationary point of its local quadratic model and converges to the saddle in four steps — it
+  is *drawn to the saddle*. Momentum (heavy ball) and Adam leave the manifold and reach the
+  *global minimum*. Perturbed GD (Jin et al. 2017) is plain GD with the same ``lr = 0.03`` plus
+  one random kick of radius 0.1 once its gradient norm falls below 0.1 near the saddle: the
+  kick gets it off the saddle, and with ``seed = 1`` it lands on the global minimum's side. The
+  side is chance: over seeds 0..15, 10 kicks lead to the global minimum, 5 to the local one
+  and 1 is still on its way after 280 steps (the printed note says so).
+* **B = (1.5, 0.0)** lies in the local minimum's basin. GD, Adam, Newton and perturbed GD settle
+  in the local minimum; momentum's inertia carries it over the saddle into the global minimum.
 
 The diagnosis (``analysis.diagnose``) of every row is printed as a table, and the figures (the
 seed's two pictures, the race on the contour map and on the surface, loss/gradient-norm
 curves, a basin map) and the race animation are written to the output folder. The whole demo
-takes a few seconds (see ``DemoResult.seconds``).
+takes a few seconds of CPU (see ``DemoResult.seconds``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from descentlab.landscapes.registry import get_landscape
 from descentlab.progress import Progress
 
 DEMO_LANDSCAPE = "tilted_double_well"
-DEMO_STEPS = 250
+DEMO_STEPS = 280
 # A: on GD(lr=0.03)'s stable manifold of the saddle; B: in the local minimum's basin
 DEMO_STARTS: tuple[tuple[float, float], ...] = ((0.1901891832238677, -0.5), (1.5, 0.0))
 DEMO_START_NAMES = ("A", "B")
@@ -45,7 +48,11 @@ DEMO_OPTIMIZERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("momentum", {"lr": 0.05, "momentum": 0.9}),
     ("adam", {"lr": 0.05}),
     ("newton", {}),
-    ("perturbed_gd", {"lr": 0.1}),
+    ("perturbed_gd", {"lr": 0.03, "g_thres": 0.1, "radius": 0.1, "t_thres": 1000, "seed": 1}),
+)
+PERTURBED_NOTE = (
+    "perturbed GD's kick direction is random (seed 1 here): over seeds 0..15, 10 kicks from A "
+    "lead to the global minimum, 5 to the local one, 1 is still moving after 280 steps."
 )
 BASIN_GRID = 31
 ANIMATION_FRAMES = 40
@@ -114,6 +121,7 @@ class DemoResult:
         return {
             "landscape": self.landscape.name,
             "steps": DEMO_STEPS,
+            "optimizers": {name: dict(hyper) for name, hyper in DEMO_OPTIMIZERS},
             "starts": {n: list(s) for n, s in zip(DEMO_START_NAMES, DEMO_STARTS, strict=True)},
             "runs": self.rows,
             "files": {k: str(v) for k, v in self.files.items()},
@@ -141,16 +149,28 @@ def demo_race(progress: bool | None = None) -> tuple[Landscape, Any, dict[str, A
     """Run the demo's race and diagnose it: ``(landscape, race, diagnoses)``."""
     from descentlab.analysis.diagnose import diagnose
     from descentlab.engine import run
+    from descentlab.trajectory import Race
 
     L = get_landscape(DEMO_LANDSCAPE)
-    race = run(
+    raced = run(
         L,
         [(name, dict(hyper)) for name, hyper in DEMO_OPTIMIZERS],
         np.asarray(DEMO_STARTS, dtype=np.float64),
         steps=DEMO_STEPS,
         progress=progress,
     )
+    # short labels for tables and legends; the hyper-parameters are in DEMO_OPTIMIZERS
+    race = Race({name: t for (name, _), t in zip(DEMO_OPTIMIZERS, raced.values(), strict=True)})
     return L, race, diagnose(race, L)
+
+
+def describe_optimizers() -> list[str]:
+    """``"gd: lr=0.03"``, ... one line per optimizer of the race."""
+    out = []
+    for name, hyper in DEMO_OPTIMIZERS:
+        hp = ", ".join(f"{k}={v:g}" for k, v in hyper.items()) or "defaults (lr=1)"
+        out.append(f"{name}: {hp}")
+    return out
 
 
 def demo_rows(race: Any, diagnoses: dict[str, Any]) -> list[dict[str, Any]]:
@@ -294,15 +314,17 @@ def _mark_start_names(fig: Any, race: Any) -> None:
 def _basins(L: Landscape, path: Path) -> Path:
     from descentlab.analysis.diagnose import diagnose
     from descentlab.engine import grid_starts, run
+    from descentlab.trajectory import Race
     from descentlab.viz._common import save_figure
     from descentlab.viz.basins import plot_basins
 
-    grid = run(
+    raced = run(
         L,
         [(name, dict(hyper)) for name, hyper in DEMO_OPTIMIZERS],
         grid_starts(L, BASIN_GRID),
         steps=DEMO_STEPS,
         progress=False,
     )
+    grid = Race({name: t for (name, _), t in zip(DEMO_OPTIMIZERS, raced.values(), strict=True)})
     fig = plot_basins(L, grid, diagnose(grid, L), title=f"Basins on {L.name} ({DEMO_STEPS} steps)")
     return save_figure(fig, path)
