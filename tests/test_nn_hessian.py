@@ -76,7 +76,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("method", ["func", "autograd"])
+@pytest.mark.parametrize("method", ["func", "autograd", "autograd-no-reuse"])
 def test_hvp_matches_full_hessian(case, method):
     make, make_data = CASES[case]
     net = make()
@@ -84,7 +84,9 @@ def test_hvp_matches_full_hessian(case, method):
     loss_fn = nn.CrossEntropyLoss()
     Hfull = full_hessian(net, loss_fn, X, y)
     # uneven batches (4, 4, 3 / 4, 4, 1): the sample-count weighting must recover the full mean
-    H = HessianOperator(net, loss_fn, (X, y), batch_size=4, method=method)
+    reuse = method != "autograd-no-reuse"
+    method = method.removesuffix("-no-reuse")
+    H = HessianOperator(net, loss_fn, (X, y), batch_size=4, method=method, reuse_graph=reuse)
     assert H.info()["mode"] == "eval" and H.objective.method == method
     g = torch.Generator().manual_seed(3)
     for _ in range(3):

@@ -179,6 +179,8 @@ class ModelLoss:
         seed: base seed of the per-batch dropout masks in ``"train"`` mode.
         weight_decay: add ``(weight_decay / 2) · ‖θ‖²`` to the loss (to every batch's loss as
             well), as in training with L2 regularisation; its Hessian is ``weight_decay · I``.
+        reuse_graph: with double backward at a fixed point and at most 8 batches, keep each
+            batch's gradient graph so a product costs one backward pass (memory: the graphs).
 
     Example:
         >>> net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).double()
@@ -203,6 +205,7 @@ class ModelLoss:
         dtype: torch.dtype | None = None,
         seed: int = 0,
         weight_decay: float = 0.0,
+        reuse_graph: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise InvalidParameterError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -261,6 +264,9 @@ class ModelLoss:
         self.requested_method = method
         self.method = "func" if method == "auto" else method
         self._timed = False
+        self.reuse_graph = bool(reuse_graph)
+        self.max_cached_batches = 8
+        self._graphs: dict[int, tuple[Tensor, dict[str, Tensor], tuple[Tensor, ...]]] = {}
         self.n_hvp = 0  # full-data Hessian-vector products
         self.n_batch_hvp = 0  # single-batch Hessian-vector products
         self.n_grad = 0  # full-data gradients
@@ -377,18 +383,24 @@ class ModelLoss:
 
     def hvp(self, v: Any, theta: Any = None, batch: int | None = None) -> Tensor:
         """``∇²L(θ) v`` over all data (or one batch): a flat vector of length ``n``."""
-        p = self.unflatten(self.theta0 if theta is None else theta)
+        theta_t = self.theta0 if theta is None else theta
+        p = self.unflatten(theta_t)
         vec = self.as_vector(v)
         vd = self.unflatten(vec)
+        cache = (
+            self.reuse_graph
+            and isinstance(theta_t, Tensor)
+            and len(self.batches) <= self.max_cached_batches
+        )
         if self.requested_method == "auto" and not self._timed:
-            self._choose_method(p, vd)
+            self._choose_method(p, vd, theta_t if cache else None)
         out = torch.zeros(self.n, device=self.device, dtype=self.dtype)
         if self.weight_decay:
             out = out + self.weight_decay * vec
         for i in self._check_batch_index(batch):
             x, y = self.batches[i]
             with self._rng(i):
-                hv = self._hvp_one(p, vd, x, y)
+                hv = self._hvp_one(p, vd, x, y, (theta_t, i) if cache else None)
             out = out + self._weight(i, batch) * self.flatten(hv)
         if batch is None:
             self.n_hvp += 1
@@ -396,7 +408,9 @@ class ModelLoss:
             self.n_batch_hvp += 1
         return out.detach()
 
-    def _choose_method(self, p: dict[str, Tensor], v: dict[str, Tensor]) -> None:
+    def _choose_method(
+        self, p: dict[str, Tensor], v: dict[str, Tensor], theta: Tensor | None
+    ) -> None:
         """Time products of each method on the first batch (after a warm-up); keep the faster.
 
         Minimum of three timings each, interleaved, so one scheduling hiccup cannot decide.
@@ -408,7 +422,7 @@ class ModelLoss:
             self.method = m
             try:
                 with self._rng(0):
-                    self._hvp_one(p, v, x, y)
+                    self._hvp_one(p, v, x, y, None if theta is None else (theta, 0))
             except DescentlabError:
                 raise
             except Exception:
@@ -422,7 +436,7 @@ class ModelLoss:
                     torch.cuda.synchronize(self.device)
                 t0 = time.perf_counter()
                 with self._rng(0):
-                    self._hvp_one(p, v, x, y)
+                    self._hvp_one(p, v, x, y, None if theta is None else (theta, 0))
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 times[m] = min(times[m], time.perf_counter() - t0)
@@ -453,7 +467,14 @@ class ModelLoss:
             for (k, t), g in zip(leaves.items(), gs, strict=True)
         }
 
-    def _hvp_one(self, p: dict[str, Tensor], v: dict[str, Tensor], x: Any, y: Any) -> dict:
+    def _hvp_one(
+        self,
+        p: dict[str, Tensor],
+        v: dict[str, Tensor],
+        x: Any,
+        y: Any,
+        key: tuple[Tensor, int] | None = None,
+    ) -> dict:
         if self.method == "func":
             try:
                 g = torch.func.grad(self._batch_loss)
@@ -464,6 +485,8 @@ class ModelLoss:
                 if self.requested_method != "auto":
                     raise
                 self.method = "autograd"
+        if key is not None:
+            return self._hvp_cached(p, v, x, y, key)
         leaves = {k: t.detach().requires_grad_(True) for k, t in p.items()}
         with torch.enable_grad():
             loss = self._batch_loss(leaves, x, y)
@@ -476,6 +499,39 @@ class ModelLoss:
             k: (h.detach() if h is not None else torch.zeros_like(t))
             for (k, t), h in zip(leaves.items(), hv, strict=True)
         }
+
+    def _hvp_cached(
+        self, p: dict[str, Tensor], v: dict[str, Tensor], x: Any, y: Any, key: tuple[Tensor, int]
+    ) -> dict:
+        """Double backward reusing the gradient's graph at a fixed point: one backward pass
+        per product (the graph of ``∇ℓ_b(θ)`` is built once per batch and kept)."""
+        theta, i = key
+        entry = self._graphs.get(i)
+        if entry is None or entry[0] is not theta:
+            leaves = {k: t.detach().requires_grad_(True) for k, t in p.items()}
+            with torch.enable_grad():
+                loss = self._batch_loss(leaves, x, y)
+                gs = torch.autograd.grad(loss, list(leaves.values()), create_graph=True)
+            entry = (theta, leaves, gs)
+            self._graphs[i] = entry
+        _, leaves, gs = entry
+        live = [j for j, g in enumerate(gs) if g.requires_grad]
+        names = list(leaves)
+        out = {k: torch.zeros_like(t) for k, t in leaves.items()}
+        if not live:  # the loss is affine in θ
+            return out
+        with torch.enable_grad():
+            hv = torch.autograd.grad(
+                [gs[j] for j in live],
+                list(leaves.values()),
+                grad_outputs=[v[names[j]] for j in live],
+                retain_graph=True,
+                allow_unused=True,
+            )
+        for k, h in zip(names, hv, strict=True):
+            if h is not None:
+                out[k] = h.detach()
+        return out
 
     def info(self) -> dict[str, Any]:
         """What function this is: mode, method, sizes, dtype, device (JSON-able)."""
