@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
+from descentlab.cli import main
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -66,12 +68,22 @@ def test_demo_prints_the_story_and_writes_every_file(tmp_path):
     assert elapsed < 60
 
 
-def test_demo_json_svg_without_animation(tmp_path):
-    r = _cli(
-        "demo", "--out", str(tmp_path), "--json", "--no-animation", "--no-basins", "--format", "svg"
+def test_demo_json_svg_without_animation(tmp_path, capsys):
+    rc = main(
+        [
+            "demo",
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--no-animation",
+            "--no-basins",
+            "--format",
+            "svg",
+        ]
     )
-    assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout)
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    data = json.loads(out)
     assert data["landscape"] == "tilted_double_well"
     kinds = {(x["optimizer"], x["start_name"]): x["outcome"] for x in data["runs"]}
     assert kinds[("gd", "A")] == "saddle" and kinds[("newton", "A")] == "saddle"
@@ -88,13 +100,16 @@ def test_demo_json_svg_without_animation(tmp_path):
         assert ET.parse(p).getroot().tag.endswith("svg")
 
 
-def test_demo_bad_input_is_one_line_exit_2(tmp_path):
+def test_demo_bad_input_is_one_line_exit_2(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
     r = _cli("demo", "--out", str(tmp_path / "f"))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "is a file" in r.stderr
     assert "Traceback" not in r.stderr
-    r = _cli("demo", "--format", "bmp")
-    assert r.returncode == 2 and "invalid choice" in r.stderr
-    r = _cli("demo", "--help")
-    assert r.returncode == 0 and "Examples:" in r.stdout and "descentlab demo --out" in r.stdout
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--format", "bmp"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "Examples:" in out and "descentlab demo --out" in out

@@ -114,10 +114,19 @@ def draw_critical_points(
     return cps
 
 
+def path_widths(n: int) -> list[float]:
+    """Line widths for ``n`` optimizers' paths: the first drawn is the widest, so a path that
+    runs under a later one (same start, same first steps) still shows at its edges."""
+    if n <= 1:
+        return [style.LINEWIDTH] * n
+    return [style.LINEWIDTH * (1.0 + 0.8 * (n - 1 - i) / (n - 1)) for i in range(n)]
+
+
 def _draw_runs_2d(ax: Axes, runs: dict[str, Any], max_paths: int | None) -> list[Any]:
     colors = style.optimizer_colors(list(runs))
     handles: list[Any] = []
-    for label, traj in runs.items():
+    widths = path_widths(len(runs))
+    for (label, traj), lw in zip(runs.items(), widths, strict=True):
         color = colors[label]
         B = np.asarray(traj.positions).shape[1]
         starts, ends = [], []
@@ -131,7 +140,7 @@ def _draw_runs_2d(ax: Axes, runs: dict[str, Any], max_paths: int | None) -> list
                 path[:, 1],
                 "-",
                 color=color,
-                lw=style.LINEWIDTH,
+                lw=lw,
                 alpha=0.95,
                 zorder=5,
                 label=label if first else "_nolegend_",
@@ -322,7 +331,7 @@ def plot_surface(
         ax.set_title(landscape.name if title is None else title)
         colors = style.optimizer_colors(list(runs))
         handles: list[Any] = []
-        for label, traj in runs.items():
+        for (label, traj), lw in zip(runs.items(), path_widths(len(runs)), strict=True):
             B = np.asarray(traj.positions).shape[1]
             first = True
             for row in pick_rows(B, max_paths):
@@ -338,7 +347,7 @@ def plot_surface(
                     z,
                     "-",
                     color=colors[label],
-                    lw=style.LINEWIDTH,
+                    lw=lw,
                     zorder=5,
                     label=label if first else "_nolegend_",
                 )
