@@ -5,18 +5,21 @@ are *every* critical point inside ``domain`` when ``complete`` is True. How each
 
 * closed form — quadratics, saddles, double wells, McCormick, three-hump camel, the cubic
   families (Styblinski–Tang, tilted double well, non-convex curve) whose stationarity condition
-  is a cubic with three real roots (trigonometric formula, then Newton-polished in float64);
+  is a cubic with three real roots (trigonometric formula, then bisected to the last float on
+  a bracket that isolates the root);
 * bracketed 1-D roots — Rastrigin and Easom are separable in the sense that their gradient
   components vanish on products of roots of one-variable equations; each root is the unique zero
   of a strictly monotone function on an explicit bracket (argued in the factory's docstring) and
   is computed by bisection to the last float;
 * certified and stored — Himmelblau, six-hump camel, Beale, Goldstein–Price and Rosenbrock in
-  ``d = 3..7`` have polynomial gradients without a closed-form solution; their
-  points were computed once by ``tools/certify_critical_points.py`` (exact real-root isolation
-  of resultants or of a one-variable reduction with sympy, then an interval Krawczyk test at 80
-  digits on every candidate box). Lévi N.13's 3653 points were found by exhaustive interval
-  subdivision of its box with a Krawczyk test on every box that could hold one. All are stored
-  to full float64 precision in ``data/critical_points.json``.
+  ``d = 3..7`` have polynomial gradients without a closed-form solution; their points were
+  computed once by ``tools/certify_critical_points.py``: for the 2-D ones, exact real-root
+  isolation of the two resultants with sympy, then an interval Krawczyk test at 80 digits on
+  every candidate box; for Rosenbrock, exact real-root isolation of the one polynomial in
+  ``x_1`` that the gradient equations reduce to. Lévi N.13's 3653 points were found by
+  exhaustive interval subdivision of its box with a Krawczyk test on every box that could hold
+  one. All were polished at 50-60 digits and stored rounded to float64 in
+  ``data/critical_points.json``.
 
 Where a complete set is unknown or numerically meaningless (Ackley; Rosenbrock beyond the stored
 dimensions; Rastrigin for ``d >= 5``, where it is known but too large to list) ``complete`` is
@@ -196,9 +199,10 @@ def quadratic_bowl(dim: int = 2) -> Landscape:
         complete=True,
         global_min_value=0.0,
         description=(
-            "The convex quadratic bowl: every descent method converges from everywhere; the "
-            "Hessian is the identity, so gradient descent with step lr contracts each "
-            "coordinate by |1 - lr| and diverges for lr > 2."
+            "The convex quadratic bowl: one minimum and nothing else. The Hessian is the "
+            "identity, so gradient descent with step lr multiplies each coordinate by (1 - lr) "
+            "per step: it converges for 0 < lr < 2 (in one step at lr = 1) and diverges for "
+            "lr > 2."
         ),
         formula="1/2 * sum_i x_i^2",
         params={"dim": d},
@@ -281,8 +285,9 @@ def monkey_saddle() -> Landscape:
         description=(
             "The monkey saddle Re((x + iy)^3): three valleys meet at the origin, where gradient "
             "and Hessian both vanish, so second-order information cannot classify the point "
-            "(it is a saddle of order three). Escape from it is polynomial, not exponential, "
-            "in time. Unbounded below."
+            "(it is a saddle of order three). Gradient descent leaves it slowly: from distance r "
+            "along a valley it takes about 1/(3 lr r) steps, against about log(1/r)/(2 lr) at "
+            "the non-degenerate saddle x^2 - y^2. Unbounded below."
         ),
         formula="x^3 - 3*x*y^2",
     )
@@ -372,8 +377,8 @@ def rosenbrock(dim: int = 2) -> Landscape:
         global_min_value=0.0,
         description=(
             "Rosenbrock's banana valley: finding the valley is easy, following its curved, nearly "
-            "flat floor to the minimum is slow for gradient descent (the Hessian at (1, 1) has "
-            f"condition number about 2500). In d = {d}: {known}."
+            "flat floor to the minimum is slow for gradient descent (in 2-D the Hessian at "
+            f"(1, 1) has condition number about 2500). In d = {d}: {known}."
         ),
         formula="sum_i 100*(x_{i+1} - x_i^2)^2 + (1 - x_i)^2",
         params={"dim": d},
@@ -394,10 +399,9 @@ def rastrigin_roots_1d() -> tuple[tuple[float, bool], ...]:
     (``sin(2 pi x) = ±1`` there), so ``I_m`` holds a zero. ``g'(x) = 2 + 40 pi^2 cos(2 pi x)`` has
     one sign except where ``|cos(2 pi x)| < 1/(20 pi^2)``, i.e. within ``0.0008`` of the ends of
     ``I_m``, where ``|sin(2 pi x)| > 0.99998`` so ``|g| >= 20 pi * 0.99998 - 2 * 5.12 > 0``. Hence
-    ``g`` is strictly
-    monotone where it can vanish on ``I_m``: one zero each. ``I_{±10}`` (centre ``±5``) ends at
-    ``±5.25``, but its zero lies inside ``[-5.12, 5.12]`` (``g(±5.12)`` has the sign of ``±x``
-    beyond it); ``I_{±11}`` starts at ``±5.25``, outside the box.
+    ``g`` is strictly monotone where it can vanish on ``I_m``: one zero each. ``I_{±10}``
+    (centre ``±5``) ends at ``±5.25``, but its zero lies inside ``[-5.12, 5.12]`` (``g(±4.75)``
+    and ``g(±5.12)`` differ in sign); ``I_{±11}`` starts at ``±5.25``, outside the box.
     """
     tp = 2.0 * math.pi
 
