@@ -77,3 +77,14 @@ def test_help_has_examples(capsys):
         assert exc.code == 0
     out = capsys.readouterr().out
     assert "Examples:" in out and "descentlab landscapes --json" in out
+
+
+def test_too_large_a_set_is_reported_not_failed(capsys):
+    assert main(["landscapes", "--landscape", "styblinski_tang:dim=20", "--json"]) == 0
+    (info,) = json.loads(capsys.readouterr().out)
+    assert info["counts"] is None and "3^20 = 3486784401" in info["note"]
+    assert set(info) == set(get_landscape("himmelblau").info()) | {"note"}
+    assert info["global_min_value"] == get_landscape("styblinski_tang", dim=20).global_min_value
+    assert main(["landscapes", "--landscape", "styblinski_tang:dim=20"]) == 0
+    out = capsys.readouterr().out
+    assert "too many to list" in out and "20 (any)" in out

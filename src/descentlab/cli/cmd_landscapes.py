@@ -17,11 +17,15 @@ def _landscapes(args: argparse.Namespace) -> int:
     else:
         landscapes = [entry.factory() for entry in list_landscapes()]
     if args.json:
-        print_json([land.info() for land in landscapes])
+        print_json([_info(land) for land in landscapes])
         return 0
     rows = []
+    notes = []
     for land in landscapes:
-        counts = land.count_kinds()
+        info = _info(land)
+        counts = info["counts"]
+        if "note" in info:
+            notes.append(f"{land.name}: {info['note']}")
         known = [
             counts[k] if counts else "-" for k in ("minimum", "saddle", "maximum", "degenerate")
         ]
@@ -41,12 +45,37 @@ def _landscapes(args: argparse.Namespace) -> int:
             rows,
         )
     )
+    for note in notes:
+        print(f"\n{note}")
     if not args.landscape:
         print(
             "\ncomplete = every critical point in the landscape's domain is listed. "
             "Details: descentlab landscapes --landscape NAME[:dim=D] --json"
         )
     return 0
+
+
+def _info(land: Any) -> dict[str, Any]:
+    """``land.info()``; for a set too large to list (e.g. Styblinski–Tang in 20-D) the counts are
+    left out with a note instead of failing."""
+    from descentlab.errors import InvalidParameterError
+
+    try:
+        return land.info()
+    except InvalidParameterError as exc:
+        return {
+            "name": land.name,
+            "dim": land.dim,
+            "params": dict(land.params),
+            "domain": None if land.domain is None else [list(p) for p in land.domain],
+            "global_min_value": land.global_min_value,
+            "critical_points_known": True,
+            "complete": bool(land.complete),
+            "counts": None,
+            "formula": land.formula,
+            "description": land.description,
+            "note": str(exc),
+        }
 
 
 def _fmt_min(v: float | None) -> Any:
