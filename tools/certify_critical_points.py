@@ -716,6 +716,7 @@ def main() -> int:
     from descentlab.io import write_text
 
     write_text(OUT, dumps(stored))
+    OUT.chmod(0o644)  # package data: readable by everyone (the atomic temp file was 0600)
     log(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 
