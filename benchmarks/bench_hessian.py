@@ -1,0 +1,337 @@
+"""descentlab.nn vs PyHessian on the same models and data, side by side.
+
+For each case (same weights, same data, one full batch, float32 as PyHessian uses):
+
+* time and Hessian-vector products (HVPs) to reach ``λmax`` to 1e-3 relative:
+  - *practical*: each tool with its own stopping rule (ours: Lanczos, residual ``≤ 1e-3·|θ|``;
+    PyHessian: power iteration, relative change ``< 1e-3``), and the true error it ends with;
+  - *oracle*: the first iteration whose estimate is within 1e-3 of the reference (an
+    iteration-count comparison independent of stopping rules);
+* ``λmin`` from the same Lanczos run (PyHessian's power iteration returns the eigenvalue of
+  largest modulus: at a saddle with ``|λmin| > λmax`` it reports ``λmin`` as its "top"
+  eigenvalue);
+* the cost of one HVP as a multiple of one gradient (same data), for ours and for PyHessian.
+
+The reference ``λmax``/``λmin`` come from a float64 copy (dense ``eigvalsh`` when small, else
+Lanczos to 1e-10). Times are medians over ``--repeats`` runs (different random start vectors).
+
+Run from the repository root (PyHessian lives only in a separate environment)::
+
+    /tmp/bench-venv/bin/python benchmarks/bench_hessian.py --threads 1
+
+Without PyHessian importable the script says so and reports our side only. On a machine with
+CUDA, ``--device cuda`` (or the default ``auto``) runs everything on the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import torch
+from torch import nn
+
+from descentlab.nn import HessianOperator, lanczos
+from descentlab.nn.spectrum import LanczosProcess
+
+try:
+    import pyhessian  # noqa: F401
+    from pyhessian import hessian as PyHessian
+
+    _ph_module = sys.modules["pyhessian.hessian"]
+    HAVE_PYHESSIAN = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_PYHESSIAN = False
+
+REL = 1e-3
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def case_mlp(device: torch.device) -> tuple[str, nn.Module, Any, Any]:
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2000, 2, generator=g)
+    y = (X[:, 0] * X[:, 1] > 0).long()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
+    return "mlp 2-64-64-2 tanh, 2000 pts, random init", net.to(device), X.to(device), y.to(device)
+
+
+def case_cnn(device: torch.device) -> tuple[str, nn.Module, Any, Any]:
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(512, 1, 12, 12, generator=g)
+    y = torch.randint(0, 10, (512,), generator=g)
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 12 * 12, 10),
+    )
+    return "cnn 2 conv(8)+linear, 512 imgs 12x12", net.to(device), X.to(device), y.to(device)
+
+
+def case_saddle(device: torch.device) -> tuple[str, nn.Module, Any, Any]:
+    """All hidden units equal (zero) with the optimal output bias: an exact saddle with
+    |λmin| > λmax (inputs scaled by 3)."""
+    g = torch.Generator().manual_seed(2)
+    n = 400
+    t = torch.rand(n, generator=g) * torch.pi
+    lab = torch.arange(n) % 2
+    X = torch.stack([torch.cos(t) + lab, torch.sin(t) * (1 - 2 * lab) + 0.5 * lab], 1)
+    X = 3 * (X + 0.1 * torch.randn(n, 2, generator=g))
+    net = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()  # balanced classes: zero output bias is optimal
+    return (
+        "planted saddle: mlp 2-32-2 at its symmetric point",
+        net.to(device),
+        X.to(device),
+        lab.to(device),
+    )
+
+
+def reference(net: nn.Module, X: Any, y: Any) -> tuple[float, float]:
+    net64 = _copy64(net)
+    H = HessianOperator(net64, nn.CrossEntropyLoss(), (X.double(), y))
+    if H.n <= 2500:
+        ev = torch.linalg.eigvalsh(H.dense(max_n=2500).cpu())
+        return float(ev[-1]), float(ev[0])
+    r = lanczos(H, k=1, tol=1e-10, max_iter=min(H.n, 600))
+    return r.lambda_max, r.lambda_min
+
+
+def _copy64(net: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(net).double()
+
+
+def ours(net: nn.Module, X: Any, y: Any, lmax_ref: float, seed: int, device: torch.device) -> dict:
+    sync(device)
+    t0 = time.perf_counter()
+    H = HessianOperator(net, nn.CrossEntropyLoss(), (X, y))
+    r = lanczos(H, k=1, which="both", tol=REL, seed=seed)
+    sync(device)
+    t_both = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    Ht = HessianOperator(net, nn.CrossEntropyLoss(), (X, y))
+    rt = lanczos(Ht, k=1, which="top", tol=REL, seed=seed)
+    sync(device)
+    t_top = time.perf_counter() - t0
+    # oracle-stopped iteration count (top Ritz value vs the reference)
+    Ho = HessianOperator(net, nn.CrossEntropyLoss(), (X, y), method=H.objective.method)
+    gen = torch.Generator().manual_seed(seed)
+    v0 = torch.randn(Ho.n, generator=gen, dtype=torch.float64).to(Ho.dtype).to(device)
+    proc = LanczosProcess(Ho.matvec, Ho.n, v0, min(Ho.n, 300))
+    oracle = None
+    while not proc.finished:
+        proc.step()
+        top = float(torch.linalg.eigvalsh(proc.tridiagonal())[-1])
+        if abs(top - lmax_ref) <= REL * abs(lmax_ref):
+            oracle = proc.n_matvec
+            break
+    return {
+        "lambda_max": rt.lambda_max,
+        "err_max": abs(rt.lambda_max - lmax_ref) / abs(lmax_ref),
+        "hvp_top": rt.n_matvec,
+        "time_top": t_top,
+        "hvp_oracle": oracle,
+        "lambda_min": r.lambda_min,
+        "hvp_both": r.n_matvec,
+        "time_both": t_both,
+        "method": H.objective.method,
+    }
+
+
+def pyhessian_run(
+    net: nn.Module, X: Any, y: Any, lmax_ref: float, seed: int, device: torch.device
+) -> dict:
+    counter = {"n": 0, "rq": []}
+    original = _ph_module.hessian_vector_product
+
+    def counted(gradsH: Any, params: Any, v: Any) -> Any:
+        counter["n"] += 1
+        hv = original(gradsH, params, v)
+        counter["rq"].append(float(sum((a * b).sum() for a, b in zip(hv, v, strict=True))))
+        return hv
+
+    _ph_module.hessian_vector_product = counted
+    try:
+        torch.manual_seed(seed)
+        sync(device)
+        t0 = time.perf_counter()
+        h = PyHessian(net, nn.CrossEntropyLoss(), data=(X, y), cuda=device.type == "cuda")
+        vals, _ = h.eigenvalues(maxIter=300, tol=REL, top_n=1)
+        sync(device)
+        t = time.perf_counter() - t0
+    finally:
+        _ph_module.hessian_vector_product = original
+        net.zero_grad(set_to_none=True)  # PyHessian leaves graph-carrying .grad behind
+    oracle = next(
+        (i + 1 for i, q in enumerate(counter["rq"]) if abs(q - lmax_ref) <= REL * abs(lmax_ref)),
+        None,
+    )
+    return {
+        "lambda_top": float(vals[0]),
+        "err_max": abs(float(vals[0]) - lmax_ref) / abs(lmax_ref),
+        "hvp": counter["n"],
+        "time": t,
+        "hvp_oracle": oracle,
+    }
+
+
+def hvp_over_grad(net: nn.Module, X: Any, y: Any, device: torch.device, reps: int = 21) -> dict:
+    """Median time of one HVP over the median time of one gradient (same data); the timings
+    of all contenders are interleaved round by round so machine noise hits them alike."""
+    loss_fn = nn.CrossEntropyLoss()
+    params = list(net.parameters())
+    fns: dict[str, Any] = {}
+
+    def grad_once() -> None:
+        torch.autograd.grad(loss_fn(net(X), y), params)
+
+    fns["grad"] = grad_once
+    H = HessianOperator(net, loss_fn, (X, y))
+    v = torch.randn(H.n, dtype=H.dtype, device=device)
+    fns["ours"] = lambda: H @ v
+    for m in ("func", "autograd"):
+        Hm = HessianOperator(net, loss_fn, (X, y), method=m)
+        fns[m] = lambda Hm=Hm: Hm @ v
+    if HAVE_PYHESSIAN:
+        h = PyHessian(net, loss_fn, data=(X, y), cuda=device.type == "cuda")
+        vv = [torch.randn_like(p) for p in h.params]
+        fns["pyhessian"] = lambda: _ph_module.hessian_vector_product(h.gradsH, h.params, vv)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for f in fns.values():  # warm-up
+        f()
+    for _ in range(reps):
+        for k, f in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            f()
+            sync(device)
+            times[k].append(time.perf_counter() - t0)
+    net.zero_grad(set_to_none=True)
+    tg = statistics.median(times["grad"])
+    out: dict[str, Any] = {"grad_s": tg, "ours_method": H.objective.method}
+    for k in fns:
+        if k != "grad":
+            out[f"{k}_hvp_s"] = statistics.median(times[k])
+            out[f"{k}_ratio"] = out[f"{k}_hvp_s"] / tg
+    return out
+
+
+def med(rs: list[dict], k: str) -> float | None:
+    vals = [r[k] for r in rs if r[k] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            sys.exit("--device cuda: no CUDA device here")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {args.threads}, "
+        f"repeats {args.repeats}"
+    )
+    if HAVE_PYHESSIAN:
+        print("PyHessian: importable (installed in this environment only)")
+    else:
+        print(
+            "PyHessian: NOT importable here -> only our side is reported "
+            "(install it in a separate venv: pip install --no-deps pyhessian)"
+        )
+    results = []
+    for make in (case_mlp, case_cnn, case_saddle):
+        name, net, X, y = make(device)
+        n = sum(p.numel() for p in net.parameters())
+        lmax_ref, lmin_ref = reference(net, X, y)
+        runs_o = [ours(net, X, y, lmax_ref, s, device) for s in range(args.repeats)]
+        runs_p = (
+            [pyhessian_run(net, X, y, lmax_ref, s, device) for s in range(args.repeats)]
+            if HAVE_PYHESSIAN
+            else []
+        )
+        cost = hvp_over_grad(net, X, y, device)
+        row = {
+            "case": name,
+            "n_params": n,
+            "ref_lambda_max": lmax_ref,
+            "ref_lambda_min": lmin_ref,
+            "ours": {
+                k: med(runs_o, k)
+                for k in ("time_top", "hvp_top", "hvp_oracle", "err_max", "time_both", "hvp_both")
+            },
+            "ours_lambda_min": statistics.median([r["lambda_min"] for r in runs_o]),
+            "ours_method": runs_o[0]["method"],
+            "pyhessian": {
+                k: med(runs_p, k) for k in ("time", "hvp", "hvp_oracle", "err_max", "lambda_top")
+            }
+            if runs_p
+            else None,
+            "cost": cost,
+        }
+        results.append(row)
+        print(f"\n== {name}  (n = {n} parameters)")
+        print(f"   reference: lambda_max = {lmax_ref:.6g}, lambda_min = {lmin_ref:.6g}")
+        o = row["ours"]
+        print(
+            f"   ours  (Lanczos, top):   {o['time_top'] * 1e3:8.1f} ms  {o['hvp_top']:5.0f} HVPs  "
+            f"rel.err {o['err_max']:.1e}  (oracle-stopped: {o['hvp_oracle']} HVPs)"
+        )
+        print(
+            f"   ours  (both ends):      {o['time_both'] * 1e3:8.1f} ms  "
+            f"{o['hvp_both']:5.0f} HVPs  "
+            f"lambda_min = {row['ours_lambda_min']:.6g} (ref {lmin_ref:.6g})"
+        )
+        if row["pyhessian"]:
+            p = row["pyhessian"]
+            print(
+                f"   PyHessian (power):      {p['time'] * 1e3:8.1f} ms  {p['hvp']:5.0f} HVPs  "
+                f"rel.err {p['err_max']:.1e}  top = {p['lambda_top']:.6g}  "
+                f"(oracle-stopped: {p['hvp_oracle']} HVPs)"
+            )
+            print(f"   time ratio PyHessian / ours (lambda_max): {p['time'] / o['time_top']:.2f}x")
+        c = cost
+        line = (
+            f"   HVP / gradient: ours {c['ours_ratio']:.2f} ({c['ours_method']}; "
+            f"func {c['func_ratio']:.2f}, "
+            f"autograd {c['autograd_ratio']:.2f})"
+        )
+        if "pyhessian_ratio" in c:
+            line += f", PyHessian {c['pyhessian_ratio']:.2f}"
+        print(line)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"device": str(device), "threads": args.threads, "results": results}, indent=2
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
