@@ -191,8 +191,14 @@ def _write_gif(
     fig.set_dpi(dpi)
     canvas = fig.canvas
     moving = draw(0)
+    # critical points and their labels stay on top of the growing paths
+    overlay = [
+        a
+        for a in [*ax.collections, *ax.texts]
+        if str(a.get_gid()).startswith(("critical:", "critical-label:"))
+    ]
     title = ax.title
-    for a in [*moving, title]:
+    for a in [*moving, *overlay, title]:
         a.set_animated(True)
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
@@ -200,7 +206,7 @@ def _write_gif(
     for i in range(n):
         moving = draw(i)
         canvas.restore_region(background)
-        for a in [*moving, title]:
+        for a in [*moving, *overlay, title]:
             ax.draw_artist(a)
         rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()
         images.append(Image.fromarray(rgb).quantize(255, method=Image.Quantize.FASTOCTREE))
