@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -282,29 +281,17 @@ def _derivatives(landscape: Landscape, X: Tensor) -> tuple[Tensor, Tensor, Tenso
 def _hessian_rows(g: Tensor, X: Tensor) -> Tensor:
     """``H[b] = d g[b] / d X[b]`` from the gradient of the sum: ``d`` HVPs with ``e_j``.
 
-    The ``d`` backward passes run as one vmapped pass (``is_grads_batched``); if an op in the
-    graph has no batching rule, they run one by one.
+    One backward pass per coordinate. (Batching them with ``is_grads_batched`` was measured
+    slower: 0.43 vs 0.32 ms for 4096 rows of 2-D Rosenbrock, 10.9 vs 1.5 ms in 5-D, where the
+    slicing ops fall back to vmap's slow path.)
     """
     B, d = X.shape
-    E = torch.eye(d, dtype=X.dtype).unsqueeze(1).expand(d, B, d)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "falling back to a slow path" notices
-            (Hb,) = torch.autograd.grad(
-                g, X, grad_outputs=E, is_grads_batched=True, retain_graph=True, allow_unused=True
-            )
-        if Hb is None:
-            return torch.zeros(B, d, d, dtype=X.dtype)
-        return Hb.permute(1, 0, 2).detach()
-    except RuntimeError:
-        H = torch.zeros(B, d, d, dtype=X.dtype)
-        for j in range(d):
-            (col,) = torch.autograd.grad(
-                g[:, j].sum(), X, retain_graph=j < d - 1, allow_unused=True
-            )
-            if col is not None:
-                H[:, j, :] = col.detach()
-        return H
+    H = torch.zeros(B, d, d, dtype=X.dtype)
+    for j in range(d):
+        (col,) = torch.autograd.grad(g[:, j].sum(), X, retain_graph=j < d - 1, allow_unused=True)
+        if col is not None:
+            H[:, j, :] = col.detach()
+    return H
 
 
 def _eigh_small(H: Tensor) -> tuple[Tensor, Tensor]:
@@ -335,21 +322,12 @@ def _safe_eigh(H: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return lam, Q, finite
 
 
-def _newton_step(lam: Tensor, Q: Tensor, g: Tensor) -> Tensor:
-    """Pseudo-inverse Newton step ``-H^+ g`` from the eigen-decomposition."""
-    gq = torch.einsum("bji,bj->bi", Q, g)
+def _newton_from_eig(lam: Tensor, Q: Tensor, gq: Tensor) -> Tensor:
+    """Pseudo-inverse Newton step ``-H^+ g`` from ``H = Q diag(lam) Q^T`` and ``gq = Q^T g``."""
     amax = lam.abs().amax(1, keepdim=True)
     keep = lam.abs() > _PINV_RCOND * amax
-    inv = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
-    return -torch.einsum("bij,bj->bi", Q, inv * gq)
-
-
-def _lm_step(lam: Tensor, Q: Tensor, g: Tensor, mu: Tensor) -> Tensor:
-    """Levenberg–Marquardt step ``-(H^2 + mu I)^{-1} H g``."""
-    gq = torch.einsum("bji,bj->bi", Q, g)
-    denom = lam * lam + mu.unsqueeze(1)
-    coef = torch.where(denom > 0, lam / torch.where(denom > 0, denom, 1.0), 0.0)
-    return -torch.einsum("bij,bj->bi", Q, coef * gq)
+    inv = torch.where(keep, 1.0 / torch.where(keep, lam, 1.0), 0.0)
+    return -(Q @ (inv * gq).unsqueeze(-1)).squeeze(-1)
 
 
 @dataclass
@@ -378,99 +356,114 @@ def _solve(
     ``box`` ``(d, 2)``: rows leaving this (already enlarged) box are dropped; ``trust`` bounds
     the step length measured in box widths. ``gtol`` (absolute) is the largest ``||g||``
     accepted at a root; ``None`` derives it from the gradients at the starts.
+
+    The state of the rows still iterating is kept compact (finished rows are written out and
+    dropped), and accept/reject updates are ``torch.where`` on that state: at a few thousand
+    rows the loop's cost is the number of tensor operations, not their size.
     """
-    X = X0.detach().to(_F64).clone()
-    B = X.shape[0]
-    v, g, H = _derivatives(landscape, X)
+    X0 = X0.detach().to(_F64)
+    B = X0.shape[0]
+    v, g, H = _derivatives(landscape, X0)
     lam, Q, finite_h = _safe_eigh(H)
     gn = g.norm(dim=1)
     finite = torch.isfinite(v) & torch.isfinite(gn) & finite_h
     start_values = v.clone()
-    start_gn = gn.clone()
     hess_scale = lam.abs().amax(1)
     if gtol is None:
-        ok = finite & (start_gn > 0)
-        ref = float(start_gn[ok].median()) if bool(ok.any()) else 1.0
+        ok = finite & (gn > 0)
+        ref = float(gn[ok].median()) if bool(ok.any()) else 1.0
         gtol = 1e-7 * max(ref, 1e-300)
+    X_out = X0.clone()
+    gn_out = gn.clone()
+    step_out = torch.full((B,), math.inf, dtype=_F64)
+    conv_out = torch.zeros(B, dtype=torch.bool)
+
+    # compact state of the rows still iterating; rid maps them back to rows of X0
+    rid = finite.nonzero().flatten()
+    x, g, gn, lam, Q = X0[rid], g[rid], gn[rid], lam[rid], Q[rid]
     lmax2 = lam.abs().amax(1) ** 2
     mu = 1e-3 * torch.where(lmax2 > 0, lmax2, torch.ones_like(lmax2))
-    rejects = torch.zeros(B, dtype=torch.long)
+    rejects = torch.zeros(rid.numel(), dtype=torch.long)
     # non-monotone acceptance (Grippo, Lampariello & Lucidi 1986): a step may raise ||g|| above
     # the current value as long as it stays below the largest of the last few accepted values.
     # Newton's steps along a curved valley (Rosenbrock) raise ||g|| for a while before the
     # quadratic convergence sets in; a monotone test would reject them and crawl.
     history = gn.unsqueeze(1).repeat(1, _NONMONOTONE_WINDOW)
-    n_acc = torch.zeros(B, dtype=torch.long)
+    slot = torch.zeros(rid.numel(), dtype=torch.long)
+    cols = torch.arange(_NONMONOTONE_WINDOW)
     # rows whose Newton step (the estimated distance to the root) has not halved for _PATIENCE
     # iterations are not converging: e.g. drifting over a plateau where ||g|| keeps falling
     # (exponentially) but no root is near. They stop, and are judged like stalled rows.
-    best_step = torch.full((B,), math.inf, dtype=_F64)
-    last_gain = torch.zeros(B, dtype=torch.long)
-    step_norm = torch.full((B,), math.inf, dtype=_F64)
-    converged = torch.zeros(B, dtype=torch.bool)
-    active = finite.clone()
+    best_step = torch.full((rid.numel(),), math.inf, dtype=_F64)
+    last_gain = torch.zeros(rid.numel(), dtype=torch.long)
     if box is not None:
         lo, hi = box[:, 0], box[:, 1]
         width = hi - lo
-    else:
-        lo = hi = width = None
 
     for it in range(max_iter):
-        idx = active.nonzero().flatten()
-        if idx.numel() == 0:
+        if rid.numel() == 0:
             break
-        xa, ga, lama, Qa = X[idx], g[idx], lam[idx], Q[idx]
-        dn = _newton_step(lama, Qa, ga)
+        gq = (g.unsqueeze(1) @ Q).squeeze(1)  # Q^T g
+        dn = _newton_from_eig(lam, Q, gq)
         dnn = dn.norm(dim=1)
-        step_norm[idx] = dnn
-        gained = dnn < 0.5 * best_step[idx]
-        best_step[idx[gained]] = dnn[gained]
-        last_gain[idx[gained]] = it
-        done = (dnn <= xtol * (1.0 + xa.norm(dim=1))) & (gn[idx] <= gtol)
-        if bool(done.any()):
-            di = idx[done]
-            X[di] = xa[done] + dn[done]
-            converged[di] = True
-            active[di] = False
-            keep = ~done
-            idx, xa, ga, lama, Qa = idx[keep], xa[keep], ga[keep], lama[keep], Qa[keep]
-            if idx.numel() == 0:
-                continue
-        s = _lm_step(lama, Qa, ga, mu[idx])
-        if trust is not None and width is not None:
+        gained = dnn < 0.5 * best_step
+        best_step = torch.where(gained, dnn, best_step)
+        last_gain = torch.where(gained, it, last_gain)
+        done = (dnn <= xtol * (1.0 + x.norm(dim=1))) & (gn <= gtol)
+
+        # Levenberg–Marquardt trial step, capped at `trust` box widths
+        denom = lam * lam + mu.unsqueeze(1)
+        coef = torch.where(denom > 0, lam / torch.where(denom > 0, denom, 1.0), 0.0)
+        s = -(Q @ (coef * gq).unsqueeze(-1)).squeeze(-1)
+        if trust is not None and box is not None:
             sn = (s / width).norm(dim=1, keepdim=True)
             s = s * torch.clamp(trust / torch.where(sn > 0, sn, 1.0), max=1.0)
-        xt = xa + s
+        xt = x + s
         vt, gt, Ht = _derivatives(landscape, xt)
         lamt, Qt, fin_t = _safe_eigh(Ht)
         gtn = gt.norm(dim=1)
-        good = torch.isfinite(vt) & torch.isfinite(gtn) & fin_t & (gtn < history[idx].amax(1))
-        ai, ri = idx[good], idx[~good]
-        X[ai], g[ai], gn[ai], lam[ai], Q[ai] = xt[good], gt[good], gtn[good], lamt[good], Qt[good]
-        mu[ai] = mu[ai] / 3.0
-        rejects[ai] = 0
-        history[ai, n_acc[ai] % _NONMONOTONE_WINDOW] = gtn[good]
-        n_acc[ai] += 1
-        active[idx[it - last_gain[idx] > _PATIENCE]] = False
-        mu[ri] = mu[ri] * 4.0
-        rejects[ri] += 1
+        good = torch.isfinite(vt) & torch.isfinite(gtn) & fin_t & (gtn < history.amax(1))
+
+        x_prev, gn_prev = x, gn
+        gm = good.unsqueeze(1)
+        x, g, lam = torch.where(gm, xt, x), torch.where(gm, gt, g), torch.where(gm, lamt, lam)
+        Q = torch.where(gm.unsqueeze(2), Qt, Q)
+        gn = torch.where(good, gtn, gn)
+        mu = torch.where(good, mu / 3.0, mu * 4.0)
+        rejects = torch.where(good, 0, rejects + 1)
+        put = gm & (cols == (slot % _NONMONOTONE_WINDOW).unsqueeze(1))
+        history = torch.where(put, gtn.unsqueeze(1), history)
+        slot = slot + good.long()
+
         # a row that cannot lower ||g|| any more has stalled: at the rounding floor of a root
         # (judged below on its Newton step) or at a non-zero local minimum of ||g|| (dropped)
-        active[ri[rejects[ri] >= 24]] = False
-        if lo is not None and hi is not None:
-            out = ((X[ai] < lo) | (X[ai] > hi)).any(1)
-            active[ai[out]] = False
-
-    # rows that stopped without the strict test: accept those at the rounding floor of a root
-    rest = (~converged) & finite
-    if bool(rest.any()):
-        ri = rest.nonzero().flatten()
-        dn = _newton_step(lam[ri], Q[ri], g[ri])
-        dnn = dn.norm(dim=1)
-        step_norm[ri] = dnn
-        loose = (dnn <= 1e3 * xtol * (1.0 + X[ri].norm(dim=1))) & (gn[ri] <= gtol)
-        converged[ri[loose]] = True
-    return _SolveResult(X, converged, gn, step_norm, hess_scale, start_values, gtol)
+        stop = done | (rejects >= 24) | (it - last_gain > _PATIENCE)
+        if box is not None:
+            stop = stop | ((x < lo) | (x > hi)).any(1)
+        if it == max_iter - 1:
+            stop = torch.ones_like(stop)
+        if not bool(stop.any()):
+            continue
+        # converged rows take their last (undamped Newton) step
+        r = rid[done]
+        X_out[r] = x_prev[done] + dn[done]
+        gn_out[r] = gn_prev[done]
+        step_out[r] = dnn[done]
+        conv_out[r] = True
+        # stopped rows without the strict test: accept those at the rounding floor of a root
+        rest = stop & ~done
+        if bool(rest.any()):
+            r = rid[rest]
+            xr, gr, gnr = x[rest], g[rest], gn[rest]
+            dr = _newton_from_eig(lam[rest], Q[rest], (gr.unsqueeze(1) @ Q[rest]).squeeze(1))
+            drn = dr.norm(dim=1)
+            X_out[r], gn_out[r], step_out[r] = xr, gnr, drn
+            conv_out[r] = (drn <= 1e3 * xtol * (1.0 + xr.norm(dim=1))) & (gnr <= gtol)
+        keep = ~stop
+        rid, x, g, gn, lam, Q = rid[keep], x[keep], g[keep], gn[keep], lam[keep], Q[keep]
+        mu, rejects, history, slot = mu[keep], rejects[keep], history[keep], slot[keep]
+        best_step, last_gain = best_step[keep], last_gain[keep]
+    return _SolveResult(X_out, conv_out, gn_out, step_out, hess_scale, start_values, gtol)
 
 
 # ---------------------------------------------------------------------------------------------
