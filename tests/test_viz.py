@@ -21,7 +21,7 @@ from descentlab.errors import DimensionError, InvalidParameterError, UnknownName
 from descentlab.landscapes import Landscape, get_landscape
 from descentlab.viz import style
 from descentlab.viz._common import place_labels, save_figure
-from descentlab.viz.animate import _partial_path, animate_race, frame_steps
+from descentlab.viz.animate import _partial_path, animate_race, ffmpeg_available, frame_steps
 from descentlab.viz.basins import plot_basins
 from descentlab.viz.curves import FLOOR, plot_curves
 from descentlab.viz.landscape import plot_contour, plot_surface
@@ -312,6 +312,29 @@ def test_animation_gif_frames_timing_and_partial_paths(tmp_path, tdw, race):
         np.testing.assert_array_equal(
             _partial_path(traj, 1, s), traj.positions[traj.record_steps <= s, 1]
         )
+
+
+@pytest.mark.skipif(not ffmpeg_available(), reason="MP4 needs ffmpeg on PATH")
+def test_animation_mp4_has_every_frame_and_the_hold(tmp_path, tdw, race):
+    import json
+    import shutil
+    import subprocess
+
+    path = animate_race(tdw, race, tmp_path / "race.mp4", max_frames=12, hold_frames=3, dpi=41)
+    n = len(frame_steps(dict(race), 12))
+    probe = shutil.which("ffprobe")
+    if probe is None:
+        pytest.skip("ffprobe not on PATH")
+    info = subprocess.run(
+        [probe, "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_name,width,height,nb_read_frames,pix_fmt", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    (stream,) = json.loads(info.stdout)["streams"]
+    assert stream["codec_name"] == "h264" and stream["pix_fmt"] == "yuv420p"
+    assert int(stream["nb_read_frames"]) == n + 3
+    w, h = int(style.FIGSIZE_CONTOUR[0] * 41), int(style.FIGSIZE_CONTOUR[1] * 41)
+    assert (stream["width"], stream["height"]) == (w + w % 2, h + h % 2)  # padded to even
 
 
 def test_animation_refuses_bad_formats(tmp_path, tdw, race, monkeypatch):

@@ -1,21 +1,21 @@
 """A race as an animation: the optimizers' paths growing on the contour map, step by step.
 
-GIF through Pillow (always available with matplotlib); MP4 through ffmpeg when it is on PATH.
-Frames are rendered with a progress bar (``descentlab.progress``) and the file is written
-atomically.
+GIF through Pillow (always available with matplotlib); MP4 (H.264) through ffmpeg when it is on
+PATH. Frames are rendered by blitting onto a once-drawn contour map, with a progress bar
+(``descentlab.progress``), and the file is written atomically.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import animation
 
-from descentlab.errors import InvalidParameterError
+from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.io import atomic_path
 from descentlab.landscapes.base import Landscape
 from descentlab.progress import Progress
@@ -154,44 +154,26 @@ def animate_race(
             else progress
         )
         try:
+            frames_rgb = _blit_frames(fig, ax, draw, len(steps), dpi, bar)
             with atomic_path(target) as tmp:
                 if fmt == "gif":
-                    _write_gif(fig, ax, draw, len(steps), hold_frames, tmp, fps, dpi, bar)
+                    _write_gif(frames_rgb, hold_frames, tmp, fps)
                 else:
-                    writer = animation.FFMpegWriter(
-                        fps=fps, codec="h264", extra_args=["-pix_fmt", "yuv420p"]
-                    )
-                    with writer.saving(fig, str(tmp), dpi):
-                        for i in frames:
-                            draw(i)
-                            writer.grab_frame()
-                            bar.update(1)
+                    _write_mp4(frames_rgb, hold_frames, tmp, fps)
+            bar.update(hold_frames)
         finally:
             if own:
                 bar.close()
     return target
 
 
-def _write_gif(
-    fig: Any,
-    ax: Any,
-    draw: Any,
-    n: int,
-    hold: int,
-    path: Path,
-    fps: int,
-    dpi: int,
-    bar: Any,
-) -> None:
-    """Render ``n`` frames by blitting (the static contour map is drawn once; per frame only
-    the moving artists are redrawn onto a copy of it) and write them as a looping GIF with
-    Pillow, the last frame held ``hold`` frame-times longer."""
-    from PIL import Image
-
+def _blit_frames(fig: Any, ax: Any, draw: Any, n: int, dpi: int, bar: Any) -> list[np.ndarray]:
+    """Render ``n`` frames as ``(H, W, 3)`` uint8 arrays by blitting: the static contour map is
+    drawn once; per frame only the moving artists (and, on top of them, the critical points and
+    their labels) are redrawn onto a copy of it."""
     fig.set_dpi(dpi)
     canvas = fig.canvas
     moving = draw(0)
-    # critical points and their labels stay on top of the growing paths
     overlay = [
         a
         for a in [*ax.collections, *ax.texts]
@@ -202,26 +184,56 @@ def _write_gif(
         a.set_animated(True)
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
-    images = []
+    frames = []
     for i in range(n):
         moving = draw(i)
         canvas.restore_region(background)
         for a in [*moving, *overlay, title]:
             ax.draw_artist(a)
-        rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()
-        images.append(Image.fromarray(rgb).quantize(255, method=Image.Quantize.FASTOCTREE))
+        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
         bar.update(1)
-    bar.update(hold)
+    return frames
+
+
+def _write_gif(frames: list[np.ndarray], hold: int, path: Path, fps: int) -> None:
+    """A looping GIF (Pillow), the last frame held ``hold`` frame-times longer."""
+    from PIL import Image
+
+    images = [Image.fromarray(f).quantize(255, method=Image.Quantize.FASTOCTREE) for f in frames]
     frame_ms = max(round(1000 / fps), 20)
     images[0].save(
         path,
         format="GIF",
         save_all=True,
         append_images=images[1:],
-        duration=[frame_ms] * (n - 1) + [frame_ms * (1 + hold)],
+        duration=[frame_ms] * (len(images) - 1) + [frame_ms * (1 + hold)],
         loop=0,
         optimize=False,
     )
+
+
+def _write_mp4(frames: list[np.ndarray], hold: int, path: Path, fps: int) -> None:
+    """An H.264 MP4: raw RGB frames piped to ffmpeg (the last one repeated ``hold`` times),
+    padded to even sizes as yuv420p needs."""
+    h, w, _ = frames[0].shape
+    cmd = [
+        shutil.which("ffmpeg") or "ffmpeg",
+        "-v", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
+        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(path),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        for f in [*frames, *([frames[-1]] * hold)]:
+            proc.stdin.write(np.ascontiguousarray(f).tobytes())
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.wait() != 0:
+        raise DescentlabError(f"ffmpeg failed writing {path.name}: {err.strip()[:300]}")
 
 
 def _label_of(line: Any) -> str:
