@@ -124,10 +124,39 @@ def test_critical_points_endpoint_matches_the_finder(client):
     np.testing.assert_allclose([p for p, _ in got], [[-1, 0], [1, 0]], atol=1e-9)
 
 
-def test_formula_of_x_only_is_drawn_in_2d(client):
+def test_formula_of_x_only_is_drawn_in_2d():
+    # x**2 in 2-D has a whole line of critical points: the bounded search says so
+    client = TestClient(create_app(Limits(critical_seconds=0.3)), raise_server_exceptions=False)
     r = client.post("/api/surface", json={"landscape": {"formula": "x**2"}, "grid": 5})
     assert r.status_code == 200
-    assert r.json()["landscape"]["dim"] == 2
+    body = r.json()
+    assert body["landscape"]["dim"] == 2
+    np.testing.assert_allclose(np.array(body["z"])[0], np.array(body["x"]) ** 2)
+    assert body["critical_points"] == []
+    assert "did not settle within 0.3 s" in body["critical_points_note"]
+    # a run there is still answered (diagnosed without critical points)
+    r = client.post(
+        "/api/run",
+        json={
+            "landscape": {"formula": "x**2"},
+            "optimizers": [{"name": "gd", "hyper": {"lr": 0.1}}],
+            "starts": [[1.0, 1.0]],
+            "steps": 10,
+        },
+    )
+    assert r.status_code == 200, r.text
+    np.testing.assert_allclose(r.json()["runs"][0]["final_points"], [[0.8**10, 1.0]])
+
+
+def test_too_many_critical_points_are_capped_lowest_first():
+    client = TestClient(create_app(Limits(max_critical_points=10)), raise_server_exceptions=False)
+    r = client.post("/api/critical-points", json={"landscape": {"formula": "sin(5*x)*sin(5*y)"}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    values = [c["value"] for c in body["critical_points"]]
+    assert len(values) == 10 and values == sorted(values)
+    assert "the 10 lowest are marked" in body["critical_points_note"]
+    np.testing.assert_allclose(values, -1.0, atol=1e-9)  # the minima of sin*sin are -1
 
 
 @pytest.mark.parametrize(
@@ -325,6 +354,9 @@ def test_json_numbers_are_finite_or_null(client):
 
 
 def test_wall_time_bound_answers_503_and_server_stays_up():
+    from descentlab.web.service import warm_up
+
+    warm_up()  # imports done outside the job that will be stopped
     client = TestClient(create_app(Limits(wall_seconds=0.0005)), raise_server_exceptions=False)
     body = _err(
         client.post("/api/critical-points", json={"landscape": {"formula": "x**2 + 3*y**2"}}),
@@ -334,6 +366,38 @@ def test_wall_time_bound_answers_503_and_server_stays_up():
     # the server answers the next request (the abandoned job finishes in its own thread)
     ok = TestClient(create_app(), raise_server_exceptions=False)
     assert ok.get("/api/landscapes").status_code == 200
+
+
+def test_overlong_job_is_stopped_and_frees_its_slot():
+    import threading
+    import time
+
+    from descentlab.web.service import warm_up
+
+    warm_up()
+    client = TestClient(
+        create_app(Limits(wall_seconds=1.0, max_concurrent=1)), raise_server_exceptions=False
+    )
+    # L-BFGS runs its 64 rows apart: hours of work if it were not stopped
+    slow = {
+        "landscape": {"name": "booth"},
+        "optimizers": [{"name": "lbfgs"}],
+        "starts": [[0.5, 0.5]] * 64,
+        "steps": 5000,
+    }
+    t0 = time.monotonic()
+    body = _err(client.post("/api/run", json=slow), 503)
+    assert "wall-time bound of 1 s and was stopped" in body["error"]
+    assert time.monotonic() - t0 < 5
+    # with one slot only, the next run is answered at once: the stopped job gave its slot back
+    t0 = time.monotonic()
+    r = _run(client, steps=20)
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - t0 < 1.0
+    deadline = time.monotonic() + 5
+    while any(t.name == "descentlab-job" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the stopped job's thread is still running"
+        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------- run / race

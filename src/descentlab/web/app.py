@@ -26,14 +26,10 @@ Example:
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -44,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from descentlab import __version__
 from descentlab.errors import DescentlabError, FormulaError, UnknownNameError
 from descentlab.web import service
+from descentlab.web.jobs import Busy, ComputePool, OverTime
 from descentlab.web.limits import Limits
 from descentlab.web.models import (
     BasinRequest,
@@ -183,34 +180,24 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         description="Race optimizers over non-convex landscapes and read why each run stopped.",
     )
     app.state.limits = limits
-    slots = threading.BoundedSemaphore(limits.max_concurrent)
+    pool = ComputePool(limits.max_concurrent, limits.wall_seconds)
 
     async def compute(fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` in a worker thread, at most ``max_concurrent`` at once, within the wall time.
+        """``fn(*args)`` in a job thread: at most ``max_concurrent`` at once, within the wall time.
 
-        A job holds its slot until it really finishes (even if its answer was abandoned at the
-        deadline), so abandoned work can never pile up beyond ``max_concurrent`` threads.
+        Past the bound the answer is 503 and the job is stopped (see :mod:`descentlab.web.jobs`).
         """
-        deadline = time.monotonic() + limits.wall_seconds
-
-        def job() -> T:
-            if not slots.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
-                raise ApiError(
-                    503, f"server busy: no compute slot within {limits.wall_seconds:g} s; retry"
-                )
-            try:
-                return fn(*args)
-            finally:
-                slots.release()
-
         try:
-            with anyio.fail_after(limits.wall_seconds):
-                return await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
-        except TimeoutError:
+            return await pool.run(fn, *args)
+        except Busy:
+            raise ApiError(
+                503, f"server busy: no compute slot within {limits.wall_seconds:g} s; retry"
+            ) from None
+        except OverTime:
             raise ApiError(
                 503,
-                f"the request ran over the wall-time bound of {limits.wall_seconds:g} s; "
-                "ask for fewer steps, starts or a smaller grid",
+                f"the request ran over the wall-time bound of {limits.wall_seconds:g} s and was "
+                "stopped; ask for fewer steps, starts or optimizers, or a smaller grid",
             ) from None
 
     # ------------------------------------------------------------------ errors

@@ -21,7 +21,10 @@ class Limits:
         max_basin_n: basin-map starts per axis (``n x n`` starts).
         max_basin_work: ``optimizers x n^2 x steps`` for one basin map.
         max_coordinate: largest ``|coordinate|`` of a start or a domain bound.
-        wall_seconds: a request still computing after this long is abandoned with 503.
+        wall_seconds: a request still computing after this long is stopped and answered 503.
+        critical_seconds: a formula's critical-point search stops after this long (the surface
+            is then drawn without them, and says so).
+        max_critical_points: at most this many critical points are sent (lowest values first).
         max_concurrent: compute jobs running at once (others queue, within the wall time).
     """
 
@@ -36,6 +39,8 @@ class Limits:
     max_basin_work: int = 40_000_000
     max_coordinate: float = 1e6
     wall_seconds: float = 20.0
+    critical_seconds: float = 6.0
+    max_critical_points: int = 300
     max_concurrent: int = 2
 
     def to_dict(self) -> dict[str, Any]:

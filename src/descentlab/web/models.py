@@ -75,6 +75,7 @@ class SurfaceResponse(BaseModel):
     critical_points: list[CriticalPointOut]
     critical_points_source: str = Field(..., description="'catalogue' (exact) or 'found' (numeric)")
     complete: bool
+    critical_points_note: str = Field("", description="what to know about the points shown")
 
 
 class CriticalRequest(_Strict):
@@ -85,6 +86,7 @@ class CriticalResponse(BaseModel):
     critical_points: list[CriticalPointOut]
     critical_points_source: str
     complete: bool
+    critical_points_note: str = ""
 
 
 class RunRequest(_Strict):

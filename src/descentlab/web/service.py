@@ -20,6 +20,7 @@ import numpy as np
 
 from descentlab.errors import DescentlabError, DimensionError, InvalidParameterError
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
+from descentlab.web.jobs import OverTime, call_with_deadline
 from descentlab.web.limits import Limits
 from descentlab.web.models import (
     BasinRequest,
@@ -225,14 +226,18 @@ def cp_to_json(c: CriticalPoint) -> dict[str, Any]:
 
 
 _cp_lock = threading.Lock()
-_found_cache: dict[str, tuple[list[CriticalPoint], bool]] = {}
+_found_cache: dict[str, tuple[list[CriticalPoint], bool, str]] = {}
 
 
-def critical_points(L: Landscape, spec: LandscapeSpec) -> tuple[list[CriticalPoint], str, bool]:
-    """The critical points inside the drawn domain: ``(points, source, complete)``.
+def critical_points(
+    L: Landscape, spec: LandscapeSpec, limits: Limits
+) -> tuple[list[CriticalPoint], str, bool, str]:
+    """The critical points inside the drawn domain: ``(points, source, complete, note)``.
 
     Catalogue landscapes give their exact ones; formulas (or landscapes with none known) get
-    them from :func:`descentlab.analysis.find_critical_points` over the domain (cached).
+    them from :func:`descentlab.analysis.find_critical_points` over the domain (cached), a search
+    bounded by ``limits.critical_seconds``: past it (a curve of critical points, as for
+    ``x**2`` in 2-D, never settles) the surface is drawn without them and ``note`` says so.
     """
     (x0, x1), (y0, y1) = L.require_domain()
     known = L.critical_points
@@ -243,20 +248,40 @@ def critical_points(L: Landscape, spec: LandscapeSpec) -> tuple[list[CriticalPoi
             for c in known
             if x0 - pad <= c.point[0] <= x1 + pad and y0 - pad <= c.point[1] <= y1 + pad
         ]
-        return inside, "catalogue", bool(L.complete)
+        return inside, "catalogue", bool(L.complete), ""
     key = _spec_key(spec)
     with _cp_lock:
         hit = _found_cache.get(key)
     if hit is None:
-        from descentlab.analysis import find_critical_points
+        from descentlab.analysis.critical import find_critical_points
 
-        found = find_critical_points(L, domain=L.domain)
-        hit = (list(found), bool(getattr(found, "complete", False)))
+        try:
+            found = call_with_deadline(
+                functools.partial(find_critical_points, L, domain=L.domain, progress=False),
+                limits.critical_seconds,
+            )
+        except OverTime:
+            hit = (
+                [],
+                False,
+                f"the critical-point search did not settle within {limits.critical_seconds:g} s "
+                "(a curve of critical points?); none are marked",
+            )
+        else:
+            points = list(found)
+            note = "; ".join(getattr(found, "notes", ()))
+            if len(points) > limits.max_critical_points:
+                note = (
+                    f"{len(points)} critical points found (a curve of them?); the "
+                    f"{limits.max_critical_points} lowest are marked"
+                )
+                points = points[: limits.max_critical_points]
+            hit = (points, False, note)
         with _cp_lock:
             if len(_found_cache) > 64:
                 _found_cache.clear()
             _found_cache[key] = hit
-    return hit[0], "found", hit[1]
+    return hit[0], "found", hit[1], hit[2]
 
 
 def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
@@ -267,7 +292,7 @@ def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
     X, Y, Z = L.grid(grid)
     z = Z.numpy()
     finite = z[np.isfinite(z)]
-    cps, source, complete = critical_points(L, spec)
+    cps, source, complete, note = critical_points(L, spec, limits)
     info = L.info()
     return {
         "landscape": info,
@@ -279,17 +304,19 @@ def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
         "critical_points": [cp_to_json(c) for c in cps],
         "critical_points_source": source,
         "complete": complete,
+        "critical_points_note": note,
     }
 
 
 def critical(spec: LandscapeSpec, limits: Limits) -> dict[str, Any]:
     """Only the critical points (for a formula: found numerically over its domain)."""
     L = build_landscape(spec, limits)
-    cps, source, complete = critical_points(L, spec)
+    cps, source, complete, note = critical_points(L, spec, limits)
     return {
         "critical_points": [cp_to_json(c) for c in cps],
         "critical_points_source": source,
         "complete": complete,
+        "critical_points_note": note,
     }
 
 
@@ -407,13 +434,13 @@ def outcome_to_json(o: Any) -> dict[str, Any]:
     }
 
 
-def _diagnose(tr: Any, L: Landscape, spec: LandscapeSpec) -> Any:
+def _diagnose(tr: Any, L: Landscape, spec: LandscapeSpec, limits: Limits) -> Any:
     """Diagnose against the very critical points the page draws (found once per formula)."""
     from descentlab.analysis.diagnose import diagnose
 
     if L.critical_points is not None:
         return diagnose(tr, L)
-    cps, _, _ = critical_points(L, spec)
+    cps, _, _, _ = critical_points(L, spec, limits)
     return diagnose(tr, L, critical_points=cps)
 
 
@@ -443,7 +470,7 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
     colors = optimizer_colors(labels)
     runs = []
     for (label, tr), choice, spec in zip(race.items(), req.optimizers, specs, strict=True):
-        diag = _diagnose(tr, L, req.landscape)
+        diag = _diagnose(tr, L, req.landscape, limits)
         runs.append(
             {
                 "label": choice.label or label,
@@ -519,7 +546,7 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
     )
     maps = []
     for (label, tr), spec in zip(race.items(), specs, strict=True):
-        outcomes = list(_diagnose(tr, L, req.landscape))
+        outcomes = list(_diagnose(tr, L, req.landscape, limits))
         codes = np.empty(len(outcomes), dtype=np.int64)
         legend: dict[tuple[str, tuple[float, ...] | None], dict[str, Any]] = {}
         for r, o in enumerate(outcomes):

@@ -791,7 +791,8 @@ async function drawSurface() {
     s.starts = s.starts.filter((p) => inDomain(p));
     renderStarts();
     const n = app.surface.critical_points.length;
-    setStatus(`${app.surface.landscape.name}: ${n} critical point${n === 1 ? "" : "s"} (${app.surface.critical_points_source}) in ${Math.round(performance.now() - t0)} ms`);
+    const note = app.surface.critical_points_note ? ` — ${app.surface.critical_points_note}` : "";
+    setStatus(`${app.surface.landscape.name}: ${n} critical point${n === 1 ? "" : "s"} (${app.surface.critical_points_source}) in ${Math.round(performance.now() - t0)} ms${note}`);
     saveState();
     renderAll();
     return true;

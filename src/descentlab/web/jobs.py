@@ -1,0 +1,160 @@
+"""Bounded compute for the server: at most N jobs at once, each stopped at its wall-time bound.
+
+A request's work (an engine run, a critical-point search) runs in a thread of its own. The
+event loop waits for it up to the wall-time bound; past that the request is answered 503 and
+the job is *stopped*: an exception is raised asynchronously in its thread
+(``PyThreadState_SetAsyncExc``), which takes effect at the job's next Python bytecode, i.e.
+within one optimizer step. So a request that would take hours (L-BFGS from 64 starts for 5000
+steps, say) cannot hold a compute slot after its answer was given up. A job holds its slot until
+its thread really ends, so at most ``max_concurrent`` jobs ever compute at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+class JobStopped(BaseException):
+    """Raised asynchronously inside a job's thread when its answer was abandoned."""
+
+
+class Busy(Exception):
+    """No compute slot became free within the wall-time bound."""
+
+
+class OverTime(Exception):
+    """The job ran past the wall-time bound (and was stopped)."""
+
+
+def _checkpoint() -> None:
+    """A Python-level call: the interpreter delivers any pending asynchronous exception here."""
+
+
+class _Job(threading.Thread):
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        slots: threading.BoundedSemaphore,
+        deadline: float,
+        deliver: Callable[[bool, Any], None],
+    ) -> None:
+        super().__init__(name="descentlab-job", daemon=True)
+        self.fn = fn
+        self.args = args
+        self.slots = slots
+        self.deadline = deadline
+        self.deliver = deliver
+        self._lock = threading.Lock()
+        self._computing = False
+        self._done = False
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except JobStopped:  # a stop that arrived after the work itself had ended
+            pass
+
+    def _run(self) -> None:
+        if not self.slots.acquire(timeout=max(self.deadline - time.monotonic(), 0.0)):
+            self.deliver(False, Busy())
+            return
+        ok, value = False, None
+        try:
+            with self._lock:
+                self._computing = True
+            try:
+                value, ok = self.fn(*self.args), True
+            except JobStopped:
+                ok, value = False, OverTime()
+            except BaseException as exc:  # handed to the request, raised there
+                ok, value = False, exc
+            with self._lock:
+                self._done = True
+            _checkpoint()
+        finally:
+            self.slots.release()
+        self.deliver(ok, value)
+
+    def stop(self) -> bool:
+        """Raise :class:`JobStopped` in the job's thread if it is still computing."""
+        with self._lock:
+            if not self._computing or self._done or self.ident is None:
+                return False
+            n = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self.ident), ctypes.py_object(JobStopped)
+            )
+            return n == 1
+
+
+class ComputePool:
+    """Run blocking functions off the event loop, bounded in number and in wall time.
+
+    Example:
+        >>> pool = ComputePool(max_concurrent=2, wall_seconds=5.0)  # doctest: +SKIP
+        >>> result = await pool.run(sum, [1, 2, 3])  # doctest: +SKIP
+    """
+
+    def __init__(self, max_concurrent: int, wall_seconds: float) -> None:
+        self.slots = threading.BoundedSemaphore(max_concurrent)
+        self.wall_seconds = float(wall_seconds)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a job thread; :class:`Busy` or :class:`OverTime` past the bound."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not fut.done():
+                fut.set_result((ok, value))
+
+        def deliver(ok: bool, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(settle, ok, value)
+            except RuntimeError:  # the loop is gone (client left, server stopping)
+                pass
+
+        job = _Job(fn, args, self.slots, time.monotonic() + self.wall_seconds, deliver)
+        job.start()
+        try:
+            ok, value = await asyncio.wait_for(asyncio.shield(fut), timeout=self.wall_seconds)
+        except TimeoutError:
+            job.stop()
+            raise OverTime() from None
+        if ok:
+            return value
+        raise value
+
+
+def call_with_deadline(fn: Callable[..., Any], seconds: float, *args: Any) -> Any:
+    """``fn(*args)`` in a helper thread, stopped after ``seconds`` (then :class:`OverTime`).
+
+    For a bounded step inside a job (a critical-point search that may never settle); if the
+    calling job is itself stopped meanwhile, the helper is stopped too.
+    """
+    box: dict[str, tuple[bool, Any]] = {}
+    done = threading.Event()
+
+    def deliver(ok: bool, value: Any) -> None:
+        box["result"] = (ok, value)
+        done.set()
+
+    job = _Job(fn, args, threading.BoundedSemaphore(1), time.monotonic() + seconds, deliver)
+    job.start()
+    try:
+        finished = done.wait(seconds)
+    except BaseException:
+        job.stop()
+        raise
+    if not finished:
+        job.stop()
+        raise OverTime()
+    ok, value = box["result"]
+    if ok:
+        return value
+    raise value
