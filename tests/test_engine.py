@@ -339,6 +339,67 @@ def test_race_same_starts_and_labels():
     assert race["gd(lr=0.01)#2"].optimizer == "gd(lr=0.01)#2"
 
 
+RACE_STARTS = np.array([[3.0, 2.0], [-4.0, 4.5], [0.3, -0.2], [3.5, -3.0], [1e3, 0.0]])
+
+
+def _same(a: Trajectory, b: Trajectory) -> None:
+    for k in ("positions", "record_steps", "losses", "grad_norms", "lr", "stop_step"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+    np.testing.assert_array_equal(a.final_points, b.final_points)
+    np.testing.assert_array_equal(a.final_losses, b.final_losses)
+    assert a.stop_reason.tolist() == b.stop_reason.tolist()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"lrs": [0.001, 0.05]},
+        {"schedule": ("step", {"step_size": 7, "gamma": 0.5})},
+        {"schedule": ("reduce_on_plateau", {"patience": 2}), "record_every": 4},
+    ],
+    ids=["plain", "lr-grid", "step-schedule", "plateau-schedule"],
+)
+def test_race_shares_one_pass_and_equals_separate_runs(kw):
+    # one row converged at step 0, one diverging (beyond the bound at once), others running;
+    # armijo_gd re-evaluates through the closure (line search) inside the shared pass
+    specs = [("gd", {"lr": 0.01}), ("adam", {"lr": 0.1}), ("momentum", {"lr": 0.01}), "armijo_gd"]
+    race = run(HIMMELBLAU, specs, RACE_STARTS, 40, bound=100.0, grad_tol=1e-6, **kw)
+    assert race.labels == ["gd(lr=0.01)", "adam(lr=0.1)", "momentum(lr=0.01)", "armijo_gd"]
+    for spec, label in zip(specs, race.labels, strict=True):
+        one = run(HIMMELBLAU, spec, RACE_STARTS, 40, bound=100.0, grad_tol=1e-6, **kw)
+        _same(race[label], one)
+        assert race[label].stop_reason[0] == "converged"
+        assert race[label].stop_reason[4] == "diverged"
+
+
+def test_race_uses_the_shared_pass_and_noise_does_not_depend_on_it(monkeypatch):
+    import descentlab.engine as engine
+
+    sizes = []
+    real = engine._run_shared
+
+    def spy(landscape, specs, *a, **k):
+        sizes.append(len(specs))
+        return real(landscape, specs, *a, **k)
+
+    monkeypatch.setattr(engine, "_run_shared", spy)
+    specs = [("noisy_gd", {"lr": 0.01}), "newton", ("perturbed_gd", {"lr": 0.01}), "lbfgs"]
+    race = run(HIMMELBLAU, specs, RACE_STARTS[:4], 30, seed=5)
+    assert sizes == [2]  # the two first-order element-wise rules; Newton and L-BFGS apart
+    for spec, label in zip(specs, race.labels, strict=True):
+        _same(race[label], run(HIMMELBLAU, spec, RACE_STARTS[:4], 30, seed=5))
+
+
+def test_race_member_that_finishes_early_stops_stepping():
+    L = Landscape(lambda P: 0.5 * (P**2).sum(-1), dim=2, name="bowl")
+    race = run(L, [("gd", {"lr": 1.0}), ("gd", {"lr": 0.1})], [[1.0, -1.0]], 500)
+    fast, slow = race.values()
+    assert fast.n_steps == 1 and fast.stop_step[0] == 1 and fast.final_points.tolist() == [[0, 0]]
+    assert slow.n_steps == slow.stop_step[0] > 100
+    _same(slow, run(L, "gd", [[1.0, -1.0]], 500, lr=0.1))
+
+
 def test_starts_helpers_and_single_point():
     g = grid_starts(HIMMELBLAU, (3, 2))
     np.testing.assert_array_equal(g, [[-5, -5], [-5, 5], [0, -5], [0, 5], [5, -5], [5, 5]])

@@ -220,16 +220,16 @@ def run(
     for rows_apart in apart:  # rows run apart keep one learning-rate column per row
         _check_memory(B, landscape.dim, steps, record_every, max_memory, B if rows_apart else G)
 
-    results: dict[str, Trajectory] = {}
-    for spec, rows_apart in zip(specs, apart, strict=True):
-        label = spec.label
-        for j in itertools.count(2):
-            if label not in results:
-                break
-            label = f"{spec.label}#{j}"
-        tr = _run_spec(
+    # First-order element-wise optimizers of a race share one forward/backward pass per step
+    # over all their rows; the others run one after the other.
+    shared = [i for i, s in enumerate(specs) if not apart[i] and not s.second_order]
+    if len(shared) < 2:
+        shared = []
+    done: dict[int, Trajectory] = {}
+    if shared:
+        runs = _run_shared(
             landscape,
-            spec,
+            [specs[i] for i in shared],
             X0,
             steps,
             sched_spec,
@@ -239,10 +239,33 @@ def run(
             bound,
             seed,
             progress,
-            not rows_apart,
         )
-        tr.optimizer = label
-        results[label] = tr
+        done.update(zip(shared, runs, strict=True))
+    for i, spec in enumerate(specs):
+        if i not in done:
+            done[i] = _run_spec(
+                landscape,
+                spec,
+                X0,
+                steps,
+                sched_spec,
+                rates,
+                record_every,
+                grad_tol,
+                bound,
+                seed,
+                progress,
+                not apart[i],
+            )
+    results: dict[str, Trajectory] = {}
+    for i, spec in enumerate(specs):
+        label = spec.label
+        for j in itertools.count(2):
+            if label not in results:
+                break
+            label = f"{spec.label}#{j}"
+        done[i].optimizer = label
+        results[label] = done[i]
     if isinstance(optimizer, list):
         return Race(results)
     return next(iter(results.values()))
@@ -349,6 +372,7 @@ class _Recorder:
         # row sums as a matrix-vector product: torch's CPU reduction over a short last axis is
         # ~40x slower than gemv at d = 2
         self.ones = torch.ones(d, dtype=torch.float64)
+        self.bound = bound
         self.b2 = bound * bound
         # |x_ij| <= bound / sqrt(d) for every j implies |x_i| <= bound (largest finite if none)
         self.xbound = bound / math.sqrt(d) if bound != math.inf else sys.float_info.max
@@ -537,7 +561,6 @@ def _run_spec(
     B0 = X0.shape[0]
     G = 1 if rates is None else len(rates)
     X = X0.repeat(G, 1).contiguous()  # row g * B0 + i: start i, rate g
-    B = X.shape[0]
     rec = _Recorder(X, steps, record_every, grad_tol, bound)
     bar = Progress(steps, f"{spec.label}", enabled=progress)
     with torch.random.fork_rng(devices=[]), bar:
@@ -550,6 +573,26 @@ def _run_spec(
             lr_hist, row_group = _loop_rows(
                 landscape, spec, X, B0, G, steps, sched_spec, rates, rec, bar
             )
+    return _trajectory(
+        landscape, spec, X0, G, rec, lr_hist, row_group, rates, sched_spec, steps, seed
+    )
+
+
+def _trajectory(
+    landscape: Landscape,
+    spec: Any,
+    X0: torch.Tensor,
+    G: int,
+    rec: _Recorder,
+    lr_hist: np.ndarray,
+    row_group: np.ndarray,
+    rates: list[float] | None,
+    sched_spec: Any,
+    steps: int,
+    seed: int,
+) -> Trajectory:
+    B0 = X0.shape[0]
+    B = B0 * G
     rec.record_final()
     T = len(rec.steps_rec)
     stop_reason = np.array([_REASON_NAMES[int(s)] for s in rec.status.tolist()])
@@ -580,12 +623,169 @@ def _run_spec(
         landscape_name=landscape.name,
         landscape_params=dict(landscape.params),
         steps=steps,
-        record_every=record_every,
-        grad_tol=grad_tol,
-        bound=bound,
+        record_every=rec.record_every,
+        grad_tol=math.sqrt(rec.tol2),
+        bound=rec.bound,
         seed=seed,
         schedule="" if sched_spec is None else sched_spec.label,
     )
+
+
+class _Member:
+    """One optimizer of a shared race: its rows ``[lo, hi)`` of the common tensor."""
+
+    def __init__(
+        self,
+        spec: Any,
+        X: torch.Tensor,
+        lo: int,
+        B0: int,
+        G: int,
+        steps: int,
+        sched_spec: Any,
+        rates: list[float] | None,
+        row_fn: Callable,
+        rec: _Recorder,
+    ) -> None:
+        self.spec, self.lo, self.hi, self.B0, self.G = spec, lo, lo + B0 * G, B0, G
+        self.rec = rec
+        self.leaves = [
+            X[lo + g * B0 : lo + (g + 1) * B0].detach().requires_grad_(True) for g in range(G)
+        ]
+        self.opt = _build_optimizer(spec, _groups(self.leaves, rates, row_fn))
+        self.sched = sched_spec.build(self.opt, steps) if sched_spec is not None else None
+        self.plateau = self.sched is not None and sched_spec.needs_loss
+        self.lr_hist = np.empty((steps, G))
+        self.n_steps = steps
+        self.done = False
+        self.cached: torch.Tensor | None = None
+
+    def set_grads(self, g: torch.Tensor) -> None:
+        """Hand the member's rows of a shared gradient to its parameters (views, no copy)."""
+        if self.rec.n_running < self.rec.B:
+            g.masked_fill_(~self.rec.running[:, None], 0.0)
+        B0 = self.B0
+        for j, leaf in enumerate(self.leaves):
+            leaf.grad = g[j * B0 : (j + 1) * B0]
+
+
+def _run_shared(
+    landscape: Landscape,
+    specs: list[Any],
+    X0: torch.Tensor,
+    steps: int,
+    sched_spec: Any,
+    rates: list[float] | None,
+    record_every: int,
+    grad_tol: float,
+    bound: float,
+    seed: int,
+    progress: bool | None,
+) -> list[Trajectory]:
+    """Several first-order element-wise optimizers from the same starts, in one tensor.
+
+    Member ``m`` owns rows ``[m * B0 * G, (m + 1) * B0 * G)`` of one ``(K * B0 * G, d)`` tensor.
+    Each step evaluates ``f`` and its gradient once for every row of every member; each member
+    then applies its own stop rules, its optimizer (whose parameters are views of its rows; the
+    gradients are handed over as views too) and its schedule, exactly as if it ran alone. A
+    member whose rows have all stopped is left out of the rest of the run.
+    """
+    B0 = X0.shape[0]
+    G = 1 if rates is None else len(rates)
+    Bm = B0 * G
+    f = _objective(landscape)
+    row_fn = _row_fn(landscape)
+    X = X0.repeat(G * len(specs), 1).contiguous()
+    members = []
+    for m, spec in enumerate(specs):
+        rec = _Recorder(X[m * Bm : (m + 1) * Bm], steps, record_every, grad_tol, bound)
+        members.append(_Member(spec, X, m * Bm, B0, G, steps, sched_spec, rates, row_fn, rec))
+
+    def evaluate(lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        P = X[lo:hi].detach().requires_grad_(True)
+        with torch.enable_grad():
+            v = f(P)
+            v.sum().backward()
+        return v.detach(), P.grad
+
+    def make_closure(mem: _Member) -> Callable[[], torch.Tensor]:
+        def closure() -> torch.Tensor:
+            if mem.cached is not None:  # the evaluation made before the step
+                loss, mem.cached = mem.cached, None
+                return loss
+            v, g = evaluate(mem.lo, mem.hi)  # a line search asks again: this member only
+            mem.set_grads(g)
+            return v.sum()
+
+        return closure
+
+    closures = [make_closure(mem) for mem in members]
+    label = " vs ".join(s.label for s in specs)
+    bar = Progress(steps, label, enabled=progress)
+    with torch.random.fork_rng(devices=[]), bar:
+        torch.manual_seed(seed)
+        for k in range(steps):
+            live = [j for j, mem in enumerate(members) if not mem.done]
+            if not live:
+                break
+            lo, hi = members[live[0]].lo, members[live[-1]].hi
+            v, g = evaluate(lo, hi)
+            for j in live:
+                mem = members[j]
+                a, b = mem.lo - lo, mem.hi - lo
+                mv, mg = v[a:b], g[a:b]
+                total = mv.sum()
+                xs = X[mem.lo : mem.hi]
+                mem.rec.observe(k, xs, mv, mg, total=total)
+                if mem.rec.n_running == 0:
+                    mem.done, mem.n_steps = True, k
+                    continue
+                metric = float(mv[mem.rec.running].mean()) if mem.plateau else 0.0
+                mem.set_grads(mg)
+                for gi in range(G):
+                    mem.lr_hist[k, gi] = _lr_of(mem.opt.param_groups[gi])
+                mem.cached = total
+                try:
+                    mem.opt.step(closures[j])
+                except DescentlabError:
+                    raise
+                except RuntimeError as exc:
+                    raise DescentlabError(f"{mem.spec.label} failed at step {k}: {exc}") from None
+                mem.cached = None
+                if mem.rec.n_running < Bm:
+                    with torch.no_grad():
+                        xs.copy_(torch.where(mem.rec.running[:, None], xs, mem.rec.fpos))
+                for leaf in mem.leaves:
+                    leaf.grad = None
+                if mem.sched is not None:
+                    sched_spec.step(mem.sched, metric if mem.plateau else None)
+            bar.update(1)
+        live = [j for j, mem in enumerate(members) if not mem.done]
+        if live:
+            lo, hi = members[live[0]].lo, members[live[-1]].hi
+            v, g = evaluate(lo, hi)
+            for j in live:
+                mem = members[j]
+                a, b = mem.lo - lo, mem.hi - lo
+                mem.rec.observe(steps, X[mem.lo : mem.hi], v[a:b], g[a:b], final=True)
+    out = []
+    for mem in members:
+        out.append(
+            _trajectory(
+                landscape,
+                mem.spec,
+                X0,
+                G,
+                mem.rec,
+                mem.lr_hist[: mem.n_steps].copy(),
+                np.repeat(np.arange(G), B0),
+                rates,
+                sched_spec,
+                steps,
+                seed,
+            )
+        )
+    return out
 
 
 def _lr_of(group: dict) -> float:
