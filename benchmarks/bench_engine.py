@@ -18,6 +18,10 @@ Every cell is the median of ``--repeats`` timings. Run:
 
     python benchmarks/bench_engine.py                # threads 1 and 2, B = 1, 1e3, 1e4, 1e5
     python benchmarks/bench_engine.py --quick        # a smoke run (small sizes)
+    python benchmarks/bench_engine.py --threads 2 --sizes 10000 --optimizers gd,adam
+
+A last table races gd, momentum, adam and rmsprop from the same starts: one shared
+forward/backward per step (what ``run`` does for a race) against four separate runs.
 """
 
 from __future__ import annotations
@@ -132,6 +136,32 @@ def engine(name: str, X0: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.as_tensor(tr.final_points)
 
 
+RACE = [
+    ("gd", {"lr": 1e-3}),
+    ("momentum", {"lr": 1e-3}),
+    ("adam", {"lr": 1e-2}),
+    ("rmsprop", {"lr": 1e-2}),
+]
+
+
+def race_table(sizes: list[int], repeats: int, work: float) -> None:
+    """A race of 4 first-order optimizers: one shared pass per step vs 4 separate runs."""
+    L = get_landscape("himmelblau")
+    print("\n| threads | race | B | steps | shared ms | separate ms | separate / shared |")
+    print("|---|---|---|---|---|---|---|")
+    for B in sizes:
+        X0 = L.sample(B, seed=0)
+        steps = int(min(500, max(10, work // (4 * B))))
+        kw = {"grad_tol": 0.0, "record_every": steps, "progress": False}
+        ts = timed(lambda X=X0, s=steps, kw=kw: run(L, RACE, X, s, **kw), repeats)
+        tp = timed(lambda X=X0, s=steps, kw=kw: [run(L, sp, X, s, **kw) for sp in RACE], repeats)
+        print(
+            f"| {torch.get_num_threads()} | gd, momentum, adam, rmsprop | {B:g} | {steps} "
+            f"| {ts * 1e3:.0f} | {tp * 1e3:.0f} | {tp / ts:.2f}x |",
+            flush=True,
+        )
+
+
 def timed(fn: Callable[[], object], repeats: int) -> float:
     ts = []
     for _ in range(repeats):
@@ -149,6 +179,8 @@ def main() -> None:
     ap.add_argument("--work", type=float, default=2e6, help="point-steps per timing (engine)")
     ap.add_argument("--loop-starts", type=int, default=10)
     ap.add_argument("--loop-steps", type=int, default=100)
+    ap.add_argument("--optimizers", default="gd,adam,newton")
+    ap.add_argument("--no-race", action="store_true", help="skip the shared-race table")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
@@ -172,9 +204,10 @@ def main() -> None:
         "| engine / loop | bare / engine | kernel / engine |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    names = [n for n in args.optimizers.split(",") if n]
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
-        for name in LR:
+        for name in names:
             Xl = L.sample(args.loop_starts, seed=2)
             engine(name, Xl, 3)  # warm-up
             t_loop = timed(lambda n=name, X=Xl: loop(n, X, args.loop_steps), args.repeats)
@@ -191,6 +224,10 @@ def main() -> None:
                     f"| {kr:.3g} | {er / loop_rate:.0f}x | {br / er:.2f}x | {kr / er:.2f}x |",
                     flush=True,
                 )
+    if not args.no_race:
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            race_table(sizes[:3], args.repeats, args.work)
 
 
 if __name__ == "__main__":
