@@ -258,6 +258,13 @@ def test_malformed_json_is_400_with_position(client):
     assert body["error"].startswith("malformed JSON") and "position" in body["error"]
 
 
+def test_deeply_nested_json_is_400(client):
+    raw = b'{"landscape": ' + b"[" * 30000 + b"]" * 30000 + b"}"
+    r = client.post("/api/surface", content=raw, headers={"content-type": "application/json"})
+    body = _err(r, 400)
+    assert body["error"].startswith("malformed JSON")
+
+
 def test_wrong_shapes_are_422(client):
     body = _err(client.post("/api/surface", json=[1, 2]), 422)
     assert "JSON object" in body["error"]

@@ -218,6 +218,9 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # e.g. JSON nested deeper than the parser recurses
+            return _error(400, "malformed JSON: the body could not be parsed (nested too deeply?)")
         return _error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
