@@ -249,12 +249,12 @@ def register(sub: Any) -> None:
             "--start -1.5,2 --steps 5000 --save runs.npz --csv runs.csv",
         ],
         description=(
-            "Run every optimizer from every start at once (one batched tensor per optimizer) and "
+            "Run every optimizer from every start at once (all starts in one batched tensor) and "
             "diagnose each run's end: global minimum, local minimum (with its gap to the global "
             "value), saddle (with its index), maximum, degenerate point, plateau, diverged (with "
             "its step) or still moving when the steps ran out. Rows stop when the gradient norm "
-            "falls below --grad-tol, diverge when the value or gradient is not finite or a "
-            "coordinate passes --bound, and are otherwise run for --steps steps."
+            "falls below --grad-tol, diverge when the value or gradient is not finite or the "
+            "point's norm passes --bound, and are otherwise run for --steps steps."
         ),
     )
     # let "--start -1,2" and "--domain -2,2" through as values (argparse takes "-..." for options)
@@ -327,7 +327,7 @@ def register(sub: Any) -> None:
         "--bound",
         type=_float,
         default=1e6,
-        help="a row diverges when a coordinate's size passes this (default 1e6)",
+        help="a row diverges when its point's Euclidean norm passes this (default 1e6)",
     )
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for random starts and noise")
     p.add_argument("--save", metavar="FILE.npz", help="save the trajectories (.npz)")
