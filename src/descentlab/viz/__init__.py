@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "ffmpeg_available": "descentlab.viz.animate",
     "gradient_descent_figure": "descentlab.viz.seed",
     "critical_points_figure": "descentlab.viz.seed",
+    "run_demo": "descentlab.viz.demo",
     "KIND_STYLES": "descentlab.viz.style",
     "OUTCOME_COLORS": "descentlab.viz.style",
     "kind_style": "descentlab.viz.style",

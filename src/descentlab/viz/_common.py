@@ -24,7 +24,15 @@ FORMATS = ("png", "svg")
 def save_figure(fig: Figure, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
     """Write ``fig`` atomically to ``path`` (format from ``fmt`` or the suffix: png or svg).
 
-    PNG metadata is pinned so the same figure gives the same bytes.
+    PNG metadata is pinned so the same figure gives the same bytes. Returns the written path
+    (``.png``/``.svg`` appended when ``path`` lacks it).
+
+    Example:
+        >>> from descentlab.landscapes import get_landscape
+        >>> from descentlab.viz import plot_contour
+        >>> fig = plot_contour(get_landscape("double_well"), resolution=30)
+        >>> save_figure(fig, "double_well", fmt="svg").name  # doctest: +SKIP
+        'double_well.svg'
     """
     target = Path(path)
     fmt = (fmt or target.suffix.lstrip(".") or "png").lower()

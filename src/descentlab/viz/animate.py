@@ -199,7 +199,12 @@ def _write_gif(frames: list[np.ndarray], hold: int, path: Path, fps: int) -> Non
     """A looping GIF (Pillow), the last frame held ``hold`` frame-times longer."""
     from PIL import Image
 
-    images = [Image.fromarray(f).quantize(255, method=Image.Quantize.FASTOCTREE) for f in frames]
+    # one palette for every frame, from the last (it holds every colour drawn): frames then
+    # differ only where the paths grew, which the GIF stores as small deltas
+    palette = Image.fromarray(frames[-1]).quantize(255, method=Image.Quantize.MEDIANCUT)
+    images = [
+        Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames
+    ]
     frame_ms = max(round(1000 / fps), 20)
     images[0].save(
         path,

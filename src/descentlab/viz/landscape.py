@@ -224,7 +224,7 @@ def plot_contour(
         X, Y, Z = grid_values(landscape, resolution, box)
         lv = contour_levels(Z, levels)
         ax.contourf(X, Y, Z, levels=lv, cmap=style.CONTOUR_CMAP, alpha=0.3, extend="both")
-        ax.contour(X, Y, Z, levels=lv, colors="0.4", linewidths=0.45, alpha=0.7)
+        ax.contour(X, Y, Z, levels=lv, colors="0.4", linewidths=0.45, alpha=0.7, linestyles="solid")
         (x0, x1), (y0, y1) = box
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
