@@ -26,7 +26,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -174,13 +175,21 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str | No
 def create_app(limits: Limits | None = None) -> FastAPI:
     """The playground app. ``limits`` bounds every request (defaults: :class:`Limits`())."""
     limits = limits or Limits()
+    pool = ComputePool(limits.max_concurrent, limits.wall_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.shutdown()  # no job thread may outlive the server (torch aborts at exit)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="descentlab playground",
         version=__version__,
         description="Race optimizers over non-convex landscapes and read why each run stopped.",
     )
     app.state.limits = limits
-    pool = ComputePool(limits.max_concurrent, limits.wall_seconds)
+    app.state.pool = pool
 
     async def compute(fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a job thread: at most ``max_concurrent`` at once, within the wall time.

@@ -43,8 +43,10 @@ class _Job(threading.Thread):
         slots: threading.BoundedSemaphore,
         deadline: float,
         deliver: Callable[[bool, Any], None],
+        finished: Callable[[_Job], None] | None = None,
     ) -> None:
         super().__init__(name="descentlab-job", daemon=True)
+        self.finished = finished
         self.fn = fn
         self.args = args
         self.slots = slots
@@ -56,7 +58,11 @@ class _Job(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._run()
+            try:
+                self._run()
+            finally:
+                if self.finished is not None:
+                    self.finished(self)
         except JobStopped:  # a stop that arrived after the work itself had ended
             pass
 
@@ -103,6 +109,21 @@ class ComputePool:
     def __init__(self, max_concurrent: int, wall_seconds: float) -> None:
         self.slots = threading.BoundedSemaphore(max_concurrent)
         self.wall_seconds = float(wall_seconds)
+        self._live: set[_Job] = set()
+        self._live_lock = threading.Lock()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every job still running and wait for their threads (server shutdown).
+
+        A thread still inside torch when the interpreter exits would abort the process.
+        """
+        with self._live_lock:
+            jobs = list(self._live)
+        for job in jobs:
+            job.stop()
+        end = time.monotonic() + timeout
+        for job in jobs:
+            job.join(max(end - time.monotonic(), 0.0))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a job thread; :class:`Busy` or :class:`OverTime` past the bound."""
@@ -119,7 +140,13 @@ class ComputePool:
             except RuntimeError:  # the loop is gone (client left, server stopping)
                 pass
 
-        job = _Job(fn, args, self.slots, time.monotonic() + self.wall_seconds, deliver)
+        def finished(job: _Job) -> None:
+            with self._live_lock:
+                self._live.discard(job)
+
+        job = _Job(fn, args, self.slots, time.monotonic() + self.wall_seconds, deliver, finished)
+        with self._live_lock:
+            self._live.add(job)
         job.start()
         try:
             ok, value = await asyncio.wait_for(asyncio.shield(fut), timeout=self.wall_seconds)
@@ -150,9 +177,11 @@ def call_with_deadline(fn: Callable[..., Any], seconds: float, *args: Any) -> An
         finished = done.wait(seconds)
     except BaseException:
         job.stop()
+        job.join(5.0)
         raise
     if not finished:
         job.stop()
+        job.join(5.0)
         raise OverTime()
     ok, value = box["result"]
     if ok:
