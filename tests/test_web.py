@@ -675,3 +675,46 @@ def test_bad_schedule_parameter_names_it(client):
         400,
     )
     assert "gamma" in body["error"] and body["field"] == "schedule"
+
+
+def _steps_near_saddle(x0: float, lr: float, momentum: float, steps: int, radius: float) -> int:
+    """Iterates of heavy-ball GD on (x^2 - 1)^2 (y = 0) within ``radius`` of the saddle x = 0."""
+    x, buf, near = x0, None, int(abs(x0) < radius)
+    for _ in range(steps):
+        g = 4 * x**3 - 4 * x
+        buf = g if buf is None else momentum * buf + g  # torch.optim.SGD's buffer
+        x -= lr * (buf if momentum else g)
+        near += abs(x) < radius
+    return near
+
+
+def test_stall_at_the_saddle_is_told_in_words_with_the_right_count(client):
+    # The done-when of the playground: from a start beside the saddle, gd stalls there much
+    # longer than momentum before both escape, and the answer says so in words.
+    r = client.post(
+        "/api/run",
+        json={
+            "landscape": {"name": "double_well"},
+            "optimizers": [
+                {"name": "gd", "hyper": {"lr": 0.01}},
+                {"name": "momentum", "hyper": {"lr": 0.01, "momentum": 0.9}},
+            ],
+            "starts": [[0.001, 0.0]],
+            "steps": 600,
+        },
+    )
+    assert r.status_code == 200, r.text
+    gd, mom = (run["outcomes"][0] for run in r.json()["runs"])
+    radius = 1e-2 * 4.0  # diagnose's default: 1% of the domain's largest width
+    want_gd = _steps_near_saddle(0.001, 0.01, 0.0, 600, radius)
+    want_mom = _steps_near_saddle(0.001, 0.01, 0.9, 600, radius)
+    assert want_gd > 3 * want_mom
+    for out, want in ((gd, want_gd), (mom, want_mom)):
+        assert out["kind"] == "global_minimum"
+        assert out["saddle_visits"] == [
+            {"point": [0.0, 0.0], "kind": "saddle", "index": 1, "steps": want}
+        ]
+        assert out["text"].startswith(
+            f"stalled {want} steps at the saddle (0, 0), index 1, then escaped to the global "
+            "minimum (1, 0)"
+        )
