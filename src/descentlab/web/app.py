@@ -14,7 +14,8 @@ Endpoints (all documented at ``/docs`` and ``/openapi.json``):
 
 Every error is JSON ``{"error": ..., "field": ..., "position": ...}`` with a 4xx status for
 anything the client got wrong (400 bad values or formula, 404 unknown path name, 413 body too
-large, 422 wrong shape, 503 over the wall-time bound). Compute runs in worker threads, at most
+large, 422 wrong shape; 503 when a request runs over the wall-time bound: its job is then
+stopped, see :mod:`descentlab.web.jobs`). Compute runs in job threads, at most
 ``limits.max_concurrent`` at once, so the server keeps answering while it works.
 
 Example:
