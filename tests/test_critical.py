@@ -348,6 +348,22 @@ def test_flat_regions_are_not_critical_points():
     assert any("numerically constant" in n for n in found.notes)
 
 
+def test_mostly_flat_box_keeps_its_real_roots():
+    """Easom on a box that is 93% flat tail: the gradient tolerance must come from the steep
+    part, or the global minimum (pi, pi) is rejected (regression)."""
+
+    def easom(P):
+        x, y = P[:, 0], P[:, 1]
+        return -torch.cos(x) * torch.cos(y) * torch.exp(-((x - math.pi) ** 2 + (y - math.pi) ** 2))
+
+    L = Landscape(easom, 2, domain=(math.pi - 10, math.pi + 10))
+    found = find_critical_points(L)
+    assert [c.point for c in found.global_minima] == [pytest.approx((math.pi, math.pi), abs=1e-14)]
+    assert found.global_minima[0].value == pytest.approx(-1.0, abs=1e-15)
+    g = L.grad(torch.tensor(found.array())).norm(dim=1)
+    assert float(g.max()) <= 1e-15
+
+
 def test_roots_outside_the_box_are_dropped():
     L = get_landscape("himmelblau")
     found = find_critical_points(L, (0, 5, 0, 5))
