@@ -396,11 +396,10 @@ def test_overlong_job_is_stopped_and_frees_its_slot():
     body = _err(client.post("/api/run", json=slow), 503)
     assert "wall-time bound of 1 s and was stopped" in body["error"]
     assert time.monotonic() - t0 < 5
-    # with one slot only, the next run is answered at once: the stopped job gave its slot back
-    t0 = time.monotonic()
+    # with one slot only, the next run is answered (not "busy" after 1 s): the stopped job
+    # gave its slot back
     r = _run(client, steps=20)
     assert r.status_code == 200, r.text
-    assert time.monotonic() - t0 < 1.0
     deadline = time.monotonic() + 5
     while any(t.name == "descentlab-job" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "the stopped job's thread is still running"
