@@ -424,6 +424,16 @@ def test_counts_are_consistent_for_a_random_formula():
     assert (np.abs(found.array()) <= 2 + 1e-9).all()
 
 
+def test_rounds_double_and_respect_max_starts():
+    bowl = get_landscape("quadratic_bowl")
+    found = find_critical_points(bowl, n_starts=100)
+    assert (found.n_rounds, found.n_starts) == (2, 300)  # round 2 finds nothing new: stop
+    one = find_critical_points(bowl, n_starts=100, max_rounds=1)
+    assert (one.n_rounds, one.n_starts) == (1, 100)
+    rich = find_critical_points(get_landscape("rastrigin"), n_starts=64, max_starts=200)
+    assert (rich.n_rounds, rich.n_starts) == (3, 200)  # 64 + 128 + the 8 left
+
+
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("kwargs", "match"),
@@ -433,6 +443,7 @@ def test_counts_are_consistent_for_a_random_formula():
         ({"n_starts": True}, "n_starts must be an integer"),
         ({"seed": -1}, "seed must be >= 0"),
         ({"max_rounds": 0}, "max_rounds must be >= 1"),
+        ({"max_starts": 0}, "max_starts must be >= 1"),
         ({"xtol": 0.0}, "xtol must be > 0"),
         ({"dedup_tol": float("nan")}, "dedup_tol must be finite"),
         ({"domain": (1, 1)}, "lo < hi"),

@@ -9,13 +9,26 @@ eigen-decomposition ``H = Q diag(lam) Q^T`` of the symmetric Hessian, the damped
 
     s = -(H^2 + mu I)^{-1} H g = -Q diag(lam_i / (lam_i^2 + mu)) Q^T g,
 
-accepted when it lowers ``||g||`` (then ``mu`` shrinks, and the step tends to Newton's
-``-H^+ g``), rejected otherwise (then ``mu`` grows, and the step tends to a short gradient step on
-``||g||^2 / 2``). A row stops when its undamped Newton step ``-H^+ g`` is below ``xtol``; that
-last step is applied, so non-degenerate roots end at full float64 precision. At a degenerate
-root (e.g. the monkey saddle, Hessian zero at the root) Newton converges only linearly, so the
-stopping test is on the step length, not on ``||g||`` (which there is the *square* of the
-distance), and rows are then merged within ``dedup_tol``.
+capped at half the box width. It is accepted when ``||g||`` at the trial point is below the
+largest of the row's last 8 accepted values (non-monotone test: Grippo, Lampariello & Lucidi,
+SIAM J. Numer. Anal. 23, 1986) — then ``mu`` shrinks by 3 and the step tends to Newton's
+``-H^+ g`` — and rejected otherwise — then ``mu`` grows by 4 and the step tends to a short
+gradient step on ``||g||^2 / 2``. A row stops
+
+* converged, when its undamped Newton step ``-H^+ g`` (the estimated distance to the root) is
+  below ``xtol (1 + ||x||)`` and ``||g||`` below ``gtol``; that last step is applied, so
+  non-degenerate roots end at full float64 precision;
+* stalled, after 24 rejections in a row (a non-zero local minimum of ``||g||``, or the rounding
+  floor of a root: it counts as converged if its Newton step is below ``1000 xtol``);
+* wandering, when its Newton step has not halved for 60 iterations (e.g. on a plateau where
+  ``||g||`` keeps falling but no root is near), or when it leaves the box enlarged by one width.
+
+At a degenerate root (e.g. the monkey saddle, Hessian zero at the root) Newton converges only
+linearly, so the stopping test is on the step length, not on ``||g||`` (which there is the
+*square* of the distance), and rows are then merged within ``dedup_tol``. Roots where ``f`` is
+constant to rounding over a neighbourhood (far out in a Gaussian's tail, where everything has
+underflowed) are not isolated critical points at float64 resolution; they are counted in a note
+and not listed.
 
 Classification uses the Hessian eigenvalues (``classify_eigenvalues``): minimum, maximum, saddle
 with its index (number of negative eigenvalues), or degenerate when an eigenvalue is zero
@@ -581,7 +594,7 @@ def find_critical_points(
         seed: seed of the scrambled Sobol sequence of starts.
         max_rounds: rounds at most; 1 solves exactly ``n_starts`` starts.
         max_starts: starts in all rounds at most (the first round always runs whole).
-        max_iter: LM/Newton iterations per round.
+        max_iter: LM/Newton iterations at most per start.
         xtol: Newton-step tolerance, relative to ``1 + ||x||``.
         dedup_tol: roots closer than this times ``max(1, largest box width)`` are one point.
         zero_tol: eigenvalue-is-zero threshold, relative to the Hessian scale.

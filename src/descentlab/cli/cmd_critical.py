@@ -45,6 +45,7 @@ def _critical(args: argparse.Namespace) -> int:
         n_starts=args.starts,
         seed=args.seed,
         max_rounds=args.rounds,
+        max_starts=args.max_starts,
     )
     if args.json:
         print_json(cps.to_dicts())
@@ -89,11 +90,12 @@ def register(sub: Any) -> None:
             "descentlab critical --landscape six_hump_camel --json",
         ],
         description=(
-            "Solve grad f = 0 from many starts at once (batched Levenberg-Marquardt on the "
-            "gradient, then Newton to full float64 precision), keep the roots inside the box, "
-            "merge duplicates and classify each by its Hessian eigenvalues: minimum, maximum, "
-            "saddle (index = number of negative eigenvalues) or degenerate. The lowest minima are "
-            "marked global. Rounds of new starts continue while a round finds a new point."
+            "Solve grad f = 0 from many starts at once (batched Levenberg-Marquardt on the\n"
+            "gradient, then Newton to full float64 precision), keep the roots inside the box,\n"
+            "merge duplicates and classify each by its Hessian eigenvalues: minimum, maximum,\n"
+            "saddle (index = number of negative eigenvalues) or degenerate. The lowest minima\n"
+            "are marked global. Rounds of twice as many new starts continue while a round\n"
+            "finds a new point."
         ),
     )
     # let "--domain -2,2,-1,1" through: argparse takes any "-..." word that is not a plain
@@ -123,10 +125,19 @@ def register(sub: Any) -> None:
         "--starts",
         type=_positive_int,
         default=None,
-        help="starts per round (default 256 * 2^(d-1), at most 4096)",
+        help="starts of the first round (default 256 * 2^(d-1), at most 4096)",
     )
     p.add_argument(
-        "--rounds", type=_positive_int, default=6, help="rounds of starts at most (default 6)"
+        "--rounds",
+        type=_positive_int,
+        default=8,
+        help="rounds at most; round r has STARTS * 2^(r-1) new starts (default 8)",
+    )
+    p.add_argument(
+        "--max-starts",
+        type=_positive_int,
+        default=131_072,
+        help="starts in all rounds at most (default 131072)",
     )
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the starts (default 0)")
     p.add_argument(
