@@ -40,3 +40,14 @@ def test_to_jsonable_handles_numpy_torch_and_nan():
     )
     assert out == {"a": 1.5, "b": [1.0, None], "c": [1, 2]}
     json.dumps(out, allow_nan=False)
+
+
+def test_written_files_get_the_umask_mode(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = write_text(tmp_path / "m.txt", "x")
+    finally:
+        os.umask(old)
+    assert (p.stat().st_mode & 0o777) == 0o644
