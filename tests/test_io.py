@@ -43,11 +43,7 @@ def test_to_jsonable_handles_numpy_torch_and_nan():
 
 
 def test_written_files_get_the_umask_mode(tmp_path):
-    import os
+    from descentlab import io
 
-    old = os.umask(0o022)
-    try:
-        p = write_text(tmp_path / "m.txt", "x")
-    finally:
-        os.umask(old)
-    assert (p.stat().st_mode & 0o777) == 0o644
+    p = write_text(tmp_path / "m.txt", "x")
+    assert (p.stat().st_mode & 0o777) == 0o666 & ~io._UMASK
