@@ -69,6 +69,14 @@ def test_train_lbfgs_xor_reaches_a_minimum_proven_by_the_full_hessian(tmp_path, 
     assert check["grad_norm"] == pytest.approx(float(g.norm()), rel=1e-6)
     monitor = json.loads((out / "monitor.json").read_text())
     assert len(monitor["losses"]) == 20 and monitor["probes"][0]["step"] == 0
+    # descentlab check on the saved run gives the same verdict and numbers (Lanczos path too)
+    assert main(["check", "--run", str(out), "--json", "--exact-below", "0", "--k", "2"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["verdict"] == "minimum"
+    assert again["lambda_min"] == pytest.approx(float(ev[0]), rel=1e-6)
+    assert again["lambda_max"] == pytest.approx(float(ev[-1]), rel=1e-6)
+    assert main(["check", "--run", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
 
 
 def test_train_adam_writes_slices_and_text(tmp_path, capsys):

@@ -200,6 +200,7 @@ def _run(args: argparse.Namespace) -> int:
                 put("pca_path", out / f"pca_path.{ext}")
     summary = {
         "task": task.info(),
+        "task_spec": args.task,
         "model": args.model,
         "n_params": sum(p.numel() for p in model.parameters()),
         "optimizer": opt.label,
