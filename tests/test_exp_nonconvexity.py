@@ -90,6 +90,19 @@ def test_swap_units_same_function_and_certificate() -> None:
     assert torch.equal(W[i], W[j]) and b[i] == b[j] and a[i] == a[j]
 
 
+def test_train_path_checkpoints() -> None:
+    net = nc.tanh_network(m=16, width=3)
+    cps, final = nc.train_path(net, 100, seed=2, every=30)
+    assert cps.shape == (4, net.n_params)  # steps 0, 30, 60, 90
+    g = torch.Generator().manual_seed(2)
+    torch.testing.assert_close(cps[0], 0.7 * torch.randn(net.n_params, generator=g, dtype=DT))
+    torch.testing.assert_close(final, nc.train(net, 100, seed=2), rtol=0, atol=0)
+    from descentlab.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="every"):
+        nc.train_path(net, 10, every=0)
+
+
 def test_swap_units_refuses_bad_units() -> None:
     from descentlab.errors import InvalidParameterError
 
@@ -128,7 +141,10 @@ def test_experiment_quick(tmp_path) -> None:
         "product_saddle",
         "permutation_certificate",
         "negative_curvature",
+        "training_curvature",
     }
+    tr = n["tanh_network"]["training"]
+    assert tr["checkpoints"] == 50 and 0.0 <= tr["fraction_with_negative_curvature"] <= 1.0
     for p in r.figures.values():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(r.to_dict(), allow_nan=False)

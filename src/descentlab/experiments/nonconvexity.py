@@ -251,15 +251,32 @@ def tanh_network(m: int = 64, d: int = 2, width: int = 4, seed: int = 3) -> Tanh
 
 def train(net: TanhNet, steps: int, seed: int = 0, lr: float = 0.02) -> Tensor:
     """Full-batch Adam from ``N(0, 1/2)`` weights: a low-loss point for the certificate."""
+    return train_path(net, steps, seed=seed, lr=lr, every=max(steps, 1))[1]
+
+
+def train_path(
+    net: TanhNet, steps: int, *, seed: int = 0, lr: float = 0.02, every: int = 30
+) -> tuple[Tensor, Tensor]:
+    """Full-batch Adam (``torch.optim.Adam``) from ``N(0, 1/2)`` weights.
+
+    Returns ``(checkpoints, final)``: the weights every ``every`` steps from step 0, shape
+    ``(K, n)``, and the weights after ``steps`` steps.
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise InvalidParameterError(f"every must be a positive integer, got {every!r}")
     g = torch.Generator().manual_seed(seed)
     theta = (0.7 * torch.randn(net.n_params, generator=g, dtype=DTYPE)).requires_grad_(True)
     opt = torch.optim.Adam([theta], lr=lr)
-    for _ in range(steps):
+    path = []
+    for k in range(steps):
+        if k % every == 0:
+            path.append(theta.detach().clone())
         opt.zero_grad()
         loss = net.loss(theta)
         loss.backward()
         opt.step()
-    return theta.detach()
+    final = theta.detach()
+    return (torch.stack(path) if path else final[None].clone()), final
 
 
 # ---------------------------------------------------------------------------- measurement
@@ -453,6 +470,38 @@ def _fig_negative_slice(
     return save_figure(fig, path)
 
 
+def _fig_training(
+    losses: np.ndarray, lmin: np.ndarray, lmax: np.ndarray, every: int, path: Path
+) -> Path:
+    from descentlab.viz import style
+    from descentlab.viz._common import new_figure, save_figure
+
+    steps = every * np.arange(losses.size)
+    fig = new_figure(style.FIGSIZE_WIDE)
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    ax1.semilogy(steps, losses, color="#0072B2", lw=style.LINEWIDTH)
+    ax1.set_xlabel("Adam step")
+    ax1.set_ylabel("MSE loss")
+    ax1.set_title("Training loss")
+    ax2.plot(
+        steps,
+        lmin,
+        color=style.KIND_STYLES["saddle"].color,
+        lw=style.LINEWIDTH,
+        label="smallest eigenvalue",
+    )
+    ax2.plot(steps, lmax, color=style.KIND_STYLES["local_minimum"].color, lw=1.2,
+             label="largest eigenvalue")  # fmt: skip
+    ax2.axhline(0.0, color="black", lw=0.8, ls="--")
+    ax2.set_yscale("symlog", linthresh=1e-4)
+    ax2.set_xlabel("Adam step")
+    ax2.set_ylabel("Hessian eigenvalue")
+    ax2.set_title("Hessian along the training path (tanh network)")
+    ax2.legend(loc="upper right", bbox_to_anchor=(1.0, 0.88))
+    fig.subplots_adjust(wspace=0.38)
+    return save_figure(fig, path)
+
+
 # ---------------------------------------------------------------------------- experiment
 @register("nonconvexity")
 def run(
@@ -480,7 +529,7 @@ def run(
     table_rows: list[list[Any]] = []
     strip: list[tuple[str, np.ndarray, bool]] = []
     figures: dict[str, Path] = {}
-    stages = 6 + (4 if out is not None else 0)
+    stages = 6 + (4 if out is not None else 0)  # the four figure stages draw five figures
 
     with Progress(stages, "nonconvexity", enabled=progress) as bar:
         # 1. models affine in the weights: closed-form vs measured Hessian, PSD everywhere
@@ -598,7 +647,19 @@ def run(
         bar.update()
 
         # 4. permutation-symmetry certificate at a trained point
-        theta = train(net, train_steps, seed=7)
+        checkpoints, theta = train_path(net, train_steps, seed=7, every=30)
+        lmin_t, lmax_t = min_eigenvalues(hessians(net.loss, checkpoints))
+        loss_t = net.loss(checkpoints)
+        neg_t = lmin_t < -NEG_TOL * torch.clamp(torch.maximum(lmin_t.abs(), lmax_t.abs()), 1.0)
+        numbers["tanh_network"]["training"] = {
+            "optimizer": "adam(lr=0.02)",
+            "checkpoints": int(checkpoints.shape[0]),
+            "every_steps": 30,
+            "fraction_with_negative_curvature": float(neg_t.double().mean()),
+            "last_checkpoint_loss": float(loss_t[-1]),
+            "last_checkpoint_min_eigenvalue": float(lmin_t[-1]),
+            "last_checkpoint_max_eigenvalue": float(lmax_t[-1]),
+        }
         bar.update()
         cert = permutation_certificate(net, theta)
         numbers["permutation_certificate"] = {
@@ -654,6 +715,9 @@ def run(
             figures["negative_curvature"] = _fig_negative_slice(
                 net.loss, theta_k, v_k, lam_k, out / "negative_curvature.png"
             )
+            figures["training_curvature"] = _fig_training(
+                loss_t.numpy(), lmin_t.numpy(), lmax_t.numpy(), 30, out / "training_curvature.png"
+            )
             bar.update()
 
     convex_ok = all(v["psd_everywhere"] for v in convex.values())
@@ -704,7 +768,12 @@ def run(
         f"tanh network ({net.n_params} parameters): negative curvature at "
         f"{100 * numbers['tanh_network']['fraction_of_points_with_negative_curvature']:.0f}% "
         f"of {n_points} random weight vectors; smallest eigenvalue {lam_k:.4g}, confirmed by a "
-        f"second difference along its eigenvector ({fd:.4g})",
+        f"second difference along its eigenvector ({fd:.4g}); along Adam's training path "
+        f"{100 * numbers['tanh_network']['training']['fraction_with_negative_curvature']:.0f}%"
+        f" of {numbers['tanh_network']['training']['checkpoints']} checkpoints had negative "
+        "curvature (last: loss "
+        f"{numbers['tanh_network']['training']['last_checkpoint_loss']:.3g}, smallest "
+        f"eigenvalue {numbers['tanh_network']['training']['last_checkpoint_min_eigenvalue']:.3g})",
         f"permutation certificate: units {cert.units} swapped, endpoint losses differ by "
         f"{cert.endpoint_difference:.1e}, midpoint exceeds the chord by {cert.gap:.4g}",
         f"deep linear network W2 W1 x (linear in x): smallest eigenvalue "
