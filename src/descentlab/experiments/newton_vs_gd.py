@@ -727,7 +727,7 @@ def experiment(
     ]
     cost_table = Table(
         "Cost per step (median seconds, 1 thread; bytes at float64)",
-        ["params", "", "GD step s", "Hessian s", "solve s", "Newton step s", "Hessian bytes"],
+        ["params", "source", "GD step s", "Hessian s", "solve s", "Newton step s", "Hessian bytes"],
         [
             [
                 r["n_params"],
