@@ -400,6 +400,15 @@ def test_race_member_that_finishes_early_stops_stepping():
     _same(slow, run(L, "gd", [[1.0, -1.0]], 500, lr=0.1))
 
 
+def test_large_races_run_apart(monkeypatch):
+    import descentlab.engine as engine
+
+    monkeypatch.setattr(engine, "SHARED_RACE_MAX_ROWS", 9)
+    monkeypatch.setattr(engine, "_run_shared", None)  # would fail if called
+    race = run(HIMMELBLAU, ["gd", "adam"], RACE_STARTS, 5)
+    _same(race["adam"], run(HIMMELBLAU, "adam", RACE_STARTS, 5))
+
+
 def test_starts_helpers_and_single_point():
     g = grid_starts(HIMMELBLAU, (3, 2))
     np.testing.assert_array_equal(g, [[-5, -5], [-5, 5], [0, -5], [0, 5], [5, -5], [5, 5]])
