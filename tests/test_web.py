@@ -666,6 +666,10 @@ def test_run_with_cosine_schedule_equals_the_closed_form(client):
         x, y = x - lr * 2 * x, y - lr * 20 * y
         want.append((x, y))
     np.testing.assert_allclose(P, np.array(want), rtol=1e-12)
+    lrs = r.json()["runs"][0]["lr"]
+    np.testing.assert_allclose(
+        lrs[:T], [0.04 * (1 + math.cos(math.pi * k / T)) / 2 for k in range(T)], rtol=1e-12
+    )
 
 
 def test_bad_schedule_parameter_names_it(client):

@@ -121,6 +121,7 @@ class RunOut(BaseModel):
     positions: list[list[list[Number]]] = Field(..., description="[frame][start][x, y]")
     losses: list[list[Number]] = Field(..., description="[frame][start]")
     grad_norms: list[list[Number]] = Field(..., description="[frame][start]")
+    lr: list[Number] = Field(..., description="learning rate of the step from each frame")
     stop_step: list[int]
     stop_reason: list[str]
     final_points: list[list[Number]]

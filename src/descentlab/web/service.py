@@ -444,6 +444,16 @@ def _diagnose(tr: Any, L: Landscape, spec: LandscapeSpec, limits: Limits) -> Any
     return diagnose(tr, L, critical_points=cps)
 
 
+def _lr_at_records(tr: Any) -> list[float | None]:
+    """The learning rate of the step taken from each recorded iterate (the last step's at the
+    final record); empty when no step ran."""
+    lr = np.asarray(tr.lr, dtype=float)
+    if lr.ndim != 2 or lr.shape[0] == 0:
+        return []
+    idx = np.minimum(np.asarray(tr.record_steps, dtype=int), lr.shape[0] - 1)
+    return json_array(lr[idx, 0])
+
+
 def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
     """Race the requested optimizers from the same starts and diagnose every run.
 
@@ -483,6 +493,7 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
                 "positions": json_array(tr.positions),
                 "losses": json_array(tr.losses),
                 "grad_norms": json_array(tr.grad_norms),
+                "lr": _lr_at_records(tr),
                 "stop_step": [int(s) for s in tr.stop_step],
                 "stop_reason": [str(s) for s in tr.stop_reason],
                 "final_points": json_array(tr.final_points),

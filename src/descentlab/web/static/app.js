@@ -121,7 +121,9 @@ function renderLandscapeParams() {
   const box = $("landscape-params");
   box.innerHTML = "";
   const e = catalogueEntry(app.state.name);
-  $("landscape-desc").textContent = e ? (e.summary || "").replace(/``/g, "") : "";
+  const desc = e ? (e.description || e.summary || "").replace(/``/g, "") : "";
+  $("landscape-desc").textContent = desc;
+  $("landscape-desc").title = desc;
   if (!e) return;
   for (const [k, def] of Object.entries(e.params)) {
     if (k === "dim") continue;
@@ -317,7 +319,7 @@ function drawView() {
     const x = g.px(p[0]), y = g.py(p[1]);
     ctx.beginPath(); ctx.arc(x, y, 5.5, 0, 2 * Math.PI);
     ctx.fillStyle = "#fff"; ctx.fill(); ctx.lineWidth = 1.8; ctx.strokeStyle = "#000"; ctx.stroke();
-    haloText(ctx, String(i + 1), x - 3, y + 17);
+    haloText(ctx, String(i + 1), x - 16, y + 4);
   });
 }
 
@@ -529,6 +531,31 @@ function drawCurve(canvasId, key) {
   ctx.beginPath(); ctx.moveTo(X(cur), P.t); ctx.lineTo(X(cur), P.t + h); ctx.stroke(); ctx.setLineDash([]);
 }
 
+function drawLr() {
+  const box = $("lr-box"), r = app.race;
+  box.hidden = !(r && app.state.mode === "race" && r.schedule);
+  if (box.hidden) return;
+  const c = $("lr-curve"), ctx = c.getContext("2d");
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
+  const P = { l: 46, r: 8, t: 8, b: 22 }, w = c.width - P.l - P.r, h = c.height - P.t - P.b;
+  let hi = 0, smax = 1;
+  for (const run of r.runs) {
+    smax = Math.max(smax, run.record_steps[run.record_steps.length - 1] || 1);
+    for (const v of run.lr) if (v !== null && v > hi) hi = v;
+  }
+  if (!(hi > 0)) return;
+  const X = (s) => P.l + s / smax * w, Y = (v) => P.t + (1 - v / hi) * h;
+  ctx.fillStyle = "#555"; ctx.strokeStyle = "#ccc"; ctx.font = "10px 'DejaVu Sans', sans-serif"; ctx.textAlign = "right";
+  for (const t of niceTicks(0, hi, 4)) { ctx.beginPath(); ctx.moveTo(P.l, Y(t)); ctx.lineTo(P.l + w, Y(t)); ctx.stroke(); ctx.fillText(fmt(t, 3), P.l - 4, Y(t) + 3); }
+  ctx.textAlign = "center";
+  for (const t of niceTicks(0, smax, 5)) ctx.fillText(String(t), X(t), c.height - 6);
+  for (const run of r.runs) {
+    ctx.strokeStyle = run.color; ctx.lineWidth = 1.5; ctx.beginPath();
+    run.lr.forEach((v, t) => { if (v === null) return; const x = X(run.record_steps[t]), y = Y(v); if (t) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
+    ctx.stroke();
+  }
+}
+
 function renderDiagnosis() {
   const ul = $("diagnosis");
   ul.innerHTML = "";
@@ -564,9 +591,11 @@ function renderDiagnosis() {
 }
 
 function renderAll() {
+  $("curves").hidden = app.state.mode !== "race";
   drawView();
   drawCurve("loss-curve", "losses");
   drawCurve("grad-curve", "grad_norms");
+  drawLr();
   renderLegend();
   renderDiagnosis();
   renderPlayer();
