@@ -103,7 +103,7 @@ def test_train_adam_writes_slices_and_text(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "verdict:" in text and "wrote" in text
-    for name in ("slice_random_plane", "slice_eigenvectors", "pca_path", "loss_curve"):
+    for name in ("slice_random_plane", "slice_eigenvectors", "pca_path", "loss_curve", "spectrum"):
         assert (out / f"{name}.svg").read_text().lstrip().startswith("<?xml"), name
 
 

@@ -22,8 +22,9 @@ def register(sub: Any) -> None:
             "with scikit-learn) with any registered optimizer. Writes the loss curve, the "
             "decision regions (2-D tasks), the training monitor's record and figure, "
             "landscape slices (random filter-normalised plane, Hessian eigenvector lines, "
-            "PCA plane of the path) and check_point's verdict on the final weights: minimum, "
-            "saddle (with index), plateau or still descending."
+            "PCA plane of the path), the Hessian eigenvalue density (SLQ) and check_point's "
+            "verdict on the final weights: minimum, saddle (with index), plateau or still "
+            "descending."
         ),
         examples=[
             "descentlab train --task moons --model mlp:hidden=16 --optimizer adam:lr=0.01 "
@@ -79,7 +80,14 @@ def _run(args: argparse.Namespace) -> int:
     import torch
 
     from descentlab.io import atomic_path, write_json
-    from descentlab.nn import check_point, eigen_directions, random_directions, slice_1d
+    from descentlab.nn import (
+        HessianOperator,
+        check_point,
+        eigen_directions,
+        random_directions,
+        slice_1d,
+        slq_density,
+    )
     from descentlab.nn.slices import pca_path, slice_2d
     from descentlab.nn.tasks import build_model, get_task
     from descentlab.nn.training import train
@@ -157,6 +165,10 @@ def _run(args: argparse.Namespace) -> int:
                 path=out / f"slice_random_plane.{ext}",
             )
             put("slice_random_plane", out / f"slice_random_plane.{ext}")
+            H = HessianOperator(model, loss_fn, data, weight_decay=args.l2)
+            dens = slq_density(H, n_vectors=4, n_iter=min(H.n, 80), seed=args.seed)
+            figs.plot_spectrum_density(dens, path=out / f"spectrum.{ext}")
+            put("spectrum", out / f"spectrum.{ext}")
             e = eigen_directions(model, loss_fn, data, k=1, weight_decay=args.l2)
             lines = {
                 f"{lab} (λ={val:.3g})": slice_1d(

@@ -9,7 +9,8 @@
 * :class:`TrainingMonitor` — a callback that records and flags plateaus and saddle episodes;
 * landscape views: :func:`interpolate`, :func:`random_directions`, :func:`eigen_directions`,
   :func:`slice_1d`, :func:`slice_2d`, :func:`pca_path`;
-* tasks and models: :func:`get_task`, :func:`build_model`.
+* tasks and models: :func:`get_task`, :func:`build_model`; :func:`train` (a plain loop with
+  the monitor attached).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ _EXPORTS = {
     "slice_1d": "descentlab.nn.slices",
     "slice_2d": "descentlab.nn.slices",
     "pca_path": "descentlab.nn.slices",
+    "Slice": "descentlab.nn.slices",
+    "PCAPath": "descentlab.nn.slices",
     "random_directions": "descentlab.nn.directions",
+    "direction_cosines": "descentlab.nn.directions",
+    "EigenDirections": "descentlab.nn.directions",
+    "Episode": "descentlab.nn.monitor",
+    "train": "descentlab.nn.training",
+    "TrainResult": "descentlab.nn.training",
     "eigen_directions": "descentlab.nn.directions",
     "Task": "descentlab.nn.tasks",
     "get_task": "descentlab.nn.tasks",

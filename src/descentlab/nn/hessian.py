@@ -1,8 +1,10 @@
 """The Hessian of a model's loss as a linear operator ``v -> H v`` (never formed).
 
-``H = ∇²L(θ)`` with ``L`` the sample-weighted full-data loss of :class:`ModelLoss`. Each product
-costs one forward-over-reverse pass per batch (``torch.func.jvp`` of ``torch.func.grad``), about
-two to three gradients; the dense matrix is available for small ``n`` (tests, exact indices).
+``H = ∇²L(θ)`` with ``L`` the sample-weighted full-data loss of :class:`ModelLoss`. A product is
+one backward pass through each batch's kept gradient graph (double backward; measured 1.4-2.4
+gradients on CPU, see ``benchmarks/RESULTS.md``) or, with ``method="func"`` or many batches,
+``torch.func.jvp`` of ``torch.func.grad`` (forward-over-reverse). The dense matrix is available
+for small ``n`` (tests, exact indices).
 
 Example:
     >>> import torch
