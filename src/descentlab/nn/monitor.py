@@ -166,8 +166,9 @@ class TrainingMonitor:
                 torch.cat([p.detach().reshape(-1).double().cpu() for p in self.model.parameters()])
             )
             self.path_steps.append(step)
-        if self.loss_fn is not None and (len(self.steps) - 1) % self.every == 0:
-            self._probe(step)
+        probe_due = (len(self.steps) - 1) % self.every == 0
+        if self.loss_fn is not None and probe_due and math.isfinite(value + gnorm):
+            self._probe(step)  # no probe at a non-finite point (a diverged run)
         self._update_episodes(step)
 
     def _probe(self, step: int) -> None:
