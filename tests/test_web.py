@@ -6,6 +6,7 @@ Every error path is exercised: each must answer 4xx with one clear line (never a
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -346,6 +347,17 @@ def test_page_and_static_files_are_served(client):
     for f in ("app.js", "style.css"):
         assert client.get(f"/static/{f}").status_code == 200
     assert "http" not in client.get("/static/app.js").text.replace("HTTP ", "")  # no CDN
+
+
+def test_api_docs_are_served_without_any_cdn(client):
+    r = client.get("/docs")
+    assert r.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in r.text
+    assert "/openapi.json" in r.text
+    assert not re.search(r"(src|href)=['\"]https?://", r.text)
+    for f in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"):
+        assert client.get(f"/static/vendor/swagger-ui/{f}").status_code == 200
+    assert client.get("/redoc").status_code == 404
 
 
 def test_json_numbers_are_finite_or_null(client):

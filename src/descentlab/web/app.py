@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -185,6 +186,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served below from the vendored Swagger UI: no CDN
+        redoc_url=None,
         title="descentlab playground",
         version=__version__,
         description="Race optimizers over non-convex landscapes and read why each run stopped.",
@@ -247,6 +250,16 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         return Response(status_code=204)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="descentlab playground API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+        )
 
     # ------------------------------------------------------------------ API
     meta_cache: dict[str, Any] = {}
