@@ -303,6 +303,18 @@ def test_refine_flags_rows_that_reach_no_root():
     assert X[0].abs().max() <= 1e-14
 
 
+def test_refine_max_distance():
+    L = get_landscape("double_well")  # roots (-1, 0), (0, 0), (1, 0)
+    P = torch.tensor([[0.9, 0.1], [0.05, -0.02]], dtype=torch.float64)
+    X, ok = refine_critical_points(L, P)
+    assert ok.all()
+    torch.testing.assert_close(X, torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64))
+    X, ok = refine_critical_points(L, P, max_distance=0.1)
+    assert ok.tolist() == [False, True]
+    with pytest.raises(InvalidParameterError, match="max_distance"):
+        refine_critical_points(L, P, max_distance=-1.0)
+
+
 def test_refine_finds_saddles_and_maxima_too():
     L = Landscape(_sincos, 2)
     P = torch.tensor([[0.1, 1.4], [1.4, 0.1], [-1.5, 0.2]], dtype=torch.float64)

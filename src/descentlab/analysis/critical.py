@@ -363,12 +363,14 @@ def _solve(
     gtol: float | None,
     box: Tensor | None,
     trust: float | None,
+    scale: Tensor | None = None,
 ) -> _SolveResult:
     """Batched LM/Newton on ``grad f = 0`` from every row of ``X0``.
 
     ``box`` ``(d, 2)``: rows leaving this (already enlarged) box are dropped; ``trust`` bounds
-    the step length measured in box widths. ``gtol`` (absolute) is the largest ``||g||``
-    accepted at a root; ``None`` derives it from the gradients at the starts.
+    the step length measured in units of ``scale`` ``(d,)`` (the domain's widths). ``gtol``
+    (absolute) is the largest ``||g||`` accepted at a root; ``None`` derives it from the
+    gradients at the starts.
 
     The state of the rows still iterating is kept compact (finished rows are written out and
     dropped), and accept/reject updates are ``torch.where`` on that state: at a few thousand
@@ -413,7 +415,6 @@ def _solve(
     last_gain = torch.zeros(rid.numel(), dtype=torch.long)
     if box is not None:
         lo, hi = box[:, 0], box[:, 1]
-        width = hi - lo
 
     for it in range(max_iter):
         if rid.numel() == 0:
@@ -426,12 +427,12 @@ def _solve(
         last_gain = torch.where(gained, it, last_gain)
         done = (dnn <= xtol * (1.0 + x.norm(dim=1))) & (gn <= gtol)
 
-        # Levenberg–Marquardt trial step, capped at `trust` box widths
+        # Levenberg–Marquardt trial step, capped at `trust` domain widths
         denom = lam * lam + mu.unsqueeze(1)
         coef = torch.where(denom > 0, lam / torch.where(denom > 0, denom, 1.0), 0.0)
         s = -(Q @ (coef * gq).unsqueeze(-1)).squeeze(-1)
-        if trust is not None and box is not None:
-            sn = (s / width).norm(dim=1, keepdim=True)
+        if trust is not None and scale is not None:
+            sn = (s / scale).norm(dim=1, keepdim=True)
             s = s * torch.clamp(trust / torch.where(sn > 0, sn, 1.0), max=1.0)
         xt = x + s
         vt, gt, Ht = _derivatives(landscape, xt)
@@ -491,12 +492,15 @@ def refine_critical_points(
     max_iter: int = 200,
     xtol: float = 1e-12,
     gtol: float | None = None,
+    max_distance: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Polish approximate critical points with batched damped Newton (Levenberg–Marquardt).
 
     Each row of ``P`` is moved to a nearby root of ``grad f`` (whatever its kind) by the
     iteration ``x <- x - (H^2 + mu I)^{-1} H g`` with ``mu`` adapted per row, ending with
-    undamped Newton steps ``x <- x - H^+ g`` (see the module docstring).
+    undamped Newton steps ``x <- x - H^+ g`` (see the module docstring). When the landscape
+    has a domain, each step is capped at half its width, so a row does not leap from a flat
+    stretch to a far root in one step.
 
     Args:
         landscape: the objective.
@@ -507,11 +511,13 @@ def refine_critical_points(
             landscape's gradient scale: the largest ``||g||`` over 256 points of its domain, or
             without a domain the largest ``||g|| + max|eig H| (1 + ||x||)`` over ``P`` (end
             points of runs sit near roots, so their gradients alone would make it collapse).
+        max_distance: when given, a row that converged farther than this (Euclidean) from its
+            start counts as not converged: the root is not the one "near" the point.
 
     Returns:
         ``(points, converged)``: the refined ``(B, d)`` float64 points and a ``(B,)`` bool mask
-        of rows that reached a root. Rows that did not converge hold wherever the iteration
-        stopped.
+        of rows that reached a root (within ``max_distance``). Rows that did not converge hold
+        wherever the iteration stopped.
 
     Example:
         >>> import torch
@@ -528,8 +534,23 @@ def refine_critical_points(
         check_positive("gtol", gtol)
     else:
         gtol = 1e-7 * _gradient_scale(landscape, X0)
-    res = _solve(landscape, X0, max_iter=max_iter, xtol=xtol, gtol=gtol, box=None, trust=None)
-    return res.x, res.converged
+    if max_distance is not None:
+        check_positive("max_distance", max_distance)
+    scale = None if landscape.domain is None else landscape.domain_tensor().diff(dim=1)[:, 0]
+    res = _solve(
+        landscape,
+        X0,
+        max_iter=max_iter,
+        xtol=xtol,
+        gtol=gtol,
+        box=None,
+        trust=0.5,
+        scale=None if scale is None else scale.to(_F64),
+    )
+    converged = res.converged
+    if max_distance is not None:
+        converged = converged & ((res.x - X0).norm(dim=1) <= max_distance)
+    return res.x, converged
 
 
 def _gradient_scale(landscape: Landscape, P: Tensor) -> float:
@@ -679,6 +700,7 @@ def find_critical_points(
                     gtol=gtol,
                     box=search_box,
                     trust=0.5,
+                    scale=width,
                 )
                 bar.update(X0.shape[0])
                 if gtol is None:  # fixed from the first starts, so every round uses the same
