@@ -285,7 +285,14 @@ def critical_points(
 
 
 def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
-    """Grid values for the contour view, plus every critical point in the domain, labelled."""
+    """Grid values for the contour view, plus every critical point in the domain, labelled.
+
+    Example:
+        >>> from descentlab.web.models import LandscapeSpec
+        >>> out = surface(LandscapeSpec(name="double_well"), 21, Limits())
+        >>> len(out["x"]), len(out["z"]), sorted(c["label"] for c in out["critical_points"])
+        (21, 21, ['global min', 'global min', 'saddle'])
+    """
     if not 5 <= grid <= limits.max_grid:
         raise RequestError(f"grid must be between 5 and {limits.max_grid}, got {grid}", "grid")
     L = build_landscape(spec, limits)
@@ -459,6 +466,14 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
 
     Positions, losses and gradient norms are recorded every ``ceil(steps / frames)`` steps (the
     final state is always included), so the answer stays small however many steps were run.
+
+    Example:
+        >>> req = RunRequest.model_validate({
+        ...     "landscape": {"name": "double_well"},
+        ...     "optimizers": [{"name": "gd", "hyper": {"lr": 0.05}}],
+        ...     "starts": [[0.0, 1.0], [0.5, 1.0]], "steps": 2000})
+        >>> [o["kind"] for o in run_race(req, Limits())["runs"][0]["outcomes"]]
+        ['saddle', 'global_minimum']
     """
     t0 = time.perf_counter()
     L = build_landscape(req.landscape, limits)
@@ -537,6 +552,14 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
 
     Starts that end at the same critical point share a code (so two local minima get two
     colours); diverged, still-moving and plateau runs get one code each.
+
+    Example:
+        >>> req = BasinRequest.model_validate({
+        ...     "landscape": {"name": "double_well"},
+        ...     "optimizers": [{"name": "gd", "hyper": {"lr": 0.05}}], "n": 5, "steps": 1000})
+        >>> out = basin_map(req, Limits())["maps"][0]
+        >>> sorted(e["label"] for e in out["legend"])
+        ['global min (-1, 0)', 'global min (1, 0)', 'saddle (0, 0)']
     """
     t0 = time.perf_counter()
     L = build_landscape(req.landscape, limits)
