@@ -700,7 +700,17 @@ function hyperInput(opt, k, def, i) {
       return inp;
     });
     ins.forEach((x) => lab.appendChild(x));
-  } else if (typeof def === "number" || def === null) {
+  } else if (def === null) {
+    // optional value (e.g. L-BFGS's max_eval or line_search_fn): empty means none
+    const inp = document.createElement("input");
+    inp.type = "text"; inp.value = cur === null ? "" : cur; inp.placeholder = "none"; inp.size = 8;
+    inp.dataset.hyper = k; inp.dataset.opt = i;
+    inp.addEventListener("change", () => {
+      const v = inp.value.trim();
+      set(v === "" ? null : (isNaN(Number(v)) ? v : Number(v)));
+    });
+    lab.appendChild(inp);
+  } else if (typeof def === "number") {
     const inp = document.createElement("input");
     inp.type = "number"; inp.step = "any"; inp.value = cur === null ? "" : cur;
     inp.dataset.hyper = k; inp.dataset.opt = i;
