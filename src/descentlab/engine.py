@@ -171,7 +171,11 @@ def run(
         lrs: a grid of learning rates run in one go: one parameter group per rate; row
             ``g * B0 + i`` is start ``i`` with rate ``lrs[g]`` (``Trajectory.row_lr``).
         record_every: record positions every this many steps (the final state is always kept).
-        grad_tol: gradient-norm tolerance of the ``converged`` rule (``0`` disables it).
+        grad_tol: gradient-norm tolerance of the ``converged`` rule (``0`` disables it). A
+            point with a tiny gradient may be a saddle or a plateau, not a minimum: the rule
+            only stops the row, :func:`descentlab.analysis.diagnose` says what it stopped at.
+            Saddle-escaping rules (``perturbed_gd``, ``noisy_gd``) started exactly on a critical
+            point need ``grad_tol=0``, or they stop at step 0 before they can escape.
         bound: the ``diverged`` rule's bound on the Euclidean norm ``|x_k|`` (``inf`` disables
             it).
         max_memory: bytes the records may take; larger runs are refused with advice.

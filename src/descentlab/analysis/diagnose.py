@@ -532,7 +532,8 @@ def _num(x: float) -> str:
 
 
 def _pt(p: Sequence[float]) -> str:
-    return "(" + ", ".join(_num(float(x)) for x in p) + ")"
+    # coordinates within 1e-12 of zero are rounding noise of a found critical point
+    return "(" + ", ".join("0" if abs(float(x)) < 1e-12 else _num(float(x)) for x in p) + ")"
 
 
 def _cp_words(c: CriticalPoint, gmin: float | None, value_tol: float) -> str:

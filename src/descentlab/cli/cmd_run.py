@@ -97,9 +97,14 @@ def _point(p: Any) -> list[float]:
     return [float(x) for x in p]
 
 
+def _coord(x: float) -> str:
+    return "0" if abs(x) < 1e-12 else f"{x:.4g}"
+
+
 def _outcome_words(o: Any) -> str:
     cp = o.critical_point
-    where = "" if cp is None else " (" + ", ".join(f"{x:.4g}" for x in cp.point) + ")"
+    # critical points found numerically carry rounding noise such as 3e-34 for an exact zero
+    where = "" if cp is None else " (" + ", ".join(_coord(x) for x in cp.point) + ")"
     if o.kind == "global_minimum":
         return f"global minimum{where}"
     if o.kind == "local_minimum":
@@ -202,6 +207,9 @@ def _run(args: argparse.Namespace) -> int:
     for label, d in diagnoses.items():
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.counts().items() if v)
         print(f"{label}: {counts}")
+    notes = next(iter(diagnoses.values())).notes
+    for note in notes:
+        print(f"note: outcomes compared with {note}" if note[0].islower() else f"note: {note}")
     return 0
 
 
