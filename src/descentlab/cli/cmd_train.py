@@ -29,8 +29,8 @@ def register(sub: Any) -> None:
         examples=[
             "descentlab train --task moons --model mlp:hidden=16 --optimizer adam:lr=0.01 "
             "--steps 500 --out runs/moons",
-            "descentlab train --task spirals:n=400 --model mlp:hidden=32;32,act=relu "
-            "--optimizer sgd:lr=0.1,momentum=0.9 --steps 2000 --batch-size 64 --out runs/sp",
+            "descentlab train --task spirals:n=400 --model 'mlp:hidden=32;32,act=relu' "
+            "--optimizer momentum:lr=0.1,momentum=0.9 --steps 2000 --batch-size 64 --out runs/sp",
             "descentlab train --task xor --model mlp:hidden=2 --optimizer lbfgs --steps 30 "
             "--l2 0.001 --out runs/xor --json",
         ],

@@ -5,8 +5,11 @@ of the Hessian spectrum, and turns them into a verdict:
 
 * ``stationary``: ``‖∇L‖ ≤ max(grad_tol, 2·SE)``, where ``SE`` is the standard error of the full
   gradient estimated from its spread over batches (a gradient indistinguishable from batch noise
-  counts as zero);
-* an eigenvalue is *negative* when ``λ < -max(neg_abs_tol, neg_rel_tol · max|λ|)``;
+  counts as zero; used only with at least 4 batches, fewer cannot estimate a spread);
+* an eigenvalue is *negative* when ``λ < -max(neg_abs_tol, neg_rel_tol · max|λ|)``; by default
+  negative curvature must reach 1% of the largest curvature: the tiny negative eigenvalues left
+  at the end of training (Sagun et al. 2017; Ghorbani et al., ICML 2019) are reported but do not
+  make a saddle;
 * verdict ``plateau`` if stationary and every curvature is below ``flat_tol`` in modulus;
   ``descending`` if not stationary; ``saddle`` if stationary with ``λmin`` negative (the index is
   the number of negative eigenvalues: exact from the dense Hessian when ``n ≤ exact_below``,
@@ -117,7 +120,7 @@ def check_point(
     data: Any,
     *,
     grad_tol: float = 1e-3,
-    neg_rel_tol: float = 1e-3,
+    neg_rel_tol: float = 1e-2,
     neg_abs_tol: float = 1e-8,
     flat_tol: float = 1e-6,
     k: int = 5,
@@ -252,13 +255,14 @@ def check_point(
         spread["lambda_max"] = _spread(bmax)
         spread["lambda_min"] = _spread(bmin)
 
-    stationary = gnorm <= max(grad_tol, 2 * grad_se)
+    noise = 2 * grad_se if nb >= 4 else 0.0
+    stationary = gnorm <= max(grad_tol, noise)
     if stationary and scale <= flat_tol:
         verdict = "plateau"
         summary = f"gradient {gnorm:.1e} and every curvature below {flat_tol:g}: a flat region"
     elif not stationary:
         verdict = "descending"
-        threshold = max(grad_tol, 2 * grad_se)
+        threshold = max(grad_tol, noise)
         summary = f"gradient norm {gnorm:.2e} above the stationarity threshold {threshold:.1e}"
         if lmin < -neg_tol:
             summary += f"; negative curvature present (lambda_min = {lmin:.3g})"
@@ -302,7 +306,7 @@ def check_point(
         batch_spread=spread,
         thresholds={
             "grad_tol": grad_tol,
-            "grad_threshold": max(grad_tol, 2 * grad_se),
+            "grad_threshold": max(grad_tol, noise),
             "neg_tol": neg_tol,
             "flat_tol": flat_tol,
         },

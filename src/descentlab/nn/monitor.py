@@ -107,7 +107,7 @@ class TrainingMonitor:
     every: int = 50
     window: int = 50
     stall_tol: float = 1e-2
-    neg_rel_tol: float = 1e-3
+    neg_rel_tol: float = 1e-2
     probe_iter: int = 40
     probe_tol: float = 1e-4
     path_every: int | None = None
