@@ -35,7 +35,7 @@ saddle-visit ``radius = 1e-2 w``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -698,8 +698,3 @@ def _visit_words(c: CriticalPoint) -> str:
     if c.kind == "saddle":
         return f"saddle {_pt(c.point)}, index {c.index}"
     return f"degenerate point {_pt(c.point)}"
-
-
-def counts_by_kind(diagnoses: Mapping[str, Diagnosis]) -> dict[str, dict[str, int]]:
-    """``label -> {kind: count}`` for a race's diagnoses."""
-    return {lab: d.counts() for lab, d in diagnoses.items()}
