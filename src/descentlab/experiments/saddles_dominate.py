@@ -300,13 +300,13 @@ def _figures(out: Path, census: dict, ae_rows: list, widths: list, crit: dict) -
         ax1.plot(ds, [r["minimum_fraction"] for r in rows], "s--", color=color, alpha=0.7)
     ax1.set_xlabel("dimension d")
     ax1.set_ylabel("fraction of critical points")
-    ax1.set_title("Saddles (solid) and minima (dashed) among all critical points")
+    ax1.set_title("Share of all critical points:\nsaddles (solid), minima (dashed)")
     ax1.legend(loc="center right")
     st = census["styblinski_tang_by_index"]
     ax2.plot(range(len(st)), st, "o-", color="#0072B2")
     ax2.set_xlabel("index k (number of negative eigenvalues)")
     ax2.set_ylabel("mean value of the critical points")
-    ax2.set_title(f"Styblinski–Tang, d = {len(st) - 1}: value grows with index")
+    ax2.set_title(f"Styblinski–Tang, d = {len(st) - 1}:\nmean value grows with the index")
     figs["census"] = save_figure(fig, out / "census.png")
 
     fig = new_figure(style.FIGSIZE_WIDE)
@@ -315,30 +315,43 @@ def _figures(out: Path, census: dict, ae_rows: list, widths: list, crit: dict) -
     loss = [r["loss"] for r in ae_rows]
     colors = [style.KIND_STYLES["global_minimum" if k == 0 else "saddle"].color for k in idx]
     ax1.scatter(idx, loss, c=colors, s=60, **style.MARKER_EDGE)
-    for r in ae_rows:
+    groups: dict[tuple[int, float], list[str]] = {}
+    for r in ae_rows:  # subsets with the same index and loss share one label
+        key = (r["index"], round(r["loss"], 9))
+        groups.setdefault(key, []).append("{" + ",".join(str(i + 1) for i in r["subset"]) + "}")
+    for (k, v), names in groups.items():
         ax1.annotate(
-            "{" + ",".join(str(i + 1) for i in r["subset"]) + "}",
-            (r["index"], r["loss"]),
+            " ".join(names),
+            (k, v),
             xytext=(5, -3),
             textcoords="offset points",
             fontsize=7.5,
         )
     ax1.set_xlabel("Hessian index (negative eigenvalues)")
     ax1.set_ylabel("loss = sum of left-out eigenvalues")
-    ax1.set_title("Linear autoencoder: only the top-p subset is a minimum")
+    ax1.set_title("Linear autoencoder: kept eigenvectors;\nonly the top-p set is a minimum")
     ws = [w["width"] for w in widths]
     data = [w["losses"] for w in widths]
     ax2.boxplot(data)
     ax2.set_xticks(range(1, len(ws) + 1), [str(w) for w in ws])
     ax2.set_xlabel("hidden width")
     ax2.set_ylabel("final training loss (per seed)")
-    ax2.set_title("GD from many seeds: spread of final losses by width")
+    ax2.set_title("GD from many seeds:\nfinal losses by hidden width")
     figs["autoencoder_and_widths"] = save_figure(fig, out / "autoencoder_and_widths.png")
 
     fig = new_figure(style.FIGSIZE_CONTOUR)
     ax = fig.add_subplot(1, 1, 1)
-    if crit["alpha"]:
-        ax.scatter(crit["alpha"], crit["loss"], s=36, color="#0072B2", **style.MARKER_EDGE)
+    pts = crit.get("distinct_points", [])
+    if pts:
+        ax.scatter(
+            [p["alpha"] for p in pts],
+            [p["loss"] for p in pts],
+            s=40,
+            color="#0072B2",
+            **style.MARKER_EDGE,
+            label="distinct converged critical points",
+        )
+        ax.legend(loc="upper left")
     ax.set_xlabel("index fraction alpha (share of negative eigenvalues)")
     ax.set_ylabel("training loss at the critical point")
     r = crit.get("pearson_r")
