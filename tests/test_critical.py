@@ -348,6 +348,9 @@ def test_no_global_when_the_box_goes_lower():
 def test_global_ties_within_tolerance():
     found = find_critical_points(get_landscape("himmelblau"))
     assert len(found.global_minima) == 4
+    assert found.summary().startswith(
+        "himmelblau (d=2) on [-5, 5]^2: 9 critical points (4 minima, 4 saddles, 1 maximum)"
+    )
     assert all(abs(c.value) <= 1e-20 for c in found.global_minima)
 
 

@@ -201,7 +201,10 @@ class CriticalPointSet(Sequence[CriticalPoint]):
         found = ", ".join(f"{c[k]} {k if c[k] == 1 else names[k]}" for k in names)
         if c["degenerate"]:
             found += f", {c['degenerate']} degenerate"
-        box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in self.domain)
+        if self.domain and len(set(self.domain)) == 1 and len(self.domain) > 1:
+            box = f"[{self.domain[0][0]:g}, {self.domain[0][1]:g}]^{len(self.domain)}"
+        else:
+            box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in self.domain)
         noun = "critical point" if len(self) == 1 else "critical points"
         return (
             f"{self.landscape} (d={self.dim}) on {box}: {len(self)} {noun} "
