@@ -467,3 +467,18 @@ def test_bad_objective_shape_is_reported():
     L = Landscape(lambda P: P.sum(), dim=2, name="scalar")
     with pytest.raises(DescentlabError, match=r"expected \(5,\)"):
         run(L, "gd", STARTS, 3)
+
+
+def test_default_grad_tol_lets_saddle_escapers_leave_an_exact_saddle():
+    """With the default tolerance, GD started exactly on the double well's saddle stops there at
+    step 0 (its gradient is exactly zero), while perturbed GD and noisy GD, which move where the
+    gradient vanishes, are not stopped by the gradient rule and leave the saddle."""
+    from descentlab.landscapes import get_landscape
+
+    L = get_landscape("double_well")
+    race = run(L, ["gd", "perturbed_gd", "noisy_gd"], [[0.0, 0.0]], steps=200)
+    assert race["gd"].stop_reason.tolist() == ["converged"]
+    assert race["gd"].stop_step.tolist() == [0]
+    for label in ("perturbed_gd", "noisy_gd"):
+        end = race[label].final_points[0]
+        assert abs(abs(end[0]) - 1.0) < 0.05, (label, end)  # reached a minimum x = +-1

@@ -52,6 +52,14 @@ _REASON_NAMES = {_CONVERGED: "converged", _MAX_STEPS: "max_steps", _DIVERGED: "d
 OptimizerLike = Any  # str | Callable | OptimizerSpec | (name, dict)
 
 
+def _grad_tol_for(spec: Any, grad_tol: float | None) -> float:
+    """The converged rule's tolerance for one optimizer (see ``run``'s ``grad_tol``)."""
+    if grad_tol is not None:
+        return grad_tol
+    opt = spec.factory([_probe_tensor()])
+    return 0.0 if getattr(opt, "moves_at_critical_points", False) else DEFAULT_GRAD_TOL
+
+
 # ---------------------------------------------------------------------------- starts
 def grid_starts(landscape: Landscape, n: int | Sequence[int]) -> np.ndarray:
     """A regular grid of starts over the landscape's domain: ``prod(n)`` points, shape ``(B, d)``.
@@ -140,7 +148,7 @@ def run(
     schedule: Any = None,
     lrs: Sequence[float] | None = None,
     record_every: int = 1,
-    grad_tol: float = DEFAULT_GRAD_TOL,
+    grad_tol: float | None = None,
     bound: float = DEFAULT_BOUND,
     max_memory: int = DEFAULT_MAX_MEMORY,
     seed: int = 0,
@@ -174,8 +182,10 @@ def run(
         grad_tol: gradient-norm tolerance of the ``converged`` rule (``0`` disables it). A
             point with a tiny gradient may be a saddle or a plateau, not a minimum: the rule
             only stops the row, :func:`descentlab.analysis.diagnose` says what it stopped at.
-            Saddle-escaping rules (``perturbed_gd``, ``noisy_gd``) started exactly on a critical
-            point need ``grad_tol=0``, or they stop at step 0 before they can escape.
+            ``None`` (default) means ``1e-8``, except for optimizers that move where the
+            gradient vanishes (their class sets ``moves_at_critical_points = True``:
+            ``perturbed_gd``, ``noisy_gd``, ``cubic_newton``), for which the rule is off so
+            they can escape a saddle they start on.
         bound: the ``diverged`` rule's bound on the Euclidean norm ``|x_k|`` (``inf`` disables
             it).
         max_memory: bytes the records may take; larger runs are refused with advice.
@@ -201,7 +211,8 @@ def run(
         )
     steps = _check_int("steps", steps, minimum=0)
     record_every = _check_int("record_every", record_every, minimum=1)
-    grad_tol = check_positive("grad_tol", grad_tol, allow_zero=True)
+    if grad_tol is not None:
+        grad_tol = check_positive("grad_tol", grad_tol, allow_zero=True)
     bound = _check_bound(bound)
     max_memory = _check_int("max_memory", max_memory, minimum=1)
     seed = _check_int("seed", seed, minimum=0)
@@ -219,6 +230,8 @@ def run(
         if rates is not None and "lr" not in spec.factory([_probe_tensor()]).defaults:
             raise InvalidParameterError(f"{spec.label} has no learning rate; lrs cannot be used")
 
+    tols = [_grad_tol_for(spec, grad_tol) for spec in specs]
+
     B = X0.shape[0] * (1 if rates is None else len(rates))
     apart = [not _elementwise(spec) for spec in specs]
     G = len(rates) if rates is not None else 1
@@ -228,11 +241,12 @@ def run(
     # First-order element-wise optimizers of a race share one forward/backward pass per step
     # over all their rows while per-step overheads dominate (small batches: measured 1.5-1.8x
     # faster); for large batches separate runs are as fast and keep the working set small.
-    shared = [i for i, s in enumerate(specs) if not apart[i] and not s.second_order]
-    if len(shared) < 2 or len(shared) * B > SHARED_RACE_MAX_ROWS:
-        shared = []
+    candidates = [i for i, s in enumerate(specs) if not apart[i] and not s.second_order]
     done: dict[int, Trajectory] = {}
-    if shared:
+    for tol in sorted({tols[i] for i in candidates}):
+        shared = [i for i in candidates if tols[i] == tol]  # one stop rule per shared pass
+        if len(shared) < 2 or len(shared) * B > SHARED_RACE_MAX_ROWS:
+            continue
         runs = _run_shared(
             landscape,
             [specs[i] for i in shared],
@@ -241,7 +255,7 @@ def run(
             sched_spec,
             rates,
             record_every,
-            grad_tol,
+            tol,
             bound,
             seed,
             progress,
@@ -257,7 +271,7 @@ def run(
                 sched_spec,
                 rates,
                 record_every,
-                grad_tol,
+                tols[i],
                 bound,
                 seed,
                 progress,

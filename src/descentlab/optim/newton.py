@@ -540,6 +540,9 @@ class CubicNewton(_CurvatureOptimizer):
     global performance*, Math. Program. 108 (2006) 177-205.
     """
 
+    # At an exact saddle the cubic model's minimiser steps along negative curvature.
+    moves_at_critical_points = True
+
     owner = "cubic_newton"
 
     def __init__(self, params: Iterable[Any], lr: float = 1.0, M: float = 1.0) -> None:

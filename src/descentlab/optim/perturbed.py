@@ -33,6 +33,9 @@ def _seed(owner: str, seed: Any) -> int:
 
 
 class _NoiseOptimizer(torch.optim.Optimizer):
+    # Random kicks move a row even where the gradient is exactly zero.
+    moves_at_critical_points = True
+
     owner = "noise"
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
