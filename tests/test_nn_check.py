@@ -49,7 +49,7 @@ def test_origin_of_a_product_of_weights_is_an_index_one_saddle():
         assert c.lambda_min == pytest.approx(-2 * exy, rel=1e-12)
         assert c.lambda_max == pytest.approx(2 * exy, rel=1e-12)
         assert c.ratio == pytest.approx(1.0, rel=1e-12)
-    assert c.index_lower_bound == 1 and c.index_estimate == 1
+    assert c.index_lower_bound == 1 and c.index_estimate == 1 and c.index == 1
     c = check_point(net, nn.MSELoss(), (X, y))
     assert c.index == 1 and c.negative_fraction == 0.5
 
@@ -71,6 +71,12 @@ def test_all_hidden_units_equal_at_zero_is_a_saddle_with_the_oracle_index():
     assert c.index == int((ev < -1e-6).sum()) == 3  # one descent direction per hidden unit
     torch.testing.assert_close(torch.tensor(c.eigenvalues, dtype=F64), ev, rtol=0, atol=1e-12)
     assert "saddle" in str(c) and "index 3" in c.summary
+    # Lanczos path: the eigenvalue -0.45 is triple (three identical units); single-vector
+    # Lanczos sees it once, the deflated runs find the other two copies and prove there is no 4th
+    c2 = check_point(net, loss_fn, (task.X, task.y), exact_below=0, lanczos_tol=1e-9)
+    assert c2.verdict == "saddle" and c2.index == 3 and c2.index_lower_bound == 3
+    assert c2.lambda_min == pytest.approx(float(ev[0]), rel=1e-6)
+    assert "deflated Lanczos" in str(c2)
 
 
 WD = 1e-3

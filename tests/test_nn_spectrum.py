@@ -159,3 +159,21 @@ def test_network_extremes_and_trace_match_eigvalsh_of_the_full_hessian():
     assert tr.value == pytest.approx(float(ev.sum()), rel=1e-6)
     est = hutchinson(H, 40)
     assert est.ci[0] <= float(ev.sum()) <= est.ci[1]
+
+
+def test_deflation_finds_further_copies_of_a_repeated_eigenvalue():
+    A = with_spectrum(torch.tensor([-3.0, -3.0, -3.0, 1.0, 1.0, 2.0, 5.0]), seed=7)
+    r = lanczos(A, k=2)
+    assert r.bottom.values.tolist() == pytest.approx([-3.0, 1.0], abs=1e-9)  # one copy seen
+    Q = r.bottom.vectors[:, :1]
+    found = [-3.0]
+    for _ in range(3):
+        r2 = lanczos(A, k=1, which="bottom", deflate=Q)
+        assert r2.converged
+        v = r2.bottom.vectors[:, 0]
+        assert float((Q.T @ v).abs().max()) < 1e-10  # stays in the complement
+        found.append(float(r2.bottom.values[0]))
+        Q = torch.cat([Q, r2.bottom.vectors], 1)
+    assert found == pytest.approx([-3.0, -3.0, -3.0, 1.0], abs=1e-9)
+    with pytest.raises(InvalidParameterError, match="orthonormal"):
+        lanczos(A, deflate=torch.ones(7, 1, dtype=F64))

@@ -90,7 +90,8 @@ class PointCheck:
         if self.negative_fraction is not None:
             lines.append(f"  negative frac  {self.negative_fraction:.3g}")
         if self.index is not None:
-            lines.append(f"  index          {self.index} (exact, dense Hessian)")
+            how = "dense Hessian" if self.eigenvalues is not None else "deflated Lanczos"
+            lines.append(f"  index          {self.index} (exact, {how})")
         elif self.index_lower_bound is not None:
             est = "" if self.index_estimate is None else f", SLQ estimate {self.index_estimate}"
             lines.append(f"  index          >= {self.index_lower_bound}{est}")
@@ -106,6 +107,36 @@ class PointCheck:
         )
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+def _count_negative(
+    H: HessianOperator, r: Any, neg_tol: float, k: int, max_index: int, tol: float, seed: int
+) -> tuple[int, bool]:
+    """Converged eigenvalues below ``-neg_tol``, found by successive deflated Lanczos runs.
+
+    Returns the count and whether it is complete (the last run, converged, found the bottom of
+    the remaining spectrum at or above ``-neg_tol``).
+    """
+    b = r.bottom
+    keep = [c for c in range(b.values.numel()) if b.values[c] < -neg_tol and bool(b.converged[c])]
+    if not keep:
+        return 0, bool(b.converged[0])
+    Q, _ = torch.linalg.qr(b.vectors[:, keep])
+    rounds = 0
+    while Q.shape[1] < max_index and rounds < max_index:
+        free = H.n - Q.shape[1]
+        if free == 0:  # every eigenvalue is negative and found
+            return Q.shape[1], True
+        rounds += 1
+        r2 = lanczos(H, k=min(k, free), which="bottom", tol=tol, seed=seed + rounds, deflate=Q)
+        b2 = r2.bottom
+        new = [
+            c for c in range(b2.values.numel()) if b2.values[c] < -neg_tol and bool(b2.converged[c])
+        ]
+        if not new:
+            return Q.shape[1], bool(b2.converged[0]) and float(b2.values[0]) >= -neg_tol
+        Q, _ = torch.linalg.qr(torch.cat([Q, b2.vectors[:, new]], dim=1))
+    return Q.shape[1], False
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -129,6 +160,7 @@ def check_point(
     density_iter: int = 60,
     max_batch_checks: int = 8,
     lanczos_tol: float = 1e-6,
+    max_index: int = 20,
     seed: int = 0,
     **options: Any,
 ) -> PointCheck:
@@ -147,6 +179,9 @@ def check_point(
         density_vectors, density_iter: SLQ settings for the negative fraction (0 vectors: skip).
         max_batch_checks: how many batches (evenly spaced) get their own ``λmax``/``λmin``.
         lanczos_tol: residual tolerance of the full-data Lanczos.
+        max_index: on the Lanczos path, negative eigenvalues are counted one deflated Lanczos
+            run after another (which also finds repeated ones, e.g. from identical hidden
+            units) until a run finds none — then the index is exact — or this many are found.
         **options: passed to :class:`~descentlab.nn.objective.ModelLoss` (``mode``,
             ``batch_size``, ``params``, ``dtype``, ``method``...).
 
@@ -163,7 +198,7 @@ def check_point(
         check_positive(name, v)
     check_positive("neg_abs_tol", neg_abs_tol, allow_zero=True)
     check_positive("flat_tol", flat_tol, allow_zero=True)
-    for name, v in (("k", k), ("max_batch_checks", max_batch_checks)):
+    for name, v in (("k", k), ("max_batch_checks", max_batch_checks), ("max_index", max_index)):
         if not isinstance(v, int) or v < 1:
             raise InvalidParameterError(f"{name} must be a positive integer, got {v!r}")
     if not isinstance(exact_below, int) or exact_below < 0:
@@ -229,7 +264,9 @@ def check_point(
                 "(e.g. a symmetry of the model such as the softmax shift)"
             )
     else:
-        index_lb = int(sum(1 for e in bottom if e < -neg_tol))
+        index_lb, complete = _count_negative(H, r, neg_tol, k_eff, max_index, lanczos_tol, seed)
+        if complete:
+            index = index_lb  # the deflated bottom is >= -neg_tol: no negative eigenvalue left
         neg_frac, index_est = None, None
         if density_vectors > 0:
             dens = slq_density(H, density_vectors, min(density_iter, f.n), seed=seed)

@@ -105,7 +105,9 @@ class LanczosProcess:
         *,
         restart: bool = True,
         generator: torch.Generator | None = None,
+        exclude: Tensor | None = None,
     ) -> None:
+        self.exclude = exclude  # restarts stay orthogonal to these columns too
         self.matvec = matvec
         self.n = n
         self.restart = restart
@@ -170,6 +172,8 @@ class LanczosProcess:
             r = torch.randn(self.n, generator=self.generator, dtype=torch.float64)
             r = r.to(dtype=V.dtype, device=V.device)
             for _ in range(2):
+                if self.exclude is not None:
+                    r = r - self.exclude @ (self.exclude.T @ r)
                 r = r - V.T @ (V @ r)
             nrm = torch.linalg.vector_norm(r)
             if nrm > 1e-8:
@@ -212,6 +216,7 @@ def lanczos(
     max_iter: int | None = None,
     seed: int = 0,
     v0: Tensor | None = None,
+    deflate: Tensor | None = None,
 ) -> LanczosResult:
     """The ``k`` largest and/or ``k`` smallest eigenpairs of a symmetric operator.
 
@@ -226,6 +231,10 @@ def lanczos(
         seed: seed of the random start vector (drawn in float64 on the CPU, so it is the same
             on every device).
         v0: an explicit start vector instead.
+        deflate: orthonormal columns ``Q`` (``(n, m)``) to exclude: Lanczos runs on
+            ``(I - QQᵀ) H (I - QQᵀ)`` from a start orthogonal to ``Q``, so it returns the
+            eigenpairs of ``H`` in the complement of ``span Q`` (e.g. further copies of a
+            repeated eigenvalue after its first eigenvector was found).
 
     Returns:
         A :class:`LanczosResult`; ``converged`` is ``False`` (not an error) when ``max_iter``
@@ -238,29 +247,60 @@ def lanczos(
         (3.0, -2.0)
     """
     matvec, n, dtype, device = as_matvec(A)
+    if deflate is not None:
+        Q = torch.as_tensor(deflate).to(dtype=dtype, device=device)
+        if Q.dim() == 1:
+            Q = Q[:, None]
+        if Q.dim() != 2 or Q.shape[0] != n:
+            raise InvalidParameterError(f"deflate must have shape (n, m) with n={n}")
+        if Q.shape[1] >= n:
+            raise InvalidParameterError("deflate spans the whole space: nothing left")
+        if not torch.allclose(
+            Q.T @ Q, torch.eye(Q.shape[1], dtype=dtype, device=device), atol=1e-6
+        ):
+            raise InvalidParameterError("deflate must have orthonormal columns")
+        base = matvec
+
+        def project(v: Tensor) -> Tensor:
+            return v - Q @ (Q.T @ v)
+
+        def matvec(v: Tensor) -> Tensor:
+            return project(base(project(v)))
+
+        n_free = n - Q.shape[1]
+    else:
+        project = None
+        n_free = n
     if which not in WHICH:
         raise InvalidParameterError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
     if not isinstance(k, int) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
-    if k > n:
-        raise InvalidParameterError(f"k={k} exceeds the operator size n={n}")
+    if k > n_free:
+        raise InvalidParameterError(f"k={k} exceeds the operator size n={n_free}")
     if not (isinstance(tol, int | float) and 0 < tol < 1):
         raise InvalidParameterError(f"tol must be in (0, 1), got {tol!r}")
     if max_iter is None:
-        max_iter = min(n, max(100, 20 * k))
+        max_iter = min(n_free, max(100, 20 * k))
     if not isinstance(max_iter, int) or max_iter < 1:
         raise InvalidParameterError(f"max_iter must be a positive integer, got {max_iter!r}")
-    max_iter = min(max_iter, n)
+    max_iter = min(max_iter, n_free)
     eps = torch.finfo(dtype).eps
     tol_eff = max(float(tol), 50 * eps)
-    gen = torch.Generator().manual_seed(int(seed))
+    # A deflated run draws a start of its own: the previous run's start may have had its whole
+    # component in a repeated eigenspace along the very vector now deflated.
+    offset = 0 if project is None else 1_000_003 * (1 + Q.shape[1])
+    gen = torch.Generator().manual_seed(int(seed) + offset)
     if v0 is None:
         v0 = torch.randn(n, generator=gen, dtype=torch.float64)
     v0 = torch.as_tensor(v0).to(dtype=dtype, device=device)
     if v0.shape != (n,):
         raise InvalidParameterError(f"v0 must have shape ({n},), got {tuple(v0.shape)}")
-    proc = LanczosProcess(matvec, n, v0, max_iter, restart=True, generator=gen)
-    need = k if which != "both" else min(n, k + 1)
+    if project is not None:
+        v0 = project(project(v0))
+    proc = LanczosProcess(
+        matvec, n, v0, max_iter, restart=True, generator=gen, exclude=None if project is None else Q
+    )
+    need = k if which != "both" else min(n_free, k + 1)
     while True:
         proc.step()
         if proc.j < need and not proc.finished:
