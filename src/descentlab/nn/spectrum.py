@@ -13,7 +13,9 @@ ghost copies of converged eigenvalues. A Ritz pair ``(θ, y = V_j s)`` has resid
 If the Krylov space becomes invariant (``β_j ≈ 0``) before the wanted pairs converge, Lanczos
 restarts with a fresh random vector orthogonal to the basis (``T`` gets a zero coupling), so
 eigenvalues absent from the first Krylov space are still found. Exactly repeated eigenvalues
-are seen once per Krylov space (a limitation of single-vector Lanczos).
+are seen once per Krylov space (a limitation of single-vector Lanczos); ``deflate=`` the
+vectors already found and run again to get the further copies (``check_point`` does this when
+it counts negative eigenvalues).
 
 References: C. Lanczos (1950); G. Golub & C. Van Loan, *Matrix Computations*, §10.1; B. Parlett,
 *The Symmetric Eigenvalue Problem* (1998), ch. 13.
