@@ -72,7 +72,7 @@ def test_lee_stable_manifold_converges_to_saddle() -> None:
     tr = engine_run(lee, "gd", [[1.0, 0.0]], 400, lr=lr, grad_tol=0.0)
     np.testing.assert_allclose(tr.positions[:, 0, 0], (1 - lr) ** np.arange(401), rtol=1e-12)
     assert np.all(tr.positions[:, 0, 1] == 0.0)
-    tr2 = engine_run(lee, "gd", [[1.0, 0.0]], 4000, lr=lr)  # stops on the gradient rule
+    tr2 = engine_run(lee, "gd", [[1.0, 0.0]], 4000, lr=lr, grad_tol=1e-8)  # gradient rule
     assert tr2.stop_reason[0] == "converged"
     assert np.linalg.norm(tr2.final_points[0]) < 1e-7
     out = diagnose(tr2, lee)[0]
@@ -133,7 +133,9 @@ def test_matrix_factorisation_gd_stays_at_zero_pgd_reaches_optimum() -> None:
 def test_octopus_saddles_exact(d: int) -> None:
     o = Octopus(d, L=1.5, gamma=0.7, tau=2.0)
     f = lambda x: o(x.unsqueeze(0))[0]  # noqa: E731
-    assert o.nu == pytest.approx(-float(o.g1(torch.tensor(4.0, dtype=torch.float64))) + 4 * 1.5 * 4.0, rel=1e-14)
+    assert o.nu == pytest.approx(
+        -float(o.g1(torch.tensor(4.0, dtype=torch.float64))) + 4 * 1.5 * 4.0, rel=1e-14
+    )
     for i in range(1, d + 2):
         z = torch.tensor(o.saddle(i), dtype=torch.float64)
         assert float(f(z)) == pytest.approx(-(i - 1) * o.nu, abs=1e-12)

@@ -372,7 +372,7 @@ def _run(quick: bool, out: Path | None, progress: bool | None) -> ExperimentResu
         )
 
         # 2. Lee's example: stable manifold, and escape time vs closed form
-        tr_sm = engine_run(lee, "gd", [[1.0, 0.0]], 4000, lr=main_lr)
+        tr_sm = engine_run(lee, "gd", [[1.0, 0.0]], 4000, lr=main_lr, grad_tol=1e-8)
         diag = diagnose(tr_sm, lee)
         out_sm = diag[0]
         y0s = [1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12]
@@ -576,10 +576,13 @@ def _run(quick: bool, out: Path | None, progress: bool | None) -> ExperimentResu
         + f" steps to leave radius {ESCAPE_RADIUS}, momentum "
         f"{cell(e['momentum'][str(main_lr)][d1])}"
         f", Adam {cell(e['adam'][str(main_lr)][d1])} and RMSprop "
-        f"{cell(e['rmsprop'][str(main_lr)][d1])} at lr {main_lr}; GD's escape time is "
+        f"{cell(e['rmsprop'][str(main_lr)][d1])} at lr {main_lr} (the adaptive methods divide "
+        "by the gradient's running size, so even a tiny unstable component gets an lr-sized "
+        "step); GD's escape time is "
         f"logarithmic in the distance (Lee's example: measured minus log(rho/|y0|)/log(1+lr) "
         f"stays between {min(lee_ex):.2f} and {max(lee_ex):.2f} steps for |y0| from 1e-2 to "
-        "1e-12; exact on the quadratic saddle). But started exactly at a saddle, "
+        "1e-12, the delay of the y^3 term; exact on the quadratic saddle). But started exactly "
+        "at a saddle, "
         + ", ".join(n for n in never_at_saddle if never_at_saddle[n])
         + " never move: their step is a function of the gradient, which is zero there; GD "
         "from Lee's stable manifold converges to the saddle (diagnosed "
