@@ -160,6 +160,15 @@ def test_quartic_degenerate_minimum():
     assert max(abs(x) for x in found[0].point) <= 1e-6
 
 
+def test_wide_dynamic_range_does_not_make_points_degenerate():
+    """exp(x^2) on [-5, 5]: Hessian 2 at the minimum, ~1e13 at the edges."""
+    L = Landscape.from_formula("exp(x**2) + y**2", domain=(-5, 5))
+    found = find_critical_points(L)
+    assert [(c.kind, c.index, c.is_global) for c in found] == [("minimum", 0, True)]
+    assert found[0].eigenvalues == pytest.approx((2.0, 2.0), rel=1e-14)
+    assert found.notes == ()
+
+
 def test_formula_landscape():
     L = Landscape.from_formula("x**4 - 2*x**2 + y**2", domain=(-2, 2, -2, 2))
     found = find_critical_points(L)

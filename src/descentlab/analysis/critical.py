@@ -69,6 +69,11 @@ _PINV_RCOND = 1e-15
 _NONMONOTONE_WINDOW = 8
 # Iterations a row may go without halving its Newton step before it is stopped.
 _PATIENCE = 60
+# A root is "numerically flat" when f changes by at most this fraction of its range over the
+# box within 5% of the box around it: ~100 float64 epsilons, the rounding of typical values.
+_FLAT_TOL = 1e-14
+# Degeneracy is judged against the Hessian's size at probes this fraction of the box away.
+_PROBE = 0.01
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +357,6 @@ class _SolveResult:
     converged: Tensor  # (B,) bool: stopped on a root
     grad_norm: Tensor  # (B,) ||g|| at x
     step_norm: Tensor  # (B,) last undamped Newton step length
-    hess_scale: Tensor  # (B,) largest |eigenvalue| at the start
     start_values: Tensor  # (B,) f at the start
     gtol: float  # the gradient-norm tolerance used
 
@@ -386,7 +390,6 @@ def _solve(
     gn = g.norm(dim=1)
     finite = torch.isfinite(v) & torch.isfinite(gn) & finite_h
     start_values = v.clone()
-    hess_scale = lam.abs().amax(1)
     if gtol is None:
         # the largest gradient at the starts, not a typical one: where most of the box is a flat
         # tail (Easom on a wide box) a median would be ~1e-26 and reject every real root
@@ -482,7 +485,7 @@ def _solve(
         rid, x, g, gn, lam, Q = rid[keep], x[keep], g[keep], gn[keep], lam[keep], Q[keep]
         mu, rejects, history, slot = mu[keep], rejects[keep], history[keep], slot[keep]
         best_step, last_gain = best_step[keep], last_gain[keep]
-    return _SolveResult(X_out, conv_out, gn_out, step_out, hess_scale, start_values, gtol)
+    return _SolveResult(X_out, conv_out, gn_out, step_out, start_values, gtol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,12 +605,14 @@ def find_critical_points(
     needs.
 
     Each point is classified by its Hessian eigenvalues with ``classify_eigenvalues``: an
-    eigenvalue counts as zero below ``zero_tol`` times the landscape's Hessian scale (the 90th
-    percentile over the starts of the largest ``|eigenvalue|``: above the flat parts of the box,
-    below the few points near a singularity). The minima with the lowest value (ties
-    within ``value_tol * max(1, |value|)``) are marked ``is_global`` — unless the landscape
-    declares ``global_min_value`` and it differs (then the minima matching it are global), or
-    a start in the box is lower than every minimum found (then none is; a note says so).
+    eigenvalue counts as zero below ``zero_tol`` times the Hessian's local scale: the largest
+    ``|eigenvalue|`` at the point and at ``2d`` probes 1% of the box away (at the monkey
+    saddle's origin the Hessian is 0 but grows linearly around it; ``exp(x^2)`` on a wide box
+    has Hessians of 1e12 at the edges, which must not make its minimum's 2 look like 0). The
+    minima with the lowest value (ties within ``value_tol * max(1, |value|)``) are marked
+    ``is_global`` — unless the landscape declares ``global_min_value`` and it differs (then the
+    minima matching it are global), or a start in the box is lower than every minimum found
+    (then none is; a note says so).
 
     Args:
         landscape: the objective (any dimension).
@@ -621,7 +626,7 @@ def find_critical_points(
         max_iter: LM/Newton iterations at most per start.
         xtol: Newton-step tolerance, relative to ``1 + ||x||``.
         dedup_tol: roots closer than this times ``max(1, largest box width)`` are one point.
-        zero_tol: eigenvalue-is-zero threshold, relative to the Hessian scale.
+        zero_tol: eigenvalue-is-zero threshold, relative to the Hessian's local scale.
         value_tol: relative tolerance for ties between global minima.
         progress: show a progress bar (default: when stderr is a terminal).
 
@@ -675,7 +680,6 @@ def find_critical_points(
     flat_reps = torch.zeros(0, d, dtype=_F64)
     flat_gn = torch.zeros(0, dtype=_F64)
     fmin, fmax = math.inf, -math.inf
-    hscales: list[Tensor] = []
     start_vals: list[Tensor] = []
     total = n_conv = rounds = 0
     gtol: float | None = None
@@ -710,7 +714,6 @@ def find_critical_points(
                     gtol = res.gtol
                 total += X0.shape[0]
                 n_conv += int(res.converged.sum())
-                hscales.append(res.hess_scale)
                 start_vals.append(res.start_values)
                 sv = res.start_values[torch.isfinite(res.start_values)]
                 if sv.numel():
@@ -719,9 +722,7 @@ def find_critical_points(
                 keep = res.converged & inside
                 new_reps, new_gn = _merge(reps, rep_gn, res.x[keep], res.grad_norm[keep], merge_tol)
                 k = reps.shape[0]
-                flat = _flat_rows(
-                    landscape, new_reps[k:], width=width, frange=fmax - fmin, zero_tol=zero_tol
-                )
+                flat = _flat_rows(landscape, new_reps[k:], width=width, frange=fmax - fmin)
                 if bool(flat.any()):
                     flat_reps, flat_gn = _merge(
                         flat_reps, flat_gn, new_reps[k:][flat], new_gn[k:][flat], merge_tol
@@ -733,18 +734,13 @@ def find_critical_points(
             if not found_new and (reps.shape[0] > 0 or rounds >= 2):
                 break
 
-    hs_all = torch.cat(hscales)
-    hs_ok = hs_all[torch.isfinite(hs_all)]
-    hscale = float(torch.quantile(hs_ok, 0.9)) if hs_ok.numel() else 1.0
-    if not hscale > 0:
-        hscale = 1.0
     sv = torch.cat(start_vals)
     sv = sv[torch.isfinite(sv)]
     lowest_sample = float(sv.min()) if sv.numel() else math.inf
     points, notes = _classify(
         landscape,
         reps,
-        hscale=hscale,
+        width=width,
         zero_tol=zero_tol,
         value_tol=value_tol,
         lowest_sample=lowest_sample,
@@ -753,7 +749,7 @@ def find_critical_points(
         notes.insert(
             0,
             f"{flat_reps.shape[0]} roots lie where f is numerically constant over a neighbourhood "
-            f"(changes by at most {zero_tol:g} x its range within 5% of the box): not isolated "
+            f"(changes by at most {_FLAT_TOL:g} x its range within 5% of the box): not isolated "
             "critical points at float64 resolution, not listed",
         )
     return CriticalPointSet(
@@ -811,15 +807,14 @@ def _merge(
     return reps, rep_gn
 
 
-def _flat_rows(
-    landscape: Landscape, R: Tensor, *, width: Tensor, frange: float, zero_tol: float
-) -> Tensor:
+def _flat_rows(landscape: Landscape, R: Tensor, *, width: Tensor, frange: float) -> Tensor:
     """Roots around which ``f`` is numerically constant (e.g. far out in Easom's tail).
 
     There ``grad f`` and ``H`` vanish to rounding over a whole region, so the root is not an
     isolated critical point at float64 resolution. ``f`` is compared at ``2d`` (plus ``2^d``
     diagonal, for ``d <= 4``) points at 5% of the box from the root: flat when it changes by
-    at most ``zero_tol * range(f)``. A real degenerate point (the monkey saddle) has ``f``
+    at most ``_FLAT_TOL * range(f)`` (f's range over the starts): a change at the rounding
+    level of f's typical values. A real degenerate point (the monkey saddle) has ``f``
     varying like ``r^3`` around it, far above that.
     """
     n, d = R.shape
@@ -833,14 +828,14 @@ def _flat_rows(
     fy = landscape.value(Y).detach().to(_F64).reshape(n, -1)
     f0 = landscape.value(R).detach().to(_F64)
     var = (fy - f0.unsqueeze(1)).abs().amax(1)
-    return ~(var > zero_tol * frange)  # NaN counts as flat: nothing can be said there
+    return ~(var > _FLAT_TOL * frange)  # NaN counts as flat: nothing can be said there
 
 
 def _classify(
     landscape: Landscape,
     reps: Tensor,
     *,
-    hscale: float,
+    width: Tensor,
     zero_tol: float,
     value_tol: float,
     lowest_sample: float,
@@ -852,9 +847,19 @@ def _classify(
     H = landscape.hessian(reps).detach().to(_F64)
     H = 0.5 * (H + H.transpose(1, 2))
     lam = torch.linalg.eigvalsh(H)
-    abs_tol = zero_tol * hscale
+    # the Hessian's local scale: its largest |eigenvalue| at the point and at 2d probes
+    n, d = reps.shape
+    eye = torch.eye(d, dtype=_F64)
+    offsets = torch.cat([eye, -eye]) * (_PROBE * width)
+    Y = (reps.unsqueeze(1) + offsets.unsqueeze(0)).reshape(-1, d)
+    lam_probe = _safe_eigh(_derivatives(landscape, Y)[2])[0].abs().amax(1).reshape(n, 2 * d)
+    lam_probe = torch.where(torch.isfinite(lam_probe), lam_probe, 0.0)
+    local = torch.maximum(lam.abs().amax(1), lam_probe.amax(1))
     raw = []
-    kinds = [classify_eigenvalues(lam[i], abs_tol=abs_tol) for i in range(reps.shape[0])]
+    kinds = [
+        classify_eigenvalues(lam[i], abs_tol=max(zero_tol * float(local[i]), 1e-300))
+        for i in range(n)
+    ]
     for i in range(reps.shape[0]):
         kind, index = kinds[i]
         raw.append((float(vals[i]), tuple(float(x) for x in reps[i]), kind, index, lam[i]))
