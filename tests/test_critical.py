@@ -98,6 +98,16 @@ def test_finder_recovers_the_known_set(name):
     assert found.counts() == L.count_kinds()
 
 
+@pytest.mark.parametrize("dim", [3, 4, 5, 6])
+def test_rosenbrock_in_higher_dimensions(dim):
+    """The certified sets: one minimum for d = 3; from d = 4 a second local minimum near
+    (-1, 1, ..., 1) and a saddle."""
+    L = get_landscape("rosenbrock", dim=dim)
+    assert L.complete
+    found = find_critical_points(L)
+    _match(found, L.critical_points)
+
+
 def test_styblinski_tang_d3_closed_form():
     """3^3 = 27 points: each coordinate at one of the 3 roots of 4x^3 - 32x + 5 = 0; index =
     number of coordinates at the middle root, so index counts C(3,k) 2^(3-k) = 8, 12, 6, 1."""
