@@ -618,6 +618,10 @@ def _run(quick: bool, out: Path | None, progress: bool | None) -> ExperimentResu
             "n_params": net.n_params,
             "searches": int(starts.shape[0]),
             "converged": int(conv.sum()),
+            "converged_by_gd_step": dict(
+                zip(map(str, snaps), conv.reshape(len(snaps), -1).sum(1).tolist(), strict=True)
+            ),
+            "stalled_median_grad_norm": float(gn[~conv].median()) if bool((~conv).any()) else None,
             "alpha": [],
             "loss": [],
         }
@@ -701,7 +705,16 @@ def _run(quick: bool, out: Path | None, progress: bool | None) -> ExperimentResu
         + ", ".join(f"{w['median_grad_norm']:.1e}" for w in widths),
         f"Levenberg-Marquardt critical-point search from {crit['searches']} points on GD paths: "
         f"{crit['converged']} converged to |grad| < 1e-8 ({crit.get('distinct', 0)} distinct, "
-        f"{crit.get('minima', 0)} minima); index fraction vs loss {corr_text}",
+        f"{crit.get('minima', 0)} minima); index fraction vs loss {corr_text}; converged "
+        "searches by the GD step they started from: "
+        + ", ".join(f"step {k}: {v}" for k, v in crit["converged_by_gd_step"].items())
+        + (
+            ""
+            if crit["stalled_median_grad_norm"] is None
+            else f"; the others stalled at a median |grad| of "
+            f"{crit['stalled_median_grad_norm']:.1e} (flat, nearly singular regions), so "
+            "low-loss critical points are under-sampled"
+        ),
     ]
     return ExperimentResult(
         name="saddles-dominate",
