@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
             "optimizers from two telling starts: A, on the saddle's stable manifold, where plain "
             "gradient descent stalls at the saddle and Newton's method is drawn to it while "
             "momentum, Adam and perturbed GD reach the global minimum; and B, in the local "
-            "minimum's basin. Prints the diagnosis of every run and writes the seed's two "
+            "minimum's basin. Prints the diagnosis of every run and writes the two teaching "
             "figures, the race (contour, surface, loss curves, basin map) and its animation."
         ),
     )

@@ -1,4 +1,4 @@
-"""``descentlab experiment NAME`` and ``descentlab report``: the seed's claims, measured."""
+"""``descentlab experiment NAME`` and ``descentlab report``: four claims, measured."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
     p = add_subcommand(
         sub,
         "experiment",
-        "Run one of the seed's claims as an experiment: numbers, figures and a verdict.",
+        "Run one claim about gradient descent as an experiment: numbers, figures, a verdict.",
         [
             "descentlab experiment nonconvexity --quick",
             "descentlab experiment escape --out results --json",

@@ -11,8 +11,8 @@ from descentlab.cli.common import add_subcommand, parse_floats, parse_spec, prin
 from descentlab.errors import InvalidParameterError
 
 KINDS = {
-    "gradient-descent": "the seed's 1-D picture: gradient-descent steps as arrows on a curve",
-    "critical-points": "the seed's surface with its global minimum, local minimum and saddle",
+    "gradient-descent": "the 1-D picture: gradient-descent steps as arrows on a curve",
+    "critical-points": "a surface with its global minimum, local minimum and saddle",
     "contour": "contour map with the optimizers' paths and labelled critical points",
     "surface": "3-D surface with the optimizers' paths and labelled critical points",
     "curves": "loss and gradient norm per optimizer against the step (log scale)",
@@ -185,7 +185,7 @@ def register(sub: Any) -> None:
     p = add_subcommand(
         sub,
         "figure",
-        "Draw a figure: the seed's two pictures, or a race on any 2-D landscape.",
+        "Draw a figure: the two teaching pictures, or a race on any 2-D landscape.",
         [
             "descentlab figure gradient-descent",
             "descentlab figure critical-points --format svg",

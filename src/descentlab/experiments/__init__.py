@@ -1,4 +1,4 @@
-"""The seed's claims as experiments: each returns numbers, figures and an honest verdict."""
+"""Four claims about gradient descent as experiments: numbers, figures, honest verdicts."""
 
 from descentlab.experiments.base import (
     ExperimentResult,

@@ -99,7 +99,7 @@ class ExperimentResult:
 
 Runner = Callable[..., ExperimentResult]
 _REGISTRY: dict[str, Runner] = {}
-# The order a report presents them in (the seed's claims 1-4).
+# The order a report presents them in (claims 1-4: non-convexity, Newton vs GD, saddles, escape).
 ORDER = ("nonconvexity", "newton-vs-gd", "saddles-dominate", "escape")
 
 

@@ -19,7 +19,7 @@ race for 280 steps from two telling starts:
   in the local minimum; momentum's inertia carries it over the saddle into the global minimum.
 
 The diagnosis (``analysis.diagnose``) of every row is printed as a table, and the figures (the
-seed's two pictures, the race on the contour map and on the surface, loss/gradient-norm
+two teaching pictures, the race on the contour map and on the surface, loss/gradient-norm
 curves, a basin map) and the race animation are written to the output folder. The whole demo
 takes a few seconds of CPU (see ``DemoResult.seconds``).
 """

@@ -48,7 +48,7 @@ def gradient_descent_figure(
     steps: int = 10,
     title: str | None = None,
 ) -> Figure:
-    """The seed's first picture: ``J(w)`` with the gradient-descent steps drawn as arrows.
+    """The first teaching picture: ``J(w)`` with the gradient-descent steps drawn as arrows.
 
     Each arrow goes from ``(w_k, J(w_k))`` to ``(w_{k+1}, J(w_{k+1}))`` with
     ``w_{k+1} = w_k - lr * dJ/dw(w_k)``; the critical points of the curve (known ones) are
@@ -163,7 +163,7 @@ def gradient_descent_figure(
 def critical_points_figure(
     landscape: Landscape | str | None = None, *, title: str | None = None, **surface_kw: Any
 ) -> Figure:
-    """The seed's second picture: a surface with its critical points marked and labelled.
+    """The second teaching picture: a surface with its critical points marked and labelled.
 
     The default landscape, ``tilted_double_well``, has exactly one global minimum, one local
     minimum and one saddle. Any 2-D landscape with known critical points works.
