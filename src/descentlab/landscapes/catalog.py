@@ -1134,3 +1134,6 @@ def nonconvex_curve() -> Landscape:
         ),
         formula="x^4 - 3*x^2 + x",
     )
+
+
+from descentlab.landscapes import neural as _neural, random as _random  # noqa: E402,F401,I001
