@@ -502,3 +502,21 @@ def test_nan_rows_do_not_break_the_search():
     found = find_critical_points(L)
     assert [(c.kind, c.index) for c in found] == [("maximum", 1)]
     assert found[0].point == pytest.approx((1.0,), abs=1e-15)
+
+
+def test_a_continuum_of_critical_points_stops_the_search_with_a_note():
+    """f = x^2 in 2-D: every point of the line x = 0 is critical (Hessian diag(2, 0)). The finder
+    must not keep doubling its starts to sample the line ever more densely: it stops after the
+    round that reveals the continuum, and every point it lists lies on the line."""
+    L = Landscape(lambda P: P[:, 0] ** 2, dim=2, name="valley", domain=(-1, 1))
+    cps = find_critical_points(L)
+    assert cps.n_rounds == 1
+    assert len(cps) >= 32
+    assert all(abs(c.point[0]) < 1e-9 and c.kind == "degenerate" for c in cps)
+    assert any("not isolated" in n for n in cps.notes)
+
+
+def test_isolated_degenerate_point_is_not_a_continuum():
+    L = Landscape(lambda P: P[:, 0] ** 3 - 3 * P[:, 0] * P[:, 1] ** 2, dim=2, domain=(-1, 1))
+    cps = find_critical_points(L)
+    assert not any("not isolated" in n for n in cps.notes)

@@ -686,9 +686,11 @@ def find_critical_points(
     # rows per solve: bound the (B, d, d) Hessians to ~32 MB whatever n_starts and d are
     chunk = max(64, 4_000_000 // (d * d + 4 * d))
     total_max = max(n, min(max_starts, n * (2**max_rounds - 1)))
+    continuum = 0  # singular-Hessian roots of the last round when they form a continuum
     with Progress(total_max, f"critical points ({landscape.name})", enabled=progress) as bar:
         for _ in range(max_rounds):
             rounds += 1
+            k_round = reps.shape[0]
             # round r solves n * 2^(r-1) new starts: cheap landscapes stop after two rounds,
             # rich ones (thousands of points, small basins) get the starts they need
             n_round = min(n * 2 ** (rounds - 1), total_max - total)
@@ -733,6 +735,9 @@ def find_critical_points(
                 reps, rep_gn = new_reps, new_gn
             if not found_new and (reps.shape[0] > 0 or rounds >= 2):
                 break
+            continuum = _continuum_size(landscape, reps[k_round:])
+            if continuum:  # more starts would only sample the same curve/surface more densely
+                break
 
     sv = torch.cat(start_vals)
     sv = sv[torch.isfinite(sv)]
@@ -745,6 +750,13 @@ def find_critical_points(
         value_tol=value_tol,
         lowest_sample=lowest_sample,
     )
+    if continuum:
+        notes.insert(
+            0,
+            f"the critical points are not isolated: one round of starts found {continuum} new "
+            "roots with a singular Hessian (a curve or surface of critical points, e.g. a flat "
+            "valley floor); the search stopped, and the points listed are samples of that set",
+        )
     if flat_reps.shape[0]:
         notes.insert(
             0,
@@ -767,6 +779,26 @@ def find_critical_points(
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+# A round whose new roots number at least this many, at least half with a singular Hessian,
+# is sampling a continuum of critical points (isolated degenerate roots are rare and few).
+_CONTINUUM_MIN_NEW = 32
+
+
+def _continuum_size(landscape: Landscape, new_roots: Tensor) -> int:
+    """How many of a round's new roots have a singular Hessian, when they signal a continuum.
+
+    Returns 0 unless there are at least ``_CONTINUUM_MIN_NEW`` new roots and at least half of
+    them have ``min |lambda| <= 1e-6 * max(max |lambda|, 1)``.
+    """
+    n_new = new_roots.shape[0]
+    if n_new < _CONTINUUM_MIN_NEW:
+        return 0
+    lam = torch.linalg.eigvalsh(landscape.hessian(new_roots)).abs()
+    singular = lam.min(dim=1).values <= 1e-6 * lam.max(dim=1).values.clamp_min(1.0)
+    n_sing = int(singular.sum())
+    return n_sing if 2 * n_sing >= n_new else 0
+
+
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise InvalidParameterError(f"{name} must be an integer, got {value!r}")
