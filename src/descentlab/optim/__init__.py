@@ -8,6 +8,10 @@
 * :func:`is_elementwise`: probe whether an optimizer keeps a batch's rows independent.
 * Schedules: :func:`resolve_schedule`, :func:`schedule_names`, :class:`ScheduleSpec`;
   learning-rate grids: :func:`lr_grid_groups`, :func:`log_lr_grid`.
+* Learning-rate range test (Smith 2017): :func:`lr_find` (an ``nn.Module``),
+  :func:`lr_find_landscape` (a landscape from many starts), :func:`lr_sequence`,
+  :func:`smooth_losses`, :func:`suggest_lr`, :class:`LRFinderResult`,
+  :class:`LRFinderBatchResult`.
 
 Param-group keys the lab engine sets (ignored by torch's own optimizers): ``rows_independent``
 (the rows of each ``(B, d)`` parameter are separate problems), ``row_fn`` (``(B, d) -> (B,)``
@@ -16,6 +20,15 @@ losses without autograd) and ``row_offset`` (global id of row 0, for per-row noi
 
 from descentlab.optim._base import MAX_FULL_HESSIAN
 from descentlab.optim.line_search import ArmijoGD
+from descentlab.optim.lr_finder import (
+    LRFinderBatchResult,
+    LRFinderResult,
+    lr_find,
+    lr_find_landscape,
+    lr_sequence,
+    smooth_losses,
+    suggest_lr,
+)
 from descentlab.optim.newton import (
     CubicNewton,
     DampedNewton,
@@ -47,6 +60,8 @@ __all__ = [
     "ArmijoGD",
     "CubicNewton",
     "DampedNewton",
+    "LRFinderBatchResult",
+    "LRFinderResult",
     "Newton",
     "NoisyGD",
     "OptimizerSpec",
@@ -57,7 +72,10 @@ __all__ = [
     "cubic_step",
     "is_elementwise",
     "log_lr_grid",
+    "lr_find",
+    "lr_find_landscape",
     "lr_grid_groups",
+    "lr_sequence",
     "optimizer_info",
     "optimizer_names",
     "register_optimizer",
@@ -65,4 +83,6 @@ __all__ = [
     "resolve_schedule",
     "schedule_info",
     "schedule_names",
+    "smooth_losses",
+    "suggest_lr",
 ]

@@ -1,0 +1,926 @@
+"""Learning-rate range test (Smith 2017): sweep the rate up over a short run, watch the loss.
+
+The test takes ``num_iter`` optimizer steps while the learning rate climbs from ``start_lr`` to
+``end_lr``, either exponentially or linearly (``k = 0 .. n-1``, ``n = num_iter``)::
+
+    exp:     lr_k = start_lr * (end_lr / start_lr) ** (k / (n - 1))
+    linear:  lr_k = start_lr + (end_lr - start_lr) * k / (n - 1)
+
+and records the loss after every step. **Convention**: ``losses[k]`` is the loss *after* the step
+taken with ``lrs[k]`` (at ``x_{k+1}``; for mini-batches, on the next batch, whose forward pass
+also gives the next gradient), so each point of the curve shows the effect of its own rate.
+fastai's ``lr_find`` and pytorch-lr-finder record the batch loss computed *before* the step,
+which lags the rate by one step. The loss before any step is ``initial_loss``.
+
+Smoothing is the bias-corrected exponential moving average (``beta = 0`` turns it off)::
+
+    a_k = beta * a_{k-1} + (1 - beta) * L_k,   a_{-1} = 0,   s_k = a_k / (1 - beta ** (k + 1))
+
+The test stops early when ``L_k`` is not finite (``stop_reason="non_finite"``) or when the
+smoothed loss passes ``diverge_th`` times the best smoothed loss so far
+(``stop_reason="diverged"``), measured above a floor ``m`` (``0`` by default; a landscape's
+known global minimum value in the lab)::
+
+    s_k - m > diverge_th * (min_{j <= k} s_j - m)
+
+(the rule only applies while ``min s_j > m``; ``diverge_th=None`` turns it off).
+
+Two suggestions are made from the smoothed curve over its finite points:
+
+* **steepest** (``suggested_lr``): the rate where ``ds/d(log lr)`` is most negative (central
+  differences, ``numpy.gradient`` over ``log lr``), i.e. where the loss falls fastest per
+  decade. This is fastai's ``steep`` and pytorch-lr-finder's suggestion. ``None`` when the
+  smoothed loss never falls.
+* **minimum / 10** (``min_lr_over_10``): a tenth of the rate at the smallest smoothed loss
+  (fastai's ``minimum``): one decade below where the loss starts to blow up.
+
+Two fronts:
+
+* :func:`lr_find`: an ``nn.Module``, a loss function and data, with any registered optimizer
+  (or a ``torch.optim.Optimizer`` already built on the model, whose state is carried over). It
+  runs on deep copies: the caller's model, optimizer and the global random state are untouched.
+* :func:`lr_find_landscape`: a :class:`~descentlab.landscapes.Landscape` from ``B`` starts at
+  once (one ``(B, d)`` tensor, each row its own test with the same rate schedule), with per-row
+  curves and suggestions and their medians.
+
+Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017
+(arXiv:1506.01186), section 3.3.
+
+Example:
+    >>> from descentlab.landscapes import Landscape
+    >>> L = Landscape(lambda P: 0.5 * 4.0 * (P**2).sum(-1), dim=1, domain=(-1, 1))
+    >>> r = lr_find_landscape(L, [[1.0]], "gd", start_lr=1e-3, end_lr=10, num_iter=60)
+    >>> r.rows[0].stop_reason
+    'diverged'
+    >>> 0 < r.rows[0].suggested_lr < 2 / 4.0
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
+from descentlab.landscapes.base import Landscape
+from descentlab.progress import Progress
+
+MODES = ("exp", "linear")
+DEFAULT_BETA = 0.98
+DEFAULT_DIVERGE_TH = 5.0
+STOP_REASONS = ("completed", "diverged", "non_finite")
+
+
+# ---------------------------------------------------------------------------- pure pieces
+def lr_sequence(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
+    """The ``num_iter`` learning rates of a range test, from ``start_lr`` to ``end_lr``.
+
+    ``exp``: ``lr_k = start_lr * (end_lr / start_lr) ** (k / (n - 1))`` (equal ratios);
+    ``linear``: ``lr_k = start_lr + (end_lr - start_lr) * k / (n - 1)`` (equal steps).
+
+    Args:
+        start_lr: the first rate (> 0).
+        end_lr: the last rate (> ``start_lr``).
+        num_iter: number of rates (>= 2).
+        mode: ``"exp"`` (default) or ``"linear"``.
+
+    Example:
+        >>> lr_sequence(1e-3, 1e-1, 3).tolist()
+        [0.001, 0.01, 0.1]
+    """
+    start_lr, end_lr, num_iter, mode = _check_schedule(start_lr, end_lr, num_iter, mode)
+    k = np.arange(num_iter, dtype=np.float64)
+    t = k / (num_iter - 1)
+    if mode == "exp":
+        return start_lr * (end_lr / start_lr) ** t
+    return start_lr + (end_lr - start_lr) * t
+
+
+def smooth_losses(losses: Any, beta: float = DEFAULT_BETA) -> np.ndarray:
+    """Bias-corrected exponential moving average along the first axis.
+
+    ``a_k = beta a_{k-1} + (1 - beta) L_k`` with ``a_{-1} = 0`` and ``s_k = a_k / (1 - beta^(k+1))``
+    (``beta = 0`` returns the losses unchanged). Works on ``(n,)`` or ``(n, B)`` arrays (each
+    column on its own).
+
+    Example:
+        >>> smooth_losses([1.0, 3.0], beta=0.5).tolist()
+        [1.0, 2.3333333333333335]
+    """
+    beta = _check_beta(beta)
+    L = np.asarray(losses, dtype=np.float64)
+    out = np.empty_like(L)
+    avg = np.zeros(L.shape[1:], dtype=np.float64)
+    for k in range(L.shape[0]):
+        avg, out[k] = _ema_step(avg, L[k], beta, k)
+    return out
+
+
+def _ema_step(avg: Any, value: Any, beta: float, k: int) -> tuple[Any, Any]:
+    """One step of the bias-corrected EMA (shared by the online stop rule and the offline curve)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        avg = beta * avg + (1.0 - beta) * value
+        return avg, avg / (1.0 - beta ** (k + 1))
+
+
+def suggest_lr(lrs: Any, smoothed: Any) -> tuple[int | None, int | None]:
+    """Indices of the steepest descent and of the minimum of a smoothed range-test curve.
+
+    The slope is ``numpy.gradient(smoothed, log(lrs))`` over the finite leading part of the
+    curve; the steepest index is where it is most negative (``None`` when it never is, or with
+    fewer than two finite points); the minimum index is where ``smoothed`` is smallest
+    (``None`` without finite points).
+
+    Example:
+        >>> suggest_lr([0.1, 1.0, 10.0, 100.0], [1.0, 0.9, 0.2, 5.0])
+        (1, 2)
+    """
+    lr = np.asarray(lrs, dtype=np.float64)
+    s = np.asarray(smoothed, dtype=np.float64)
+    if lr.shape != s.shape or lr.ndim != 1:
+        raise InvalidParameterError(
+            f"lrs and smoothed must be 1-D of the same length, got {lr.shape} and {s.shape}"
+        )
+    bad = ~np.isfinite(s)
+    n = int(np.argmax(bad)) if bad.any() else s.size
+    if n == 0:
+        return None, None
+    i_min = int(np.argmin(s[:n]))
+    if n < 2:
+        return None, i_min
+    slope = np.gradient(s[:n], np.log(lr[:n]))
+    i_steep = int(np.argmin(slope))
+    return (i_steep if slope[i_steep] < 0 else None), i_min
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass
+class LRFinderResult:
+    """One range test: the rates tried, the losses after each step, and the suggestions.
+
+    Attributes:
+        lrs: the rates used, ``(m,)`` with ``m <= num_iter`` (the test may stop early).
+        losses: the loss after the step with ``lrs[k]``, ``(m,)`` (the last may be non-finite).
+        smoothed: bias-corrected EMA of ``losses`` (``beta``), ``(m,)``.
+        initial_loss: the loss before the first step.
+        suggested_lr: the rate at the steepest descent of ``smoothed`` per ``log lr`` (or None).
+        min_loss_lr: the rate at the smallest smoothed loss (or None).
+        min_lr_over_10: ``min_loss_lr / 10`` (fastai's "minimum" suggestion; or None).
+        stop_step: the step at which the test stopped early (None when it ran every step).
+        stop_reason: ``"completed"``, ``"diverged"`` (smoothed loss rule) or ``"non_finite"``.
+        num_iter, start_lr, end_lr, mode, beta, diverge_th, loss_floor: the settings.
+        optimizer: the optimizer's label.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    initial_loss: float
+    suggested_lr: float | None
+    min_loss_lr: float | None
+    min_lr_over_10: float | None
+    stop_step: int | None
+    stop_reason: str
+    num_iter: int
+    start_lr: float
+    end_lr: float
+    mode: str
+    beta: float
+    diverge_th: float | None
+    loss_floor: float
+    optimizer: str = ""
+    suggested_index: int | None = None
+    min_index: int | None = None
+
+    @property
+    def suggested_loss(self) -> float | None:
+        """The smoothed loss at the suggested rate."""
+        i = self.suggested_index
+        return None if i is None else float(self.smoothed[i])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (non-finite losses become ``None``)."""
+        return {
+            "optimizer": self.optimizer,
+            "start_lr": self.start_lr,
+            "end_lr": self.end_lr,
+            "num_iter": self.num_iter,
+            "mode": self.mode,
+            "beta": self.beta,
+            "diverge_th": self.diverge_th,
+            "loss_floor": self.loss_floor,
+            "initial_loss": _finite_or_none(self.initial_loss),
+            "suggested_lr": self.suggested_lr,
+            "min_loss_lr": self.min_loss_lr,
+            "min_lr_over_10": self.min_lr_over_10,
+            "stop_step": self.stop_step,
+            "stop_reason": self.stop_reason,
+            "lrs": [float(v) for v in self.lrs],
+            "losses": [_finite_or_none(v) for v in self.losses],
+            "smoothed": [_finite_or_none(v) for v in self.smoothed],
+        }
+
+    def summary(self) -> str:
+        """A few lines for humans."""
+        lines = [
+            f"lr range test, {self.optimizer or 'optimizer'}: {self.lrs.size} steps, "
+            f"lr {self.start_lr:g} -> {self.lrs[-1]:g} ({self.mode})",
+            "suggested lr (steepest descent of the smoothed loss): "
+            + (
+                "none (the smoothed loss never fell)"
+                if self.suggested_lr is None
+                else f"{self.suggested_lr:.4g}"
+            ),
+            "minimum / 10: "
+            + ("none" if self.min_lr_over_10 is None else f"{self.min_lr_over_10:.4g}")
+            + (
+                ""
+                if self.min_loss_lr is None
+                else f" (smallest smoothed loss at lr {self.min_loss_lr:.4g})"
+            ),
+        ]
+        if self.stop_step is not None:
+            why = "the loss was not finite" if self.stop_reason == "non_finite" else "diverged"
+            lines.append(f"stopped at step {self.stop_step} (lr {self.lrs[-1]:.4g}): {why}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass
+class LRFinderBatchResult:
+    """Range tests from ``B`` starts of a landscape, all with the same rate schedule.
+
+    Attributes:
+        rows: one :class:`LRFinderResult` per start.
+        starts: the ``(B, d)`` starts.
+        lrs: the full schedule ``(num_iter,)``.
+        median_suggested_lr: median of the rows' ``suggested_lr`` (rows without one left out;
+            None if no row has one).
+        median_min_lr_over_10: median of the rows' ``min_lr_over_10`` (same rule).
+        landscape: the landscape's name.
+    """
+
+    rows: list[LRFinderResult]
+    starts: np.ndarray
+    lrs: np.ndarray
+    median_suggested_lr: float | None
+    median_min_lr_over_10: float | None
+    landscape: str = ""
+    optimizer: str = ""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def losses(self) -> np.ndarray:
+        """Raw losses ``(num_iter, B)``, NaN after a row stopped."""
+        return self._stack("losses")
+
+    def smoothed(self) -> np.ndarray:
+        """Smoothed losses ``(num_iter, B)``, NaN after a row stopped."""
+        return self._stack("smoothed")
+
+    def _stack(self, name: str) -> np.ndarray:
+        out = np.full((self.lrs.size, len(self.rows)), np.nan)
+        for i, r in enumerate(self.rows):
+            v = getattr(r, name)
+            out[: v.size, i] = v
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict: the medians, the schedule and every row."""
+        return {
+            "landscape": self.landscape,
+            "optimizer": self.optimizer,
+            "n_rows": len(self.rows),
+            "median_suggested_lr": self.median_suggested_lr,
+            "median_min_lr_over_10": self.median_min_lr_over_10,
+            "lrs": [float(v) for v in self.lrs],
+            "rows": [
+                {"start": [float(x) for x in s], **r.to_dict()}
+                for s, r in zip(self.starts, self.rows, strict=True)
+            ],
+        }
+
+    def summary(self) -> str:
+        """A few lines for humans."""
+        n = len(self.rows)
+        with_s = sum(r.suggested_lr is not None for r in self.rows)
+        stops = {k: sum(r.stop_reason == k for r in self.rows) for k in STOP_REASONS}
+        med = self.median_suggested_lr
+        m10 = self.median_min_lr_over_10
+        return "\n".join(
+            [
+                f"lr range test on {self.landscape or 'a landscape'} with "
+                f"{self.optimizer or 'optimizer'} from {n} start{'s' * (n != 1)}: lr "
+                f"{self.lrs[0]:g} -> {self.lrs[-1]:g} over {self.lrs.size} steps",
+                "median suggested lr (steepest descent of the smoothed loss): "
+                + ("none" if med is None else f"{med:.4g}")
+                + f" ({with_s} of {n} rows have one)",
+                "median minimum / 10: " + ("none" if m10 is None else f"{m10:.4g}"),
+                "rows: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in stops.items()),
+            ]
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _finite_or_none(v: Any) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.median(vals)) if vals else None
+
+
+# ---------------------------------------------------------------------------- validation
+def _check_schedule(
+    start_lr: Any, end_lr: Any, num_iter: Any, mode: Any
+) -> tuple[float, float, int, str]:
+    start_lr = check_positive("start_lr", start_lr)
+    end_lr = check_positive("end_lr", end_lr)
+    if not end_lr > start_lr:
+        raise InvalidParameterError(
+            f"end_lr must be larger than start_lr, got start_lr={start_lr:g}, end_lr={end_lr:g}"
+        )
+    if isinstance(num_iter, float) and num_iter.is_integer():
+        num_iter = int(num_iter)
+    if isinstance(num_iter, bool) or not isinstance(num_iter, int | np.integer) or num_iter < 2:
+        raise InvalidParameterError(f"num_iter must be an integer >= 2, got {num_iter!r}")
+    if mode not in MODES:
+        raise InvalidParameterError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return start_lr, end_lr, int(num_iter), str(mode)
+
+
+def _check_beta(beta: Any) -> float:
+    b = check_positive("beta", beta, allow_zero=True)
+    if not b < 1:
+        raise InvalidParameterError(f"beta must be in [0, 1), got {beta!r}")
+    return b
+
+
+def _check_diverge_th(th: Any) -> float | None:
+    if th is None:
+        return None
+    v = check_positive("diverge_th", th)
+    if not v > 1:
+        raise InvalidParameterError(
+            f"diverge_th must be > 1 (a factor over the best smoothed loss) or None, got {th!r}"
+        )
+    return v
+
+
+def _check_settings(
+    start_lr: Any,
+    end_lr: Any,
+    num_iter: Any,
+    mode: Any,
+    beta: Any,
+    diverge_th: Any,
+    loss_floor: Any,
+) -> dict[str, Any]:
+    s, e, n, m = _check_schedule(start_lr, end_lr, num_iter, mode)
+    floor = float(loss_floor) if isinstance(loss_floor, int | float) else math.nan
+    if isinstance(loss_floor, bool) or not math.isfinite(floor):
+        raise InvalidParameterError(f"loss_floor must be a finite number, got {loss_floor!r}")
+    return {
+        "start_lr": s,
+        "end_lr": e,
+        "num_iter": n,
+        "mode": m,
+        "beta": _check_beta(beta),
+        "diverge_th": _check_diverge_th(diverge_th),
+        "loss_floor": floor,
+    }
+
+
+def _resolve(optimizer: Any) -> Any:
+    from descentlab.engine import resolve
+
+    spec = resolve(optimizer)
+    probe = torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
+    if "lr" not in spec.factory([probe]).defaults:
+        raise InvalidParameterError(
+            f"{spec.label} has no learning rate (no 'lr' hyper-parameter); a range test needs one"
+        )
+    return spec
+
+
+# ---------------------------------------------------------------------------- the stop rule
+class _Watch:
+    """Online smoothing and the stop rules for ``B`` columns of losses."""
+
+    def __init__(self, B: int, num_iter: int, settings: dict[str, Any]) -> None:
+        self.beta = settings["beta"]
+        self.th = settings["diverge_th"]
+        self.floor = settings["loss_floor"]
+        self.raw = np.full((num_iter, B), np.nan)
+        self.avg = np.zeros(B)
+        self.best = np.full(B, np.inf)
+        self.running = np.ones(B, dtype=bool)
+        self.stop_step = np.full(B, -1, dtype=np.int64)
+        self.reason = np.array(["completed"] * B, dtype=object)
+
+    def observe(self, k: int, values: np.ndarray) -> np.ndarray:
+        """Record ``L_k`` for the running rows; return the rows that stop at ``k``."""
+        run = self.running
+        self.raw[k, run] = values[run]
+        avg, s = _ema_step(self.avg, values, self.beta, k)
+        self.avg = np.where(run, avg, self.avg)
+        finite = np.isfinite(values) & np.isfinite(s)
+        with np.errstate(invalid="ignore"):
+            self.best = np.where(run & finite, np.minimum(self.best, s), self.best)
+            stop_nf = run & ~finite
+            stop_div = np.zeros_like(run)
+            if self.th is not None:
+                m = self.floor
+                stop_div = run & finite & (self.best > m) & (s - m > self.th * (self.best - m))
+        new = stop_nf | stop_div
+        self.reason[stop_nf] = "non_finite"
+        self.reason[stop_div] = "diverged"
+        self.stop_step[new] = k
+        self.running = run & ~new
+        return new
+
+
+def _result(
+    lrs: np.ndarray,
+    raw: np.ndarray,
+    initial: float,
+    stop_step: int,
+    reason: str,
+    settings: dict[str, Any],
+    label: str,
+) -> LRFinderResult:
+    """Post-process one column: truncate at the stop, smooth, suggest."""
+    m = lrs.size if stop_step < 0 else stop_step + 1
+    lr = lrs[:m].copy()
+    losses = raw[:m].copy()
+    smoothed = smooth_losses(losses, settings["beta"])
+    i_steep, i_min = suggest_lr(lr, smoothed)
+    min_lr = None if i_min is None else float(lr[i_min])
+    return LRFinderResult(
+        lrs=lr,
+        losses=losses,
+        smoothed=smoothed,
+        initial_loss=float(initial),
+        suggested_lr=None if i_steep is None else float(lr[i_steep]),
+        min_loss_lr=min_lr,
+        min_lr_over_10=None if min_lr is None else min_lr / 10.0,
+        stop_step=None if stop_step < 0 else int(stop_step),
+        stop_reason=reason,
+        num_iter=settings["num_iter"],
+        start_lr=settings["start_lr"],
+        end_lr=settings["end_lr"],
+        mode=settings["mode"],
+        beta=settings["beta"],
+        diverge_th=settings["diverge_th"],
+        loss_floor=settings["loss_floor"],
+        optimizer=label,
+        suggested_index=i_steep,
+        min_index=i_min,
+    )
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        if isinstance(g.get("lr"), torch.Tensor):
+            g["lr"].fill_(lr)
+        else:
+            g["lr"] = lr
+
+
+def _step(
+    opt: torch.optim.Optimizer, closure: Callable[[], torch.Tensor] | None, where: str
+) -> None:
+    try:
+        if closure is None:
+            opt.step()
+        else:
+            opt.step(closure)
+    except DescentlabError:
+        raise
+    except RuntimeError as exc:
+        raise DescentlabError(f"the optimizer failed {where}: {exc}") from None
+
+
+def _backward(loss: torch.Tensor, second: bool) -> None:
+    if second:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph")
+            loss.backward(create_graph=True)
+    else:
+        loss.backward()
+
+
+# ---------------------------------------------------------------------------- lab front
+def lr_find_landscape(
+    landscape: Landscape,
+    starts: Any,
+    optimizer: Any = "gd",
+    *,
+    start_lr: float = 1e-5,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    mode: str = "exp",
+    beta: float = DEFAULT_BETA,
+    diverge_th: float | None = DEFAULT_DIVERGE_TH,
+    loss_floor: float | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> LRFinderBatchResult:
+    """Run the range test from every start of a landscape at once (one test per row).
+
+    All ``B`` starts live in one ``(B, d)`` tensor: one forward and one backward pass per step
+    serve every row, and an element-wise optimizer (SGD, Adam, ...) keeps the rows independent,
+    so row ``i`` is exactly the test started from ``starts[i]`` alone. Optimizers that couple
+    coordinates (L-BFGS) run row by row. A row that stops (see the module docstring) is frozen
+    while the others go on; the run ends when every row has stopped or after ``num_iter`` steps.
+
+    Args:
+        landscape: the objective.
+        starts: ``(B, d)`` points (or one point ``(d,)``).
+        optimizer: a registered name, ``(name, {hyper})`` pair, ``OptimizerSpec`` or callable;
+            its own ``lr`` is replaced by the schedule.
+        start_lr, end_lr, num_iter, mode: the schedule (:func:`lr_sequence`).
+        beta: smoothing of the loss curve (0: none).
+        diverge_th: stop a row when its smoothed loss passes this factor over its best (above
+            ``loss_floor``); ``None``: stop only on non-finite losses.
+        loss_floor: the floor ``m`` of the divergence rule; default: the landscape's global
+            minimum value when known, else 0.
+        seed: seeds torch's generator inside the run (noisy optimizers), without touching the
+            global one.
+        progress: show a progress bar (``None``: when stderr is a terminal).
+
+    Returns:
+        an :class:`LRFinderBatchResult`.
+
+    Example:
+        >>> from descentlab.landscapes import get_landscape
+        >>> L = get_landscape("himmelblau")
+        >>> r = lr_find_landscape(L, [[0.0, 0.0], [1.0, 1.0]], ("momentum", {}), num_iter=50)
+        >>> len(r.rows), r.lrs.size
+        (2, 50)
+    """
+    from descentlab.engine import _check_starts, _elementwise
+
+    if not isinstance(landscape, Landscape):
+        raise InvalidParameterError(
+            f"landscape must be a Landscape, got {type(landscape).__name__}"
+        )
+    if loss_floor is None:
+        gm = landscape.global_min_value
+        loss_floor = gm if gm is not None and math.isfinite(gm) else 0.0
+    settings = _check_settings(start_lr, end_lr, num_iter, mode, beta, diverge_th, loss_floor)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    X0 = _check_starts(landscape, starts)
+    spec = _resolve(optimizer)
+    lrs = lr_sequence(settings["start_lr"], settings["end_lr"], settings["num_iter"], mode)
+    B = X0.shape[0]
+    apart = not _elementwise(spec)
+    total = settings["num_iter"] * (B if apart else 1)
+    with (
+        torch.random.fork_rng(devices=[]),
+        Progress(total, f"lr range test ({spec.label})", enabled=progress) as bar,
+    ):
+        torch.manual_seed(int(seed))
+        if not apart:
+            watch, initial = _lab_loop(landscape, spec, X0, lrs, settings, bar, 0)
+            parts = [(watch, initial, i) for i in range(B)]
+        else:  # rows apart: B separate tests
+            parts = []
+            for i in range(B):
+                watch, initial = _lab_loop(landscape, spec, X0[i : i + 1], lrs, settings, bar, i)
+                parts.append((watch, initial, 0))
+    rows = [
+        _result(
+            lrs,
+            w.raw[:, j],
+            float(init[j]),
+            int(w.stop_step[j]),
+            str(w.reason[j]),
+            settings,
+            spec.label,
+        )
+        for w, init, j in parts
+    ]
+    return LRFinderBatchResult(
+        rows=rows,
+        starts=X0.numpy().copy(),
+        lrs=lrs,
+        median_suggested_lr=_median([r.suggested_lr for r in rows]),
+        median_min_lr_over_10=_median([r.min_lr_over_10 for r in rows]),
+        landscape=landscape.name,
+        optimizer=spec.label,
+    )
+
+
+def _lab_loop(
+    landscape: Landscape,
+    spec: Any,
+    X0: torch.Tensor,
+    lrs: np.ndarray,
+    settings: dict[str, Any],
+    bar: Progress | None,
+    row_offset: int,
+) -> tuple[_Watch, np.ndarray]:
+    from descentlab.engine import _objective, _row_fn
+
+    f = _objective(landscape)
+    B = X0.shape[0]
+    X = X0.clone().requires_grad_(True)
+    group = {
+        "params": [X],
+        "rows_independent": True,
+        "row_fn": _row_fn(landscape),
+        "row_offset": row_offset,
+    }
+    try:
+        opt = spec.factory([group])
+    except DescentlabError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{spec.label}: could not be built: {exc}") from None
+    second = bool(spec.second_order)
+    watch = _Watch(B, lrs.size, settings)
+    frozen_pos = X0.clone()
+
+    def evaluate() -> torch.Tensor:
+        X.grad = None
+        with torch.enable_grad():
+            v = f(X)
+            _backward(v.sum(), second)
+        if not watch.running.all():
+            keep = torch.from_numpy(watch.running)[:, None]
+            if second:  # out of place: the gradient carries the graph for Hessian products
+                X.grad = torch.where(keep, X.grad, torch.zeros((), dtype=X.dtype))
+            else:
+                X.grad.masked_fill_(~keep, 0.0)
+        return v
+
+    cached: dict[str, torch.Tensor | None] = {"loss": None}
+
+    def closure() -> torch.Tensor:
+        # the first call of a step returns the evaluation made before it; later calls (line
+        # searches, L-BFGS iterations) evaluate afresh
+        if cached["loss"] is not None:
+            loss, cached["loss"] = cached["loss"], None
+            return loss
+        return evaluate().sum()
+
+    v = evaluate()
+    initial = v.detach().numpy().copy()
+    for k in range(lrs.size):
+        _set_lr(opt, float(lrs[k]))
+        cached["loss"] = v.sum()
+        prev = X.detach().clone()
+        _step(opt, closure if spec.needs_closure else None, f"at step {k}")
+        cached["loss"] = None
+        if not watch.running.all():
+            with torch.no_grad():
+                X.copy_(torch.where(torch.from_numpy(watch.running)[:, None], X, frozen_pos))
+        if second:
+            X.grad = None
+        v = evaluate() if k + 1 < lrs.size else _values(f, X)
+        new = watch.observe(k, v.detach().numpy().astype(np.float64))
+        if new.any():
+            # freeze at the last point before the step that stopped the row (finite there), and
+            # evaluate again so the next step sees finite values and zero gradients for it
+            stopped = torch.from_numpy(new)
+            frozen_pos[stopped] = prev[stopped]
+            with torch.no_grad():
+                X.copy_(torch.where(torch.from_numpy(watch.running)[:, None], X, frozen_pos))
+            if k + 1 < lrs.size and watch.running.any():
+                v = evaluate()
+        if bar is not None:
+            bar.update(1)
+        if not watch.running.any():
+            break
+    X.grad = None
+    return watch, initial
+
+
+def _values(f: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return f(X.detach())
+
+
+# ---------------------------------------------------------------------------- nn front
+def lr_find(
+    model: nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    data: Any,
+    optimizer: Any = "gd",
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    mode: str = "exp",
+    beta: float = DEFAULT_BETA,
+    diverge_th: float | None = DEFAULT_DIVERGE_TH,
+    loss_floor: float = 0.0,
+    batch_size: int | None = None,
+    train_mode: bool = True,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> LRFinderResult:
+    """Run the range test on a copy of ``model``: ``num_iter`` steps with a rising rate.
+
+    Step ``k`` sets every param group's rate to ``lrs[k]``, steps on the current batch and
+    records the loss at the new weights on the next batch (whose gradient drives step
+    ``k + 1``); batches cycle through ``data`` in order. Optimizers that need a closure
+    (L-BFGS, Newton-type) get one on the current batch (``create_graph`` for second-order ones).
+
+    Nothing of the caller's is changed: the model (parameters, buffers, training flag), an
+    optimizer passed in and torch's global random state are left bit-identical; the test runs
+    on deep copies.
+
+    Args:
+        model: any ``nn.Module``.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar``.
+        data: an ``(X, y)`` pair of tensors (split by ``batch_size``) or an iterable of
+            ``(inputs, targets)`` batches (read once).
+        optimizer: a registered name (``"momentum"``), ``(name, {hyper})``, ``OptimizerSpec``,
+            callable ``params -> Optimizer``, or a ``torch.optim.Optimizer`` already built on
+            ``model``'s parameters (the copy starts from its state: momentum buffers, ...).
+            Its own ``lr`` is replaced by the schedule.
+        start_lr, end_lr, num_iter, mode: the schedule (:func:`lr_sequence`).
+        beta: smoothing of the loss curve (0: none).
+        diverge_th: stop when the smoothed loss passes this factor over the best one (above
+            ``loss_floor``, default 0); ``None``: stop only on a non-finite loss.
+        batch_size: mini-batch size for an ``(X, y)`` pair (``None``: full batch).
+        train_mode: run the copy in training mode (dropout, batch statistics) as training
+            would; ``False``: evaluation mode.
+        seed: seeds torch's generator inside the test (dropout), restored afterwards.
+        progress: show a progress bar (``None``: when stderr is a terminal).
+
+    Returns:
+        an :class:`LRFinderResult`.
+
+    Example:
+        >>> from descentlab.nn.tasks import build_model, make_moons
+        >>> task = make_moons(100)
+        >>> net = build_model("mlp", task, hidden=8)
+        >>> r = lr_find(net, nn.CrossEntropyLoss(), (task.X, task.y), "momentum", num_iter=60)
+        >>> r.suggested_lr is not None and 1e-7 <= r.suggested_lr <= 10
+        True
+    """
+    from descentlab.nn.objective import _to, as_batches
+
+    if not isinstance(model, nn.Module):
+        raise InvalidParameterError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise InvalidParameterError("loss_fn must be callable: loss_fn(outputs, targets)")
+    settings = _check_settings(start_lr, end_lr, num_iter, mode, beta, diverge_th, loss_floor)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise InvalidParameterError("the model has no trainable parameters")
+    batches = as_batches(data, batch_size=batch_size)
+    first = params[0]
+    batches = [_to(b, first.device, first.dtype) for b in batches]
+
+    if isinstance(optimizer, torch.optim.Optimizer):
+        net, opt, label = _copy_with_optimizer(model, optimizer)
+        needs_closure, second = _class_needs(type(optimizer))
+        if "lr" not in opt.defaults:
+            raise InvalidParameterError(f"{label} has no learning rate; a range test needs one")
+    else:
+        spec = _resolve(optimizer)
+        try:
+            net = copy.deepcopy(model)
+        except Exception as exc:  # e.g. modules holding non-copyable handles
+            raise DescentlabError(f"cannot copy the model to work on it safely: {exc}") from exc
+        try:
+            opt = spec.factory([p for p in net.parameters() if p.requires_grad])
+        except DescentlabError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"{spec.label}: could not be built: {exc}") from None
+        needs_closure, second, label = spec.needs_closure, spec.second_order, spec.label
+    net.train(bool(train_mode))
+    lrs = lr_sequence(settings["start_lr"], settings["end_lr"], settings["num_iter"], mode)
+    watch = _Watch(1, lrs.size, settings)
+    nb = len(batches)
+
+    def batch_loss(i: int) -> torch.Tensor:
+        x, y = batches[i % nb]
+        out = loss_fn(net(x), y)
+        if not isinstance(out, torch.Tensor) or out.numel() != 1:
+            raise InvalidParameterError(
+                "loss_fn must return a scalar tensor, got "
+                + (f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else repr(out))
+            )
+        return out.reshape(())
+
+    def forward_backward(i: int) -> torch.Tensor:
+        opt.zero_grad()
+        with torch.enable_grad():
+            loss = batch_loss(i)
+            _backward(loss, second)
+        return loss.detach()
+
+    with (
+        torch.random.fork_rng(
+            devices=[first.device.index or 0] if first.device.type == "cuda" else []
+        ),
+        Progress(settings["num_iter"], f"lr range test ({label})", enabled=progress) as bar,
+    ):
+        torch.manual_seed(int(seed))
+        loss = forward_backward(0)
+        initial = float(loss)
+        if not math.isfinite(initial):
+            raise InvalidParameterError(
+                f"the loss is not finite at the model's weights ({initial}); nothing to test"
+            )
+        for k in range(lrs.size):
+            _set_lr(opt, float(lrs[k]))
+            closure = None
+            if needs_closure:
+
+                def closure(i: int = k) -> torch.Tensor:
+                    return forward_backward(i)
+
+            _step(opt, closure, f"at step {k}")
+            if second:
+                for p in net.parameters():
+                    p.grad = None
+            if k + 1 < lrs.size:
+                loss = forward_backward(k + 1)
+            else:
+                with torch.no_grad():
+                    loss = batch_loss(k + 1).detach()
+            new = watch.observe(k, np.array([float(loss)]))
+            bar.update(1)
+            if new.any():
+                break
+    for p in net.parameters():
+        p.grad = None
+    return _result(
+        lrs,
+        watch.raw[:, 0],
+        initial,
+        int(watch.stop_step[0]),
+        str(watch.reason[0]),
+        settings,
+        label,
+    )
+
+
+def _class_needs(cls: type) -> tuple[bool, bool]:
+    """``(needs_closure, second_order)`` of an optimizer class, from the registry."""
+    from descentlab.optim.registry import _KNOWN_CLASSES, _REGISTRY, _ensure_loaded
+
+    _ensure_loaded()
+    needs_closure = _KNOWN_CLASSES.get(cls, (True, False))[1]
+    second = False
+    for e in _REGISTRY.values():
+        if e.cls is cls and not e.torch_backed:
+            needs_closure, second = e.needs_closure, e.second_order
+    return needs_closure, second
+
+
+def _copy_with_optimizer(
+    model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[nn.Module, torch.optim.Optimizer, str]:
+    """Deep-copy the model and the optimizer together, so the copy steps the copied weights."""
+    own = {id(p) for p in model.parameters()}
+    for g in optimizer.param_groups:
+        for p in g["params"]:
+            if id(p) not in own:
+                raise InvalidParameterError(
+                    "the optimizer holds parameters that are not the model's; build it on "
+                    "model.parameters() or pass the optimizer's name instead"
+                )
+    try:
+        net, opt = copy.deepcopy((model, optimizer))
+    except Exception as exc:
+        raise DescentlabError(
+            f"cannot copy the model and its optimizer to work on them safely: {exc}"
+        ) from exc
+    return net, opt, type(optimizer).__name__
+
+
+__all__ = [
+    "LRFinderBatchResult",
+    "LRFinderResult",
+    "lr_find",
+    "lr_find_landscape",
+    "lr_sequence",
+    "smooth_losses",
+    "suggest_lr",
+]
