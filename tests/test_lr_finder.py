@@ -394,6 +394,7 @@ def test_cli_task_text(capsys):
         (["--formula", "x**2", "--start", "1", "--end-lr", "1e-6"], "end_lr must be larger"),
         (["--task", "moons", "--starts", "grid:3"], "--starts applies to a landscape"),
         (["--formula", "x**2", "--start", "1", "--model", "mlp"], "--model applies to --task"),
+        (["--task", "xor", "--loss-floor", "0"], "--loss-floor applies to a landscape"),
         (["--formula", "__import__('os')", "--start", "1"], ""),
     ],
 )
@@ -409,3 +410,18 @@ def test_result_types():
     assert isinstance(r.rows[0], LRFinderResult)
     assert "suggested lr" in str(r.rows[0]) and "median suggested lr" in str(r)
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_a_start_at_the_minimum_gives_no_suggestion():
+    L = Landscape(lambda P: (P**2 - 1).pow(2).sum(-1), dim=1, domain=(-2, 2), global_min_value=0)
+    r = lr_find_landscape(L, [[1.0], [-1.0], [1.5]], "momentum", num_iter=50)
+    for row in r.rows[:2]:  # exact minima: the gradient is 0, the loss never moves
+        np.testing.assert_array_equal(row.losses, np.zeros(50))
+        assert row.suggested_lr is None and row.min_lr_over_10 is None
+    assert r.rows[2].suggested_lr is not None
+    assert r.median_suggested_lr == r.rows[2].suggested_lr  # rows without one are left out
+
+
+def test_memory_guard_names_what_fits():
+    with pytest.raises(InvalidParameterError, match="use at most 4 starts"):
+        lr_find_landscape(quadratic(), np.ones((10, 1)), "gd", num_iter=100, max_memory=24 * 450)

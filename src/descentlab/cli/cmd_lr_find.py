@@ -86,6 +86,13 @@ def register(sub: Any) -> None:
         "0 = stop only on a non-finite loss)",
     )
     p.add_argument(
+        "--loss-floor",
+        type=_float,
+        default=None,
+        help="with a landscape: the floor m of the divergence rule s - m > th (best - m) "
+        "(default: the landscape's global minimum value when known, else 0)",
+    )
+    p.add_argument(
         "--param",
         action="append",
         metavar="KEY=VALUE",
@@ -123,6 +130,11 @@ def _landscape_args_only(args: argparse.Namespace) -> None:
         raise InvalidParameterError("--batch-size applies to --task, not to a landscape")
 
 
+def _check_task_floor(args: argparse.Namespace) -> None:
+    if args.loss_floor is not None:
+        raise InvalidParameterError("--loss-floor applies to a landscape, not to --task")
+
+
 def _task_args_only(args: argparse.Namespace) -> None:
     for flag, value in (
         ("--param", args.param),
@@ -158,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         from descentlab.nn.tasks import build_model, get_task
 
         _task_args_only(args)
+        _check_task_floor(args)
         task_name, task_kw = parse_spec(args.task, "task")
         task = get_task(task_name, **task_kw)
         model_name, model_kw = parse_spec(args.model or "mlp:hidden=16", "model")
@@ -176,7 +189,9 @@ def run(args: argparse.Namespace) -> int:
         _landscape_args_only(args)
         landscape = _landscape(args)
         starts = _starts(args, landscape)
-        result = lr_find_landscape(landscape, starts, opt, seed=args.seed, **settings)
+        result = lr_find_landscape(
+            landscape, starts, opt, seed=args.seed, loss_floor=args.loss_floor, **settings
+        )
         info = {"landscape": landscape.name}
     data = {**info, **result.to_dict()}
     files: dict[str, str] = {}

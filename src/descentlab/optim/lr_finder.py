@@ -34,6 +34,10 @@ Two suggestions are made from the smoothed curve over its finite points:
 * **minimum / 10** (``min_lr_over_10``): a tenth of the rate at the smallest smoothed loss
   (fastai's ``minimum``): one decade below where the loss starts to blow up.
 
+Both are ``None`` when the smoothed loss never gets below ``initial_loss`` by more than
+``FLAT_RTOL * max(1, |initial_loss|)``: the test then has nothing to say (a start at a minimum
+or a critical point; its slopes would be rounding noise).
+
 Two fronts:
 
 * :func:`lr_find`: an ``nn.Module``, a loss function and data, with any registered optimizer
@@ -77,6 +81,8 @@ MODES = ("exp", "linear")
 DEFAULT_BETA = 0.98
 DEFAULT_DIVERGE_TH = 5.0
 STOP_REASONS = ("completed", "diverged", "non_finite")
+DEFAULT_MAX_MEMORY = 256 * 2**20
+FLAT_RTOL = 1e-10
 
 
 # ---------------------------------------------------------------------------- pure pieces
@@ -470,6 +476,11 @@ def _result(
     losses = raw[:m].copy()
     smoothed = smooth_losses(losses, settings["beta"])
     i_steep, i_min = suggest_lr(lr, smoothed)
+    fell = i_min is not None and bool(
+        smoothed[i_min] < initial - FLAT_RTOL * max(1.0, abs(float(initial)))
+    )
+    if not fell:  # the loss never fell: no suggestion (slopes of a flat curve are noise)
+        i_steep = i_min = None
     min_lr = None if i_min is None else float(lr[i_min])
     return LRFinderResult(
         lrs=lr,
@@ -539,6 +550,7 @@ def lr_find_landscape(
     diverge_th: float | None = DEFAULT_DIVERGE_TH,
     loss_floor: float | None = None,
     seed: int = 0,
+    max_memory: int = DEFAULT_MAX_MEMORY,
     progress: bool | None = None,
 ) -> LRFinderBatchResult:
     """Run the range test from every start of a landscape at once (one test per row).
@@ -562,6 +574,8 @@ def lr_find_landscape(
             minimum value when known, else 0.
         seed: seeds torch's generator inside the run (noisy optimizers), without touching the
             global one.
+        max_memory: bytes the curves may take (``24 * num_iter * B``: raw, smoothed and the
+            per-row copies); larger runs are refused with advice.
         progress: show a progress bar (``None``: when stderr is a terminal).
 
     Returns:
@@ -587,6 +601,16 @@ def lr_find_landscape(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
     X0 = _check_starts(landscape, starts)
+    need = 24 * settings["num_iter"] * X0.shape[0]
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1:
+        raise InvalidParameterError(f"max_memory must be a positive integer, got {max_memory!r}")
+    if need > max_memory:
+        fit = max(1, max_memory // (24 * settings["num_iter"]))
+        raise InvalidParameterError(
+            f"range tests of {X0.shape[0]} starts over {settings['num_iter']} steps need "
+            f"{need / 2**20:.1f} MiB of curves, over max_memory={max_memory / 2**20:.1f} MiB; "
+            f"use at most {fit} starts, fewer steps, or raise max_memory"
+        )
     spec = _resolve(optimizer)
     lrs = lr_sequence(settings["start_lr"], settings["end_lr"], settings["num_iter"], mode)
     B = X0.shape[0]
