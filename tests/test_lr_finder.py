@@ -93,6 +93,17 @@ def test_suggest_lr_steepest_and_minimum():
     # a curve that never falls has no steepest suggestion; non-finite tail is ignored
     assert suggest_lr(lrs, np.array([1.0, 2.0, 3.0, 4.0, np.nan])) == (None, 0)
     assert suggest_lr(lrs[:1], np.array([1.0])) == (None, 0)
+    # the window leaves out both ends (indices still refer to the full curve)
+    s2 = np.array([3.0, 1.0, 0.9, 0.5, 0.1, 0.05, 5.0])
+    lr2 = np.logspace(-3, 3, 7)
+    assert suggest_lr(lr2, s2) == (0, 5)  # the first point falls faster than anything after
+    i, j = suggest_lr(lr2, s2, skip_start=1, skip_end=1)
+    w = np.gradient(s2[1:6], np.log(lr2[1:6]))
+    assert (i, j) == (1 + int(np.argmin(w)), 5)
+    # a window of fewer than two points falls back to the whole finite curve
+    assert suggest_lr(lr2, s2, skip_start=4, skip_end=4) == suggest_lr(lr2, s2)
+    with pytest.raises(InvalidParameterError, match="skip_end"):
+        suggest_lr(lr2, s2, skip_end=-1)
 
 
 # ---------------------------------------------------------------------------- the quadratic
@@ -141,7 +152,8 @@ def test_suggestions_on_the_quadratic_lie_below_two_over_a():
             assert row.suggested_lr is not None and 0 < row.suggested_lr < 2 / A
             assert row.min_lr_over_10 is not None and row.min_lr_over_10 < 2 / A
             assert row.min_lr_over_10 == pytest.approx(row.min_loss_lr / 10, rel=1e-15)
-            i, j = suggest_lr(row.lrs, row.smoothed)
+            i, j = suggest_lr(row.lrs, row.smoothed, row.skip_start, row.skip_end)
+            assert (row.skip_start, row.skip_end) == (10, 5)  # num_iter // 10 and 5 (fastai)
             assert row.suggested_lr == row.lrs[i] and row.min_loss_lr == row.lrs[j]
         assert r.median_suggested_lr == pytest.approx(
             float(np.median([row.suggested_lr for row in r.rows]))

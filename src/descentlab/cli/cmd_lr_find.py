@@ -86,6 +86,18 @@ def register(sub: Any) -> None:
         "0 = stop only on a non-finite loss)",
     )
     p.add_argument(
+        "--skip-start",
+        type=_nonneg_int,
+        default=None,
+        help="points left out at the start when suggesting (default iters // 10)",
+    )
+    p.add_argument(
+        "--skip-end",
+        type=_nonneg_int,
+        default=5,
+        help="points left out at the end when suggesting (default 5)",
+    )
+    p.add_argument(
         "--loss-floor",
         type=_float,
         default=None,
@@ -162,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "beta": args.beta,
         "diverge_th": None if args.diverge_th == 0 else args.diverge_th,
+        "skip_start": args.skip_start,
+        "skip_end": args.skip_end,
     }
     opt = _optimizer(args.optimizer)
     if args.task is not None:

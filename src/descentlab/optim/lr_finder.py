@@ -25,7 +25,9 @@ known global minimum value in the lab)::
 
 (the rule only applies while ``min s_j > m``; ``diverge_th=None`` turns it off).
 
-Two suggestions are made from the smoothed curve over its finite points:
+Two suggestions are made from the smoothed curve over its finite points, less the first
+``skip_start`` (default ``num_iter // 10``) and the last ``skip_end`` (default 5), as fastai does
+(see :func:`suggest_lr`):
 
 * **steepest** (``suggested_lr``): the rate where ``ds/d(log lr)`` is most negative (central
   differences, ``numpy.gradient`` over ``log lr``), i.e. where the loss falls fastest per
@@ -137,16 +139,23 @@ def _ema_step(avg: Any, value: Any, beta: float, k: int) -> tuple[Any, Any]:
         return avg, avg / (1.0 - beta ** (k + 1))
 
 
-def suggest_lr(lrs: Any, smoothed: Any) -> tuple[int | None, int | None]:
+def suggest_lr(
+    lrs: Any, smoothed: Any, skip_start: int = 0, skip_end: int = 0
+) -> tuple[int | None, int | None]:
     """Indices of the steepest descent and of the minimum of a smoothed range-test curve.
 
-    The slope is ``numpy.gradient(smoothed, log(lrs))`` over the finite leading part of the
-    curve; the steepest index is where it is most negative (``None`` when it never is, or with
-    fewer than two finite points); the minimum index is where ``smoothed`` is smallest
-    (``None`` without finite points).
+    The curve is cut at its first non-finite value, then its first ``skip_start`` and last
+    ``skip_end`` points are left out (the early average rests on few losses, the last ones on
+    the blow-up; fastai skips ``num_iter // 10`` and 5) unless fewer than two would remain, in
+    which case the whole finite part is used. On that window the slope is
+    ``numpy.gradient(smoothed, log(lrs))``; the steepest index is where it is most negative
+    (``None`` when it never is, or with fewer than two points) and the minimum index is where
+    ``smoothed`` is smallest (``None`` without finite points). Indices refer to the full arrays.
 
     Example:
         >>> suggest_lr([0.1, 1.0, 10.0, 100.0], [1.0, 0.9, 0.2, 5.0])
+        (1, 2)
+        >>> suggest_lr([0.1, 1.0, 10.0, 100.0], [0.5, 0.9, 0.2, 5.0], skip_start=1)
         (1, 2)
     """
     lr = np.asarray(lrs, dtype=np.float64)
@@ -155,16 +164,28 @@ def suggest_lr(lrs: Any, smoothed: Any) -> tuple[int | None, int | None]:
         raise InvalidParameterError(
             f"lrs and smoothed must be 1-D of the same length, got {lr.shape} and {s.shape}"
         )
+    skip_start = _check_skip("skip_start", skip_start)
+    skip_end = _check_skip("skip_end", skip_end)
     bad = ~np.isfinite(s)
     n = int(np.argmax(bad)) if bad.any() else s.size
     if n == 0:
         return None, None
-    i_min = int(np.argmin(s[:n]))
-    if n < 2:
+    lo, hi = skip_start, n - skip_end
+    if hi - lo < 2:
+        lo, hi = 0, n
+    w = s[lo:hi]
+    i_min = lo + int(np.argmin(w))
+    if w.size < 2:
         return None, i_min
-    slope = np.gradient(s[:n], np.log(lr[:n]))
-    i_steep = int(np.argmin(slope))
-    return (i_steep if slope[i_steep] < 0 else None), i_min
+    slope = np.gradient(w, np.log(lr[lo:hi]))
+    j = int(np.argmin(slope))
+    return (lo + j if slope[j] < 0 else None), i_min
+
+
+def _check_skip(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise InvalidParameterError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------- results
@@ -183,6 +204,7 @@ class LRFinderResult:
         stop_step: the step at which the test stopped early (None when it ran every step).
         stop_reason: ``"completed"``, ``"diverged"`` (smoothed loss rule) or ``"non_finite"``.
         num_iter, start_lr, end_lr, mode, beta, diverge_th, loss_floor: the settings.
+        skip_start, skip_end: points left out at both ends when suggesting (:func:`suggest_lr`).
         optimizer: the optimizer's label.
     """
 
@@ -202,6 +224,8 @@ class LRFinderResult:
     beta: float
     diverge_th: float | None
     loss_floor: float
+    skip_start: int = 0
+    skip_end: int = 0
     optimizer: str = ""
     suggested_index: int | None = None
     min_index: int | None = None
@@ -223,6 +247,8 @@ class LRFinderResult:
             "beta": self.beta,
             "diverge_th": self.diverge_th,
             "loss_floor": self.loss_floor,
+            "skip_start": self.skip_start,
+            "skip_end": self.skip_end,
             "initial_loss": _finite_or_none(self.initial_loss),
             "suggested_lr": self.suggested_lr,
             "min_loss_lr": self.min_loss_lr,
@@ -396,6 +422,8 @@ def _check_settings(
     beta: Any,
     diverge_th: Any,
     loss_floor: Any,
+    skip_start: Any = None,
+    skip_end: Any = 5,
 ) -> dict[str, Any]:
     s, e, n, m = _check_schedule(start_lr, end_lr, num_iter, mode)
     floor = float(loss_floor) if isinstance(loss_floor, int | float) else math.nan
@@ -409,6 +437,8 @@ def _check_settings(
         "beta": _check_beta(beta),
         "diverge_th": _check_diverge_th(diverge_th),
         "loss_floor": floor,
+        "skip_start": n // 10 if skip_start is None else _check_skip("skip_start", skip_start),
+        "skip_end": _check_skip("skip_end", skip_end),
     }
 
 
@@ -475,7 +505,7 @@ def _result(
     lr = lrs[:m].copy()
     losses = raw[:m].copy()
     smoothed = smooth_losses(losses, settings["beta"])
-    i_steep, i_min = suggest_lr(lr, smoothed)
+    i_steep, i_min = suggest_lr(lr, smoothed, settings["skip_start"], settings["skip_end"])
     fell = i_min is not None and bool(
         smoothed[i_min] < initial - FLAT_RTOL * max(1.0, abs(float(initial)))
     )
@@ -499,6 +529,8 @@ def _result(
         beta=settings["beta"],
         diverge_th=settings["diverge_th"],
         loss_floor=settings["loss_floor"],
+        skip_start=settings["skip_start"],
+        skip_end=settings["skip_end"],
         optimizer=label,
         suggested_index=i_steep,
         min_index=i_min,
@@ -549,6 +581,8 @@ def lr_find_landscape(
     beta: float = DEFAULT_BETA,
     diverge_th: float | None = DEFAULT_DIVERGE_TH,
     loss_floor: float | None = None,
+    skip_start: int | None = None,
+    skip_end: int = 5,
     seed: int = 0,
     max_memory: int = DEFAULT_MAX_MEMORY,
     progress: bool | None = None,
@@ -572,6 +606,8 @@ def lr_find_landscape(
             ``loss_floor``); ``None``: stop only on non-finite losses.
         loss_floor: the floor ``m`` of the divergence rule; default: the landscape's global
             minimum value when known, else 0.
+        skip_start, skip_end: points left out at the start (default ``num_iter // 10``) and
+            the end (default 5) of the curve when suggesting (see :func:`suggest_lr`).
         seed: seeds torch's generator inside the run (noisy optimizers), without touching the
             global one.
         max_memory: bytes the curves may take (``24 * num_iter * B``: raw, smoothed and the
@@ -597,7 +633,9 @@ def lr_find_landscape(
     if loss_floor is None:
         gm = landscape.global_min_value
         loss_floor = gm if gm is not None and math.isfinite(gm) else 0.0
-    settings = _check_settings(start_lr, end_lr, num_iter, mode, beta, diverge_th, loss_floor)
+    settings = _check_settings(
+        start_lr, end_lr, num_iter, mode, beta, diverge_th, loss_floor, skip_start, skip_end
+    )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
     X0 = _check_starts(landscape, starts)
@@ -756,6 +794,8 @@ def lr_find(
     beta: float = DEFAULT_BETA,
     diverge_th: float | None = DEFAULT_DIVERGE_TH,
     loss_floor: float = 0.0,
+    skip_start: int | None = None,
+    skip_end: int = 5,
     batch_size: int | None = None,
     train_mode: bool = True,
     seed: int = 0,
@@ -785,6 +825,8 @@ def lr_find(
         beta: smoothing of the loss curve (0: none).
         diverge_th: stop when the smoothed loss passes this factor over the best one (above
             ``loss_floor``, default 0); ``None``: stop only on a non-finite loss.
+        skip_start, skip_end: points left out at the start (default ``num_iter // 10``) and
+            the end (default 5) of the curve when suggesting (see :func:`suggest_lr`).
         batch_size: mini-batch size for an ``(X, y)`` pair (``None``: full batch).
         train_mode: run the copy in training mode (dropout, batch statistics) as training
             would; ``False``: evaluation mode.
@@ -808,7 +850,9 @@ def lr_find(
         raise InvalidParameterError(f"model must be an nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise InvalidParameterError("loss_fn must be callable: loss_fn(outputs, targets)")
-    settings = _check_settings(start_lr, end_lr, num_iter, mode, beta, diverge_th, loss_floor)
+    settings = _check_settings(
+        start_lr, end_lr, num_iter, mode, beta, diverge_th, loss_floor, skip_start, skip_end
+    )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
     params = [p for p in model.parameters() if p.requires_grad]
