@@ -302,3 +302,12 @@ def test_named_networks_are_seeded_and_reject_bad_seeds():
     assert not torch.equal(a.theta0, get_landscape("xor_net", seed=2).theta0)
     with pytest.raises(InvalidParameterError, match="seed"):
         get_landscape("xor_net", seed=-3)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from descentlab.landscapes import neural as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 8 and result.failed == 0

@@ -277,3 +277,12 @@ def test_catalogue_entries_build_with_defaults_and_json_info():
         info = json.loads(json.dumps(L.info(), allow_nan=False))
         assert info["name"] == name and info["description"] and info["formula"]
         assert get_landscape(name, dim=2).dim == 2
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from descentlab.landscapes import random as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 8 and result.failed == 0
