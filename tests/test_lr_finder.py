@@ -437,3 +437,16 @@ def test_a_start_at_the_minimum_gives_no_suggestion():
 def test_memory_guard_names_what_fits():
     with pytest.raises(InvalidParameterError, match="use at most 4 starts"):
         lr_find_landscape(quadratic(), np.ones((10, 1)), "gd", num_iter=100, max_memory=24 * 450)
+
+
+def test_lab_non_finite_rows_stop_and_leave_the_others_alone():
+    L = Landscape(lambda P: (P**4).sum(-1), dim=1, domain=(-2, 2), global_min_value=0.0)
+    starts = [[3.0], [0.0], [-0.2]]
+    kw = {"start_lr": 0.1, "end_lr": 1e6, "num_iter": 60, "diverge_th": None}
+    b = lr_find_landscape(L, starts, "gd", **kw)
+    assert b.rows[0].stop_reason == "non_finite" and not math.isfinite(b.rows[0].losses[-1])
+    assert b.rows[1].stop_reason == "completed" and b.rows[1].suggested_lr is None
+    for i, row in enumerate(b.rows):
+        one = lr_find_landscape(L, starts[i], "gd", **kw).rows[0]
+        np.testing.assert_array_equal(row.losses, one.losses)
+        assert row.stop_step == one.stop_step

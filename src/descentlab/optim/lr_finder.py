@@ -555,7 +555,7 @@ def _step(
             opt.step(closure)
     except DescentlabError:
         raise
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError) as exc:
         raise DescentlabError(f"the optimizer failed {where}: {exc}") from None
 
 
@@ -954,7 +954,8 @@ def _class_needs(cls: type) -> tuple[bool, bool]:
     from descentlab.optim.registry import _KNOWN_CLASSES, _REGISTRY, _ensure_loaded
 
     _ensure_loaded()
-    needs_closure = _KNOWN_CLASSES.get(cls, (True, False))[1]
+    # an unknown class gets a closure: it re-evaluates the same batch, so it is always correct
+    needs_closure = _KNOWN_CLASSES.get(cls, (None, True))[1]
     second = False
     for e in _REGISTRY.values():
         if e.cls is cls and not e.torch_backed:
