@@ -224,6 +224,7 @@ def test_engine_adam_equals_torch_optim_on_the_model():
     _unchanged(model, snap)
 
 
+@pytest.mark.filterwarnings("ignore:Using a target size")
 def test_bad_input_is_a_clear_error():
     model = _mlp()
     X, y = _data()
@@ -233,9 +234,14 @@ def test_bad_input_is_a_clear_error():
         network_landscape(model, nn.MSELoss(), (X, y), radius=0)
     with pytest.raises(InvalidParameterError, match=r"nn\.Module"):
         network_landscape("net", nn.MSELoss(), (X, y))
-    L = network_landscape(model, nn.MSELoss(reduction="none"), (X, y))
-    with pytest.raises(DescentlabError, match="scalar"):
-        L.value(L.sample(2))
+    for method in ("vmap", "bmm"):
+        with pytest.raises(DescentlabError, match="scalar"):
+            network_landscape(model, nn.MSELoss(reduction="none"), (X, y), method=method)
+        # data that do not fit the model: one clear error when the landscape is built
+        with pytest.raises(DescentlabError, match="cannot evaluate the loss"):
+            network_landscape(model, nn.MSELoss(), (X[:, :2], y), method=method)
+        with pytest.raises(DescentlabError, match="cannot evaluate the loss"):
+            network_landscape(model, nn.MSELoss(), (X, y[:, :1].repeat(1, 3)), method=method)
 
 
 # --------------------------------------------------------------------------- named entries

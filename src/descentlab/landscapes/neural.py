@@ -20,7 +20,8 @@ The ``B`` rows are evaluated at once, two ways:
 (``benchmarks/bench_network_landscape.py``): ``"bmm"`` is 1.1-1.5x faster for ``B <= 30``
 (less per-call overhead) and on par at ``B = 100..1000`` (ratios 0.8-1.1 from run to run: both
 do the same batched products and element-wise work, which dominates there). Both are tested
-equal to the model's own loss.
+equal to the model's own loss. Memory: both keep every layer's activations for all rows, about
+``8 B N width`` bytes per layer (``N`` samples, float64) for the backward pass.
 
 The model is never modified: the landscape works on a private deep copy
 (:class:`descentlab.nn.objective.ModelLoss`), in an explicit mode (``"eval"`` by default).
@@ -159,10 +160,18 @@ class NetworkLandscape(Landscape):
     def _f(self, P: Tensor) -> Tensor:
         obj = self.objective
         P = P.to(obj.dtype)
-        if self.method == "bmm":
-            out = self._bmm_losses(P)
-        else:
-            out = self._vmap_losses(P)
+        try:
+            out = self._bmm_losses(P) if self.method == "bmm" else self._vmap_losses(P)
+        except DescentlabError:
+            raise
+        except (RuntimeError, ValueError, IndexError) as exc:
+            # shapes of model, data and loss that do not fit, or a module torch.func cannot
+            # batch: say so in one line instead of a traceback from deep inside torch
+            first = str(exc).strip().split("\n")[0]
+            raise DescentlabError(
+                f"{self.name}: cannot evaluate the loss of the network ({self.method} "
+                f"forward): {type(exc).__name__}: {first}"
+            ) from exc
         if obj.weight_decay:
             out = out + 0.5 * obj.weight_decay * (P * P).sum(-1)
         return out
@@ -191,15 +200,9 @@ class NetworkLandscape(Landscape):
                 total = total + obj.weights[i] * self._batch_scalar(obj.loss_fn(out, y))
             return total
 
+        # train mode: the seeded per-batch dropout masks are shared by every row
         randomness = "same" if obj.mode == "train" else "error"
-        try:
-            return torch.func.vmap(row, randomness=randomness)(P)
-        except DescentlabError:
-            raise
-        except RuntimeError as exc:
-            raise DescentlabError(
-                f"cannot evaluate the network under torch.func.vmap: {exc}".split("\n")[0]
-            ) from exc
+        return torch.func.vmap(row, randomness=randomness)(P)
 
     def _bmm_losses(self, P: Tensor) -> Tensor:
         obj = self.objective
@@ -282,6 +285,42 @@ def network_landscape(
         >>> from descentlab.engine import run
         >>> traj = run(L, "adam", L.sample(8, seed=0), 50, lr=0.01)
     """
+    return _build(
+        model,
+        loss_fn,
+        data,
+        params=params,
+        radius=radius,
+        domain=domain,
+        method=method,
+        mode=mode,
+        batch_size=batch_size,
+        reduction=reduction,
+        weight_decay=weight_decay,
+        name=name,
+    )
+
+
+def _build(
+    model: nn.Module,
+    loss_fn: Callable[[Any, Any], Tensor],
+    data: Any,
+    *,
+    params: ParamSelector = None,
+    radius: float = 1.0,
+    domain: Any = None,
+    method: str = "auto",
+    mode: str = "eval",
+    batch_size: int | None = None,
+    reduction: str = "mean",
+    weight_decay: float = 0.0,
+    name: str = "network",
+    landscape_params: dict[str, Any] | None = None,
+    **landscape_kw: Any,
+) -> NetworkLandscape:
+    """:func:`network_landscape` with ground truth passed on to the ``Landscape`` (the named
+    entries use it). The loss is evaluated once at ``theta0`` so that a model, loss or data
+    that do not fit together fail here, with a clear error, rather than in the first step."""
     if method not in METHODS:
         raise InvalidParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     r = check_positive("radius", radius)
@@ -297,25 +336,26 @@ def network_landscape(
         weight_decay=weight_decay,
     )
     if domain is None:
-        t0 = obj.theta0.tolist()
-        domain = [(v - r, v + r) for v in t0]
+        domain = [(v - r, v + r) for v in obj.theta0.tolist()]
     n_params = obj.n
-    return NetworkLandscape(
-        obj,
-        method,
-        name=name,
-        domain=domain,
-        critical_points=None,
-        complete=False,
-        global_min_value=None,
-        description=(
+    kw: dict[str, Any] = {
+        "critical_points": None,
+        "complete": False,
+        "global_min_value": None,
+        "description": (
             f"The loss of a {type(model).__name__} over its {n_params} parameters on "
             f"{obj.n_samples} samples ({len(obj.batches)} batch(es), {mode} mode). Its critical "
             "points are not known."
         ),
-        formula="loss_fn(model(X; theta), y)",
-        params={"n_params": n_params, "radius": r, "method": method, "mode": mode},
-    )
+        "formula": "loss_fn(model(X; theta), y)",
+        "params": {"n_params": n_params, "radius": r, "method": method, "mode": mode},
+    }
+    kw.update(landscape_kw)
+    if landscape_params is not None:
+        kw["params"] = dict(landscape_params)
+    L = NetworkLandscape(obj, method, name=name, domain=domain, **kw)
+    L.value(obj.theta0)
+    return L
 
 
 # ---------------------------------------------------------------------------------- named entries
@@ -363,33 +403,37 @@ def xor_net(seed: int = 0) -> NetworkLandscape:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)).double()
-    L = network_landscape(net, nn.MSELoss(), xor_data(), domain=(-3.0, 3.0), name="xor_net")
     star = (0.0,) * 8 + (0.5,)
-    L._cp_source = [
-        CriticalPoint(
-            point=star,
-            value=0.25,
-            kind="degenerate",
-            index=0,
-            eigenvalues=(0.0,) * 8 + (2.0,),
-            note=(
-                "all weights 0, output bias 1/2: Hessian diag(0,...,0,2); not a minimum "
-                "(f = 1/4 - 4 t^4 + O(t^6) along W1_0 = (2t, 2t), b1_0 = 2t, v_0 = t); on a "
-                "continuum of critical points"
-            ),
-        )
-    ]
-    L.global_min_value = 0.0
-    L.params = {"seed": seed}
-    L.formula = "1/4 sum_x (b2 + sum_j v_j tanh(W1_j . x + b1_j) - xor(x))^2"
-    L.description = (
-        "The XOR loss of a 2-2-1 tanh network (9 parameters, mean squared error on the four "
-        "points (±1, ±1)). Listed: the all-zero-weights point with output bias 1/2 (loss 1/4), "
-        "a degenerate critical point that is not a minimum, part of a continuum of critical "
-        "points. The global minimum 0 is attained on a continuum; the critical set is not "
-        "known in full."
+    point = CriticalPoint(
+        point=star,
+        value=0.25,
+        kind="degenerate",
+        index=0,
+        eigenvalues=(0.0,) * 8 + (2.0,),
+        note=(
+            "all weights 0, output bias 1/2: Hessian diag(0,...,0,2); not a minimum "
+            "(f = 1/4 - 4 t^4 + O(t^6) along W1_0 = (2t, 2t), b1_0 = 2t, v_0 = t); on a "
+            "continuum of critical points"
+        ),
     )
-    return L
+    return _build(
+        net,
+        nn.MSELoss(),
+        xor_data(),
+        domain=(-3.0, 3.0),
+        name="xor_net",
+        critical_points=[point],
+        global_min_value=0.0,
+        landscape_params={"seed": seed},
+        formula="1/4 sum_x (b2 + sum_j v_j tanh(W1_j . x + b1_j) - xor(x))^2",
+        description=(
+            "The XOR loss of a 2-2-1 tanh network (9 parameters, mean squared error on the "
+            "four points (±1, ±1)). Listed: the all-zero-weights point with output bias 1/2 "
+            "(loss 1/4), a degenerate critical point that is not a minimum, part of a continuum "
+            "of critical points. The global minimum 0 is attained on a continuum; the critical "
+            "set is not known in full."
+        ),
+    )
 
 
 @register("product_model")
@@ -414,27 +458,30 @@ def product_model() -> NetworkLandscape:
         net[0].weight.fill_(0.5)
         net[1].weight.fill_(0.5)
     X = torch.ones(1, 1, dtype=torch.float64)
-    L = network_landscape(
-        net, _half_squared_error, (X, X.clone()), domain=(-2.0, 2.0), name="product_model"
+    origin = CriticalPoint(
+        point=(0.0, 0.0),
+        value=0.5,
+        kind="saddle",
+        index=1,
+        eigenvalues=(-1.0, 1.0),
+        note="the origin; the minima form the hyperbola w1 w2 = 1 (not listed)",
     )
-    L._cp_source = [
-        CriticalPoint(
-            point=(0.0, 0.0),
-            value=0.5,
-            kind="saddle",
-            index=1,
-            eigenvalues=(-1.0, 1.0),
-            note="the origin; the minima form the hyperbola w1 w2 = 1 (not listed)",
-        )
-    ]
-    L.global_min_value = 0.0
-    L.params = {}
-    L.formula = "1/2 (1 - w1*w2)^2"
-    L.description = (
-        "The loss 1/2 (1 - w1 w2)^2 of the two-weight linear network: a saddle at the origin "
-        "(value 1/2, Hessian eigenvalues ±1) and a continuum of global minima on the hyperbola "
-        "w1 w2 = 1 (value 0, one zero Hessian eigenvalue each). Gradient descent near the "
-        "origin leaves along w1 = w2 (the eigenvector of -1) toward (1, 1) or (-1, -1); "
-        "gradient flow conserves w1^2 - w2^2, which picks the point of the hyperbola it reaches."
+    return _build(
+        net,
+        _half_squared_error,
+        (X, X.clone()),
+        domain=(-2.0, 2.0),
+        name="product_model",
+        critical_points=[origin],
+        global_min_value=0.0,
+        landscape_params={},
+        formula="1/2 (1 - w1*w2)^2",
+        description=(
+            "The loss 1/2 (1 - w1 w2)^2 of the two-weight linear network: a saddle at the origin "
+            "(value 1/2, Hessian eigenvalues ±1) and a continuum of global minima on the "
+            "hyperbola w1 w2 = 1 (value 0, one zero Hessian eigenvalue each). Gradient descent "
+            "near the origin leaves along w1 = w2 (the eigenvector of -1) toward (1, 1) or "
+            "(-1, -1); gradient flow conserves w1^2 - w2^2, which picks the point of the "
+            "hyperbola it reaches."
+        ),
     )
-    return L

@@ -362,13 +362,19 @@ class GaussianWells(Landscape):
     """
 
     def __init__(
-        self, centers: Tensor, depths: Tensor, width: float, curvature: float, **kwargs: Any
+        self,
+        centers: Tensor,
+        depths: Tensor,
+        width: float,
+        curvature: float,
+        certified_radii: list[float] | None = None,
+        **kwargs: Any,
     ) -> None:
         self.centers = centers
         self.depths = depths
         self.width = float(width)
         self.curvature = float(curvature)
-        self.certified_radii: list[float] = []
+        self.certified_radii: list[float] = list(certified_radii or [])
         super().__init__(self._f, int(centers.shape[1]), **kwargs)
 
     def _f(self, P: Tensor) -> Tensor:
@@ -534,17 +540,55 @@ def gaussian_wells(
             centers.append(c)
     M = torch.stack(centers)
     depths = h * (0.5 + torch.rand(K, generator=g, dtype=_F64))
+    probe = GaussianWells(M, depths, s, beta)
+    radii = [_certify(probe, k) for k in range(K)]
+    cps = []
+    for k, r in enumerate(radii):
+        if math.isnan(r):
+            continue
+        x = _newton_in_ball(probe, k, r)
+        _, H = probe.grad_and_hessian(x)
+        eig = torch.linalg.eigvalsh(0.5 * (H + H.T))
+        cps.append(
+            CriticalPoint(
+                point=tuple(x.tolist()),
+                value=float(probe.fn(x[None])[0]),
+                kind="minimum",
+                index=0,
+                eigenvalues=tuple(eig.tolist()),
+                note=(
+                    f"well {k}: the only critical point within {r:.4g} of its centre "
+                    "(certified); located by Newton to float64 precision"
+                ),
+            )
+        )
+    failed = [k for k, r in enumerate(radii) if math.isnan(r)]
     half = spread_ + 3.0 * s
-    L = GaussianWells(
+    return GaussianWells(
         M,
         depths,
         s,
         beta,
+        certified_radii=radii,
         name="gaussian_wells",
         domain=(-half, half),
+        critical_points=cps,
         complete=False,
         global_min_value=None,
         formula="beta/2 |x|^2 - sum_k h_k exp(-|x - mu_k|^2 / (2 s^2))",
+        description=(
+            f"{K} Gaussian wells (width {s:g}, depths {depth / 2:g}..{1.5 * depth:g}) planted "
+            f"in a weak bowl (curvature {beta:g}) in {d} dimensions. Each of the {len(cps)} "
+            "listed minima is certified to be the only critical point within the stated radius "
+            "of its well's centre; its location is Newton's to float64 precision. Not known: the "
+            "saddles between wells, other minima, and which minimum is global."
+            + (
+                f" No minimum is certified near well(s) {', '.join(map(str, failed))} "
+                "(overlapping or too shallow for the certificate)."
+                if failed
+                else ""
+            )
+        ),
         params={
             "dim": d,
             "n_wells": K,
@@ -556,41 +600,3 @@ def gaussian_wells(
             "separation": sep,
         },
     )
-    radii = [_certify(L, k) for k in range(K)]
-    L.certified_radii = radii
-    cps = []
-    for k, r in enumerate(radii):
-        if math.isnan(r):
-            continue
-        x = _newton_in_ball(L, k, r)
-        _, H = L.grad_and_hessian(x)
-        eig = torch.linalg.eigvalsh(0.5 * (H + H.T))
-        cps.append(
-            CriticalPoint(
-                point=tuple(x.tolist()),
-                value=float(L.fn(x[None])[0]),
-                kind="minimum",
-                index=0,
-                eigenvalues=tuple(eig.tolist()),
-                note=(
-                    f"well {k}: the only critical point within {r:.4g} of its centre "
-                    "(certified); located by Newton to float64 precision"
-                ),
-            )
-        )
-    L._cp_source = cps
-    failed = [k for k, r in enumerate(radii) if math.isnan(r)]
-    L.description = (
-        f"{K} Gaussian wells (width {s:g}, depths {depth / 2:g}..{1.5 * depth:g}) planted in a "
-        f"weak bowl (curvature {beta:g}) in {d} dimensions. Each of the {len(cps)} listed minima "
-        "is certified to be the only critical point within the stated radius of its well's "
-        "centre; its location is Newton's to float64 precision. Not known: the saddles between "
-        "wells, other minima, and which minimum is global."
-        + (
-            f" No minimum is certified near well(s) {', '.join(map(str, failed))} "
-            "(overlapping or too shallow for the certificate)."
-            if failed
-            else ""
-        )
-    )
-    return L
