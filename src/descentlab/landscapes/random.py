@@ -498,9 +498,9 @@ def gaussian_wells(
     a minimum. What is known approximately: its location, found by Newton from ``mu_k`` inside
     the ball to float64 precision (listed in ``critical_points`` with its value and Hessian
     eigenvalues; the note gives ``r_k``). What is not known: the saddles between wells, any
-    other minima (e.g. of the bowl's own minimum at the origin when no well covers it, or of
-    wells whose certificate fails), and which minimum is global (``global_min_value`` is
-    ``None``, no point is marked global). ``complete`` is False.
+    other minima (the bowl's own, near the origin, where no well covers it; those of wells
+    whose certificate fails), and which minimum is global (``global_min_value`` is ``None``,
+    no point is marked global). ``complete`` is False.
 
     Args:
         dim: dimension ``d >= 1``.
