@@ -100,6 +100,12 @@ def test_suggest_lr_steepest_and_minimum():
     i, j = suggest_lr(lr2, s2, skip_start=1, skip_end=1)
     w = np.gradient(s2[1:6], np.log(lr2[1:6]))
     assert (i, j) == (1 + int(np.argmin(w)), 5)
+    # a fall after a blow-up is not a suggestion: the steepest point is searched up to the min
+    s3 = np.array([1.0, 0.8, 0.3, 0.2, 6.0, 1.0])
+    lr3 = np.logspace(-3, 2, 6)
+    slope = np.gradient(s3, np.log(lr3))
+    assert int(np.argmin(slope)) == 5
+    assert suggest_lr(lr3, s3) == (int(np.argmin(slope[:4])), 3)
     # a window of fewer than two points falls back to the whole finite curve
     assert suggest_lr(lr2, s2, skip_start=4, skip_end=4) == suggest_lr(lr2, s2)
     with pytest.raises(InvalidParameterError, match="skip_end"):

@@ -30,9 +30,10 @@ Two suggestions are made from the smoothed curve over its finite points, less th
 (see :func:`suggest_lr`):
 
 * **steepest** (``suggested_lr``): the rate where ``ds/d(log lr)`` is most negative (central
-  differences, ``numpy.gradient`` over ``log lr``), i.e. where the loss falls fastest per
-  decade. This is fastai's ``steep`` and pytorch-lr-finder's suggestion. ``None`` when the
-  smoothed loss never falls.
+  differences, ``numpy.gradient`` over ``log lr``) up to the smallest smoothed loss, i.e. where
+  the loss falls fastest per decade on its way down. This is fastai's ``steep`` and
+  pytorch-lr-finder's suggestion (both search the whole curve; a fall after a blow-up is not a
+  rate to train with). ``None`` when the smoothed loss never falls.
 * **minimum / 10** (``min_lr_over_10``): a tenth of the rate at the smallest smoothed loss
   (fastai's ``minimum``): one decade below where the loss starts to blow up.
 
@@ -147,10 +148,12 @@ def suggest_lr(
     The curve is cut at its first non-finite value, then its first ``skip_start`` and last
     ``skip_end`` points are left out (the early average rests on few losses, the last ones on
     the blow-up; fastai skips ``num_iter // 10`` and 5) unless fewer than two would remain, in
-    which case the whole finite part is used. On that window the slope is
-    ``numpy.gradient(smoothed, log(lrs))``; the steepest index is where it is most negative
-    (``None`` when it never is, or with fewer than two points) and the minimum index is where
-    ``smoothed`` is smallest (``None`` without finite points). Indices refer to the full arrays.
+    which case the whole finite part is used. On that window the minimum index is where
+    ``smoothed`` is smallest (``None`` without finite points) and the slope is
+    ``numpy.gradient(smoothed, log(lrs))``; the steepest index is where the slope is most
+    negative up to the minimum (so a fall after a blow-up is never picked; ``None`` when the
+    slope is never negative there, or with fewer than two points). Indices refer to the full
+    arrays.
 
     Example:
         >>> suggest_lr([0.1, 1.0, 10.0, 100.0], [1.0, 0.9, 0.2, 5.0])
@@ -178,7 +181,7 @@ def suggest_lr(
     if w.size < 2:
         return None, i_min
     slope = np.gradient(w, np.log(lr[lo:hi]))
-    j = int(np.argmin(slope))
+    j = int(np.argmin(slope[: i_min - lo + 1]))  # on the way down: never a fall after a blow-up
     return (lo + j if slope[j] < 0 else None), i_min
 
 
@@ -350,6 +353,16 @@ class LRFinderBatchResult:
         stops = {k: sum(r.stop_reason == k for r in self.rows) for k in STOP_REASONS}
         med = self.median_suggested_lr
         m10 = self.median_min_lr_over_10
+        below = sum(
+            bool(np.any(r.smoothed[np.isfinite(r.smoothed)] <= r.loss_floor)) for r in self.rows
+        )
+        note = []
+        if below and self.rows[0].diverge_th is not None:
+            note.append(
+                f"note: {below} row{'s' * (below != 1)} reached the loss floor "
+                f"{self.rows[0].loss_floor:g}, where the divergence rule stops applying; pass a "
+                "lower loss_floor (a lower bound of the loss) to keep it on"
+            )
         return "\n".join(
             [
                 f"lr range test on {self.landscape or 'a landscape'} with "
@@ -360,6 +373,7 @@ class LRFinderBatchResult:
                 + f" ({with_s} of {n} rows have one)",
                 "median minimum / 10: " + ("none" if m10 is None else f"{m10:.4g}"),
                 "rows: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in stops.items()),
+                *note,
             ]
         )
 
