@@ -359,6 +359,8 @@ def test_bad_inputs():
         lr_find("net", nn.MSELoss(), (X, y))
     with pytest.raises(InvalidParameterError, match="loss_fn must return a scalar"):
         lr_find(net, lambda out, t: (out - t) ** 2, (X, y), num_iter=5)
+    with pytest.raises(DescentlabError, match="failed on batch 0"):
+        lr_find(net, nn.MSELoss(), (torch.zeros(4, 5, dtype=torch.float64), y[:4]))
     other = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
     with pytest.raises(InvalidParameterError, match="not the model's"):
         lr_find(net, nn.MSELoss(), (X, y), other)

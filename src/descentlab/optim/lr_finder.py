@@ -901,7 +901,14 @@ def lr_find(
 
     def batch_loss(i: int) -> torch.Tensor:
         x, y = batches[i % nb]
-        out = loss_fn(net(x), y)
+        try:
+            out = loss_fn(net(x), y)
+        except DescentlabError:
+            raise
+        except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+            raise DescentlabError(
+                f"the model or loss_fn failed on batch {i % nb}: {exc}".splitlines()[0]
+            ) from None
         if not isinstance(out, torch.Tensor) or out.numel() != 1:
             raise InvalidParameterError(
                 "loss_fn must return a scalar tensor, got "
