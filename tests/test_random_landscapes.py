@@ -20,6 +20,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from descentlab.analysis.critical import find_critical_points
 from descentlab.errors import InvalidParameterError
@@ -71,6 +73,21 @@ def test_quadratic_closed_forms_and_exact_index(dim, index):
     assert float(L.grad(torch.zeros(1, dim, dtype=F64)).abs().max()) == 0.0
     assert L.complete
     assert (L.global_min_value == 0.0) == (index == 0) and cp.is_global == (index == 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 24), st.data(), st.integers(0, 2**31 - 1))
+def test_quadratic_index_is_exact_for_any_parameters(dim, data, seed):
+    index = data.draw(st.integers(0, dim))
+    ratio = data.draw(st.sampled_from([1.0, 10.0, 1e4, 1e8]))
+    L = random_quadratic_saddle(dim=dim, index=index, seed=seed, min_eig=1.0, max_eig=ratio)
+    A = L.hessian(torch.zeros(1, dim, dtype=F64))[0].numpy()
+    ev = np.linalg.eigvalsh(A)
+    assert int((ev < 0).sum()) == index == L.critical_points[0].index
+    # Weyl: the computed Hessian's eigenvalues lie within max_eig * (a few eps) of lam
+    tol = 1e-14 * dim * ratio
+    np.testing.assert_allclose(ev, L.critical_points[0].eigenvalues, rtol=0, atol=tol)
+    assert float(np.min(np.abs(ev))) >= 1.0 - tol
 
 
 def test_quadratic_is_seeded():
