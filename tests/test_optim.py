@@ -47,6 +47,11 @@ def starts() -> torch.Tensor:
 # name -> (hyper for the registry, torch class, kwargs for the torch oracle)
 TORCH_TABLE = {
     "gd": ({"lr": 0.02}, O.SGD, {"lr": 0.02}),
+    "sgd": (
+        {"lr": 0.02, "momentum": 0.8, "dampening": 0.1, "weight_decay": 0.01},
+        O.SGD,
+        {"lr": 0.02, "momentum": 0.8, "dampening": 0.1, "weight_decay": 0.01},
+    ),
     "momentum": ({"lr": 0.02}, O.SGD, {"lr": 0.02, "momentum": 0.9}),
     "nesterov": (
         {"lr": 0.02, "momentum": 0.8},
@@ -235,7 +240,7 @@ def test_spec_override_and_passthrough():
     assert spec2.hyper == {"lr": 0.01, "betas": (0.5, 0.9)}
     assert spec2.label == "adam(lr=0.01, betas=(0.5, 0.9))"
     with pytest.raises(InvalidParameterError, match="not a registered optimizer"):
-        resolve_optimizer(resolve_optimizer(O.SGD, lr=0.1), lr=0.2)
+        resolve_optimizer(resolve_optimizer(O.Rprop, lr=0.1), lr=0.2)
 
 
 def test_registry_builds_the_rule_it_names():

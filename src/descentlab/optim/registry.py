@@ -164,6 +164,14 @@ def _register_torch() -> None:
         torch_backed=True,
     )
     register_optimizer(
+        "sgd",
+        O.SGD,
+        "torch.optim.SGD with all its options (momentum, dampening, nesterov, weight_decay)",
+        defaults={"lr": 0.01},
+        elementwise=True,
+        torch_backed=True,
+    )
+    register_optimizer(
         "momentum",
         O.SGD,
         "heavy-ball momentum (torch.optim.SGD, momentum=0.9)",

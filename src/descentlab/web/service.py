@@ -237,7 +237,8 @@ def critical_points(
     Catalogue landscapes give their exact ones; formulas (or landscapes with none known) get
     them from :func:`descentlab.analysis.find_critical_points` over the domain (cached), a search
     bounded by ``limits.critical_seconds``: past it (a curve of critical points, as for
-    ``x**2`` in 2-D, never settles) the surface is drawn without them and ``note`` says so.
+    runs out of time) the surface is drawn without them and ``note`` says so; a curve of critical
+    points (``x**2`` in 2-D) is named in ``note``, not marked point by point.
     """
     (x0, x1), (y0, y1) = L.require_domain()
     known = L.critical_points
@@ -269,7 +270,15 @@ def critical_points(
             )
         else:
             points = list(found)
-            note = "; ".join(getattr(found, "notes", ()))
+            notes = tuple(getattr(found, "notes", ()))
+            note = "; ".join(notes)
+            if any("not isolated" in n for n in notes):
+                # a curve of critical points: mark the isolated ones, not samples of the curve
+                points = [c for c in points if c.kind != "degenerate"]
+                note = (
+                    "a curve (or surface) of critical points runs through this domain: the "
+                    "search stopped and its degenerate points are not marked"
+                )
             if len(points) > limits.max_critical_points:
                 note = (
                     f"{len(points)} critical points found (a curve of them?); the "
