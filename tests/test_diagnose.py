@@ -175,3 +175,28 @@ def test_diverged_row_outcome_and_bad_input():
         diagnose(tr, DW, tol=-1)
     with pytest.raises(InvalidParameterError, match="Trajectory"):
         diagnose("x", DW)
+
+
+def test_a_valley_of_global_minima_is_diagnosed_global():
+    """On 1/2 (1 - w1 w2)^2 every point of the hyperbola w1 w2 = 1 is a global minimum (value 0)
+    with a singular Hessian. GD from (0.5, 0.3) ends on the hyperbola: a global minimum, not an
+    unclassifiable degenerate point; from the origin (exact saddle) it never moves."""
+    import torch
+
+    L = Landscape(
+        lambda P: 0.5 * (1 - P[:, 0] * P[:, 1]) ** 2,
+        dim=2,
+        name="product",
+        domain=(-2, 2),
+        critical_points=[{"point": (0.0, 0.0), "value": 0.5, "kind": "saddle", "index": 1}],
+        global_min_value=0.0,
+    )
+    tr = run(L, "gd", [[0.5, 0.3], [0.0, 0.0]], steps=3000, lr=0.1)
+    d = diagnose(tr, L)
+    end = tr.final_points[0]
+    assert abs(end[0] * end[1] - 1) < 1e-6
+    assert d[0].kind == "global_minimum" and d[0].gap == 0.0
+    assert d[1].kind == "saddle" and d[1].index == 1
+    # the Hessian at the end point is singular: the label rests on the value, not on curvature
+    lam = torch.linalg.eigvalsh(L.hessian(end[None])[0])
+    assert abs(float(lam[0])) < 1e-6

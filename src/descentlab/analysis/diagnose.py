@@ -12,6 +12,7 @@ kind                      when
 ``diverged``              the engine stopped the row (non-finite value/gradient or beyond the
                           bound); ``step`` is the divergence step
 ``global_minimum``        the end point is at a minimum whose value is the global minimum value
+                          (also a degenerate critical point at that value: a valley of minima)
 ``local_minimum``         at any other minimum; ``gap`` = its value minus the global value
 ``saddle``                at a saddle (Hessian eigenvalues of both signs); ``index`` = number
                           of negative eigenvalues
@@ -547,7 +548,19 @@ def _cp_words(c: CriticalPoint, gmin: float | None, value_tol: float) -> str:
         return f"the saddle {_pt(c.point)}, index {c.index}"
     if c.kind == "maximum":
         return f"the maximum {_pt(c.point)}"
+    if _degenerate_at_global_value(c, gmin, value_tol):
+        return (
+            f"the global minimum value at {_pt(c.point)} (a degenerate point: the minima there "
+            "are not isolated)"
+        )
     return f"the degenerate critical point {_pt(c.point)} (second order cannot tell its kind)"
+
+
+def _degenerate_at_global_value(c: CriticalPoint, gmin: float | None, value_tol: float) -> bool:
+    # f >= gmin everywhere, so a critical point at the global minimum value is a global minimum
+    # even where the Hessian is singular (a valley floor of minima); a negative eigenvalue would
+    # contradict that, so such points are never relabelled.
+    return c.kind == "degenerate" and c.index == 0 and _is_global(c.value, gmin, value_tol)
 
 
 def _outcome(
@@ -669,6 +682,8 @@ def _kind_of(
         if cp.is_global or _is_global(cp.value, gmin, value_tol):
             return "global_minimum", 0, 0.0
         return "local_minimum", 0, None if gmin is None else float(cp.value - gmin)
+    if _degenerate_at_global_value(cp, gmin, value_tol):
+        return "global_minimum", 0, 0.0
     return cp.kind, int(cp.index), None
 
 
