@@ -186,3 +186,16 @@ def test_bad_options(args, words, capsys):
     rc = main(["run", "--landscape", "double_well", "--optimizer", "gd", "--steps", "2", *args])
     err = capsys.readouterr().err
     assert rc == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option", ["--csv", "--save"])
+def test_unwritable_output_is_exit_2_one_line(option, tmp_path, capsys):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    target = str(blocker / "runs.out")
+    rc = main(
+        ["run", "--landscape", "double_well", "--optimizer", "gd", "--steps", "2", option, target]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and f"cannot write {target!r}" in err and len(err.strip().splitlines()) == 1
+    assert blocker.read_text() == "x"

@@ -47,3 +47,18 @@ def test_written_files_get_the_umask_mode(tmp_path):
 
     p = write_text(tmp_path / "m.txt", "x")
     assert (p.stat().st_mode & 0o777) == 0o666 & ~io._UMASK
+
+
+def test_unwritable_target_is_one_clear_error(tmp_path):
+    from descentlab.errors import InvalidParameterError
+
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    with pytest.raises(InvalidParameterError, match=r"cannot write .*plain-file"):
+        write_text(blocker / "sub" / "a.txt", "never")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(InvalidParameterError, match=r"cannot write .*a-folder"):
+        write_text(folder, "never")  # replacing a folder by a file fails in os.replace
+    assert folder.is_dir() and [q.name for q in folder.iterdir()] == []
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["a-folder", "plain-file"]

@@ -10,10 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from descentlab.errors import InvalidParameterError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    A folder that cannot be created or written, or any other ``OSError`` while writing, becomes
+    an ``InvalidParameterError`` naming ``path`` and the reason.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and ``path`` is
     left as it was. The temporary name keeps ``path``'s suffix so writers that look at the
@@ -24,10 +29,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         ...     fig.savefig(tmp)
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -35,10 +43,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         # mkstemp creates 0600; give the file the mode a plain open() would (0666 minus umask).
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, OSError):  # disk full, target is a folder...: the user's to fix
+            raise _cannot_write(target, exc) from exc
         raise
+
+
+def _cannot_write(target: Path, exc: OSError) -> InvalidParameterError:
+    """An OSError met while writing ``target``, as one line a user can act on."""
+    return InvalidParameterError(f"cannot write {str(target)!r}: {exc.strerror or exc}")
 
 
 def _read_umask() -> int:
