@@ -188,11 +188,11 @@ def test_bad_options(args, words, capsys):
     assert rc == 2 and words in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("option", ["--csv", "--save"])
-def test_unwritable_output_is_exit_2_one_line(option, tmp_path, capsys):
+@pytest.mark.parametrize(("option", "name"), [("--csv", "runs.csv"), ("--save", "runs.npz")])
+def test_unwritable_output_is_exit_2_one_line(option, name, tmp_path, capsys):
     blocker = tmp_path / "plain-file"
     blocker.write_text("x")
-    target = str(blocker / "runs.out")
+    target = str(blocker / name)
     rc = main(
         ["run", "--landscape", "double_well", "--optimizer", "gd", "--steps", "2", option, target]
     )
