@@ -120,3 +120,17 @@ def test_critical_points_lazy_and_counts():
     assert len(calls) == 1
     with pytest.raises(InvalidParameterError, match="kind"):
         CriticalPoint((0.0,), 0.0, "valley", 0)
+
+
+def test_absurd_dimension_is_refused_quickly():
+    import time
+
+    from descentlab.landscapes.base import MAX_DIM
+
+    t0 = time.perf_counter()
+    with pytest.raises(
+        InvalidParameterError, match="dim must be at most 1,000,000, got 100,000,000"
+    ):
+        Landscape(lambda P: (P**2).sum(-1), dim=100_000_000, domain=(-1, 1))
+    assert time.perf_counter() - t0 < 1.0
+    assert Landscape(lambda P: (P**2).sum(-1), dim=MAX_DIM).dim == MAX_DIM

@@ -100,6 +100,10 @@ def classify_eigenvalues(
     return "maximum", neg
 
 
+MAX_DIM = 1_000_000
+"""The largest dimension a ``Landscape`` accepts (points are rows of a ``(B, d)`` tensor)."""
+
+
 def _normalize_domain(domain: Any, dim: int | None) -> Domain | None:
     if domain is None:
         return None
@@ -168,6 +172,8 @@ class Landscape:
     ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise InvalidParameterError(f"dim must be a positive integer, got {dim!r}")
+        if dim > MAX_DIM:  # refuse before building a per-dimension domain of absurd size
+            raise InvalidParameterError(f"dim must be at most {MAX_DIM:,}, got {dim:,}")
         self.fn = fn
         self.dim = dim
         self.name = name
