@@ -482,3 +482,18 @@ def test_default_grad_tol_lets_saddle_escapers_leave_an_exact_saddle():
     for label in ("perturbed_gd", "noisy_gd"):
         end = race[label].final_points[0]
         assert abs(abs(end[0]) - 1.0) < 0.05, (label, end)  # reached a minimum x = +-1
+
+
+def test_grid_starts_refuses_huge_grids_quickly():
+    import time
+
+    L = Landscape(lambda P: (P**2).sum(-1), dim=2, domain=(-1, 1))
+    with pytest.raises(InvalidParameterError, match=r"a grid of 10,000,000,000 starts"):
+        grid_starts(L, 100_000)
+    big = Landscape(lambda P: (P**2).sum(-1), dim=100_000, domain=(-1, 1))
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidParameterError, match=r"a grid of ~1e69897 starts is too large"):
+        grid_starts(big, 5)  # 5^100000: never multiplied out in full
+    with pytest.raises(InvalidParameterError, match=r"positive integers, got 0$"):
+        grid_starts(big, 0)
+    assert time.perf_counter() - t0 < 1.0

@@ -61,6 +61,9 @@ def _grad_tol_for(spec: Any, grad_tol: float | None) -> float:
 
 
 # ---------------------------------------------------------------------------- starts
+_MAX_GRID = 10_000_000
+
+
 def grid_starts(landscape: Landscape, n: int | Sequence[int]) -> np.ndarray:
     """A regular grid of starts over the landscape's domain: ``prod(n)`` points, shape ``(B, d)``.
 
@@ -80,10 +83,17 @@ def grid_starts(landscape: Landscape, n: int | Sequence[int]) -> np.ndarray:
         raise InvalidParameterError(f"grid needs {d} counts (one per axis), got {len(counts)}")
     for c in counts:
         if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 1:
-            raise InvalidParameterError(f"grid counts must be positive integers, got {counts}")
-    total = math.prod(int(c) for c in counts)
-    if total > 10_000_000:
-        raise InvalidParameterError(f"a grid of {total} starts is too large (at most 10,000,000)")
+            shown = counts if len(counts) <= 10 else c
+            raise InvalidParameterError(f"grid counts must be positive integers, got {shown}")
+    total = 1
+    for c in counts:  # stop at the limit: 5 per axis in a million dimensions is a huge integer
+        total *= int(c)
+        if total > _MAX_GRID:
+            digits = sum(math.log10(int(c)) for c in counts)
+            size = f"{math.prod(int(c) for c in counts):,}" if digits < 30 else f"~1e{int(digits)}"
+            raise InvalidParameterError(
+                f"a grid of {size} starts is too large (at most {_MAX_GRID:,})"
+            )
     axes = [
         np.linspace(lo, hi, int(c)) if c > 1 else np.array([(lo + hi) / 2])
         for (lo, hi), c in zip(box, counts, strict=True)
