@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from descentlab.errors import DescentlabError, InvalidParameterError, UnknownNameError
+from descentlab.nn import tasks
 from descentlab.nn.tasks import (
     Task,
     build_model,
@@ -95,3 +96,40 @@ def test_models_have_the_stated_shapes():
         build_model("mlp", t, act="swish")
     with pytest.raises(InvalidParameterError, match="hidden must be positive integers"):
         build_model("mlp", t, hidden=0)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: tasks.mlp(2, 3, hidden=(8, 5)),
+        lambda: tasks.mlp(64, 10, hidden=7, batchnorm=False),
+        lambda: tasks.cnn((1, 8, 8), 10, channels=(4, 6), kernel=3),
+        lambda: tasks.cnn((3, 5, 7), 2, channels=2, kernel=5),
+    ],
+)
+def test_size_limit_counts_exactly_the_parameters_it_will_build(build, monkeypatch):
+    n = sum(p.numel() for p in build().parameters())
+    monkeypatch.setattr(tasks, "MAX_PARAMS", n)
+    build()  # exactly at the limit: allowed
+    monkeypatch.setattr(tasks, "MAX_PARAMS", n - 1)
+    with pytest.raises(InvalidParameterError, match=f"would have {n:,} parameters"):
+        build()
+
+
+def test_absurd_sizes_are_refused_before_allocating():
+    with pytest.raises(InvalidParameterError, match="n must be at most 1,000,000"):
+        tasks.get_task("moons", n=1_000_000_000)
+    with pytest.raises(InvalidParameterError, match="centers must be an integer in"):
+        tasks.get_task("blobs", centers=10**9)
+    with pytest.raises(InvalidParameterError, match="arms must be an integer in"):
+        tasks.get_task("spirals", arms=1)
+    with pytest.raises(InvalidParameterError, match="500,000,002 parameters"):
+        tasks.build_model("mlp", tasks.make_moons(10), hidden=100_000_000)
+
+
+def test_train_refuses_absurd_step_counts_at_once():
+    from descentlab.nn.training import MAX_STEPS, train
+
+    net = build_model("linear", get_task("xor", n=8))
+    with pytest.raises(InvalidParameterError, match=f"steps must be at most {MAX_STEPS:,}"):
+        train(net, get_task("xor", n=8), lambda p: torch.optim.SGD(p, lr=0.1), 10**12)

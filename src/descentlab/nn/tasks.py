@@ -17,6 +17,7 @@ All output one logit per class, for ``nn.CrossEntropyLoss``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,10 +65,34 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+MAX_SAMPLES = 1_000_000
+"""The most samples a generated task may have."""
+
+MAX_PARAMS = 10_000_000
+"""The most parameters a built model may have (80 MB of float64 weights)."""
+
+
 def _check_n(n: int, minimum: int = 2) -> int:
     if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
         raise InvalidParameterError(f"n must be an integer >= {minimum}, got {n!r}")
+    if n > MAX_SAMPLES:
+        raise InvalidParameterError(f"n must be at most {MAX_SAMPLES:,}, got {n:,}")
     return n
+
+
+def _check_classes(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 1000:
+        raise InvalidParameterError(f"{what} must be an integer in [2, 1000], got {value!r}")
+    return value
+
+
+def _check_params(n_params: int, what: str) -> None:
+    """Refuse a model before allocating it when its weights would be absurdly many."""
+    if n_params > MAX_PARAMS:
+        raise InvalidParameterError(
+            f"this {what} would have {n_params:,} parameters, over the limit of {MAX_PARAMS:,}; "
+            "use smaller layers"
+        )
 
 
 def _check_noise(noise: float) -> float:
@@ -126,8 +151,7 @@ def make_spirals(n: int = 300, noise: float = 0.05, arms: int = 2, seed: int = 0
     """
     _check_n(n, 2)
     noise = _check_noise(noise)
-    if not isinstance(arms, int) or arms < 2:
-        raise InvalidParameterError(f"arms must be an integer >= 2, got {arms!r}")
+    _check_classes(arms, "arms")
     g = _gen(seed)
     k = torch.arange(n) % arms
     t = torch.rand(n, generator=g, dtype=torch.float64) * 0.9 + 0.1
@@ -146,8 +170,7 @@ def make_blobs(n: int = 200, centers: int = 3, std: float = 0.6, seed: int = 0) 
         [0, 1, 2, 0, 1, 2, 0, 1, 2]
     """
     _check_n(n)
-    if not isinstance(centers, int) or centers < 2:
-        raise InvalidParameterError(f"centers must be an integer >= 2, got {centers!r}")
+    _check_classes(centers, "centers")
     std = _check_noise(std)
     g = _gen(seed)
     k = torch.arange(n) % centers
@@ -255,9 +278,11 @@ def mlp(
         >>> len(mlp(2, 2, hidden=(8, 8)))
         5
     """
+    widths = (in_features, *_ints(hidden, "hidden"), n_out)
+    _check_params(sum((a + 1) * b for a, b in itertools.pairwise(widths)), "mlp")
     layers: list[nn.Module] = []
     width = in_features
-    for h in _ints(hidden, "hidden"):
+    for h in widths[1:-1]:
         layers.append(nn.Linear(width, h))
         if batchnorm:
             layers.append(nn.BatchNorm1d(h))
@@ -281,9 +306,12 @@ def cnn(
             f"a cnn needs image inputs (C, H, W); this task's inputs have shape {input_shape}"
         )
     (k,) = _ints(kernel, "kernel")
+    chans = (input_shape[0], *_ints(channels, "channels"))
+    conv = sum((a * k * k + 1) * b for a, b in itertools.pairwise(chans))
+    _check_params(conv + (chans[-1] * input_shape[1] * input_shape[2] + 1) * n_out, "cnn")
     layers: list[nn.Module] = []
     c = input_shape[0]
-    for ch in _ints(channels, "channels"):
+    for ch in chans[1:]:
         layers.append(nn.Conv2d(c, ch, k, padding=k // 2))
         if batchnorm:
             layers.append(nn.BatchNorm2d(ch))

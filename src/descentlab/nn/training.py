@@ -43,6 +43,10 @@ class TrainResult:
         }
 
 
+MAX_STEPS = 10_000_000
+"""The most optimizer steps :func:`train` accepts (its record keeps every step's loss)."""
+
+
 def train(
     model: nn.Module,
     task: Task,
@@ -83,6 +87,8 @@ def train(
     """
     if not isinstance(steps, int) or steps < 1:
         raise InvalidParameterError(f"steps must be a positive integer, got {steps!r}")
+    if steps > MAX_STEPS:  # the record keeps a loss per step; 1e12 steps would never end
+        raise InvalidParameterError(f"steps must be at most {MAX_STEPS:,}, got {steps:,}")
     n = len(task)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise InvalidParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
