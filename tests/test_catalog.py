@@ -570,3 +570,19 @@ def test_styblinski_tang_too_many_points_is_a_clear_error_in_any_dimension():
         styblinski_tang(dim=20).critical_points  # noqa: B018
     with pytest.raises(InvalidParameterError, match=r"has 3\^10000 critical points, too many"):
         styblinski_tang(dim=10_000).critical_points  # noqa: B018 (4772 digits: str() refuses)
+
+
+def test_catalogue_summaries_are_complete_sentences():
+    import inspect
+
+    from descentlab.landscapes import list_landscapes
+
+    for entry in list_landscapes():
+        s = entry.summary
+        assert s.endswith("."), (entry.name, s)
+        assert "\n" not in s and "  " not in s, (entry.name, s)
+        # the whole first paragraph of the docstring, not its first line
+        para = inspect.getdoc(entry.factory).split("\n\n")[0]
+        assert s == " ".join(para.split()), entry.name
+    by_name = {e.name: e.summary for e in list_landscapes()}
+    assert by_name["tilted_double_well"].endswith("along a curved valley ``y = x^2``.")

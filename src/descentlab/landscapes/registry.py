@@ -37,16 +37,25 @@ def normalize_name(name: str) -> str:
 def register(
     name: str, summary: str = ""
 ) -> Callable[[Callable[..., Landscape]], Callable[..., Landscape]]:
-    """Decorator: register a landscape factory under ``name``."""
+    """Decorator: register a landscape factory under ``name``.
+
+    ``summary`` (one sentence, for the catalogue listing and the web page) defaults to the
+    first paragraph of the factory's docstring.
+    """
 
     def deco(factory: Callable[..., Landscape]) -> Callable[..., Landscape]:
         key = normalize_name(name)
         any_dim = "dim" in inspect.signature(factory).parameters
-        doc = summary or (inspect.getdoc(factory) or "").split("\n")[0]
+        doc = summary or _first_paragraph(inspect.getdoc(factory) or "")
         _REGISTRY[key] = CatalogEntry(key, factory, doc, any_dim)
         return factory
 
     return deco
+
+
+def _first_paragraph(doc: str) -> str:
+    # The docstring's first sentence may wrap over several lines: take the whole paragraph.
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 def _ensure_loaded() -> None:
