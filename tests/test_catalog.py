@@ -566,7 +566,7 @@ def test_newton_from_a_dense_grid_finds_nothing_unlisted(name):
 def test_styblinski_tang_too_many_points_is_a_clear_error_in_any_dimension():
     from descentlab.landscapes.catalog import styblinski_tang
 
-    with pytest.raises(InvalidParameterError, match=r"has 3\^20 = 3,486,784,401 critical points"):
+    with pytest.raises(InvalidParameterError, match=r"has 3\^20 = 3486784401 critical points"):
         styblinski_tang(dim=20).critical_points  # noqa: B018
     with pytest.raises(InvalidParameterError, match=r"has 3\^10000 critical points, too many"):
         styblinski_tang(dim=10_000).critical_points  # noqa: B018 (4772 digits: str() refuses)

@@ -892,7 +892,7 @@ def styblinski_tang(dim: int = 2) -> Landscape:
     def points() -> list[CriticalPoint]:
         if 3**d > MAX_LISTED_POINTS:
             raise InvalidParameterError(
-                f"styblinski_tang with dim={d} has 3^{d}{f' = {3**d:,}' if d <= 40 else ''} "
+                f"styblinski_tang with dim={d} has 3^{d}{f' = {3**d}' if d <= 40 else ''} "
                 "critical points, too many to "
                 f"list (limit {MAX_LISTED_POINTS}); iterate "
                 "descentlab.landscapes.catalog.iter_styblinski_tang_critical_points(dim) instead"
