@@ -200,3 +200,43 @@ def test_a_valley_of_global_minima_is_diagnosed_global():
     # the Hessian at the end point is singular: the label rests on the value, not on curvature
     lam = torch.linalg.eigvalsh(L.hessian(end[None])[0])
     assert abs(float(lam[0])) < 1e-6
+
+
+def test_out_of_steps_row_is_at_the_minimum_exactly_within_tol_closed_form():
+    # f = 1/2 (x^2 + 100 y^2): GD from (x0, 0) gives x_k = (1 - lr)^k x0 exactly, so the end
+    # point's distance to the minimum is known; "at" the minimum means within tol = 1e-3 * width
+    # (width 4 here), and a slowly converging row just outside it is honestly still moving.
+    L = get_landscape("ill_conditioned_quadratic")
+    lr, steps = 0.01, 300
+    rate = (1 - lr) ** steps
+    tol = 1e-3 * 4.0
+    starts = [[0.9 * tol / rate, 0.0], [1.1 * tol / rate, 0.0]]
+    tr = run(L, "gd", starts, steps=steps, lr=lr, grad_tol=0)
+    d = diagnose(tr, L)
+    assert d.tol == pytest.approx(tol)
+    inside, outside = d.outcomes
+    assert inside.stop_reason == outside.stop_reason == "max_steps"
+    assert inside.distance == pytest.approx(0.9 * tol, rel=1e-12)
+    assert outside.distance == pytest.approx(1.1 * tol, rel=1e-12)
+    assert inside.kind == "global_minimum" and "still moving" in inside.text
+    assert (
+        outside.kind == "max_steps" and "nearest critical point: the global minimum" in outside.text
+    )
+
+
+def test_tilted_double_well_gd_rows_out_of_steps_are_still_moving_into_their_basin():
+    # The web basin map's report (lr 0.01, 300 steps: most rows "still moving") is honest: the
+    # minima's smallest Hessian eigenvalues are ~0.9, so GD contracts the slow direction by only
+    # (1 - 0.01 * 0.9)^300 ~ 0.07 in 300 steps. Every such row is further than tol from every
+    # critical point, and continuing the same rows ends each at the minimum it was nearest to.
+    starts = [[-1.6, 2.5], [-0.5, 0.5], [0.5, 0.1], [1.5, 2.0], [1.8, 3.0]]
+    short = run(TILTED, "gd", starts, steps=300, lr=0.01, grad_tol=0)
+    d = diagnose(short, TILTED)
+    assert [o.kind for o in d] == ["max_steps"] * len(starts)
+    assert all(o.distance > d.tol for o in d)
+    mins = np.array([c.point for c in TILTED.critical_points if c.kind == "minimum"])
+    heading = [np.linalg.norm(mins - p, axis=1).argmin() for p in short.final_points]
+    long = run(TILTED, "gd", starts, steps=20000, lr=0.01)
+    ends = [np.linalg.norm(mins - p, axis=1).argmin() for p in long.final_points]
+    assert ends == heading
+    assert {o.kind for o in diagnose(long, TILTED)} <= {"global_minimum", "local_minimum"}
