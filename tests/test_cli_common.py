@@ -35,3 +35,11 @@ def test_format_table_aligns():
     t = format_table(["a", "bb"], [[1.0, "x"], [123456.0, "yy"]]).splitlines()
     assert len({len(line) for line in t[:2]}) == 1
     assert t[2].startswith("1 ")
+
+
+def test_parse_spec_refuses_a_repeated_key_and_hints_at_tuples():
+    with pytest.raises(InvalidParameterError, match="'lr' is given twice"):
+        parse_spec("adam:lr=0.1,lr=0.2", "optimizer")
+    with pytest.raises(InvalidParameterError, match=r"written a;b, e\.g\. betas=0\.9;0\.999"):
+        parse_spec("adam:betas=(0.9,0.999)", "optimizer")
+    assert parse_spec("adam:betas=(0.9;0.999)")[1] == {"betas": (0.9, 0.999)}

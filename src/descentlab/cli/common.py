@@ -58,7 +58,12 @@ def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, val = item.partition("=")
         if not eq or not key.strip():
-            raise InvalidParameterError(f"{what} {spec!r}: expected key=value, got {item!r}")
+            raise InvalidParameterError(
+                f"{what} {spec!r}: expected key=value, got {item!r} "
+                "(several values are written a;b, e.g. betas=0.9;0.999)"
+            )
+        if key.strip() in params:
+            raise InvalidParameterError(f"{what} {spec!r}: {key.strip()!r} is given twice")
         params[key.strip()] = parse_value(val)
     return name, params
 
