@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,11 @@ def _report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     names = args.only or experiment_names()
     results = []
+    status = sys.stderr if args.json else sys.stdout  # with --json, stdout is the JSON only
     for name in names:
-        print(f"running {name}{' (quick)' if args.quick else ''} ...", flush=True)
+        print(f"running {name}{' (quick)' if args.quick else ''} ...", file=status, flush=True)
         results.append(run_experiment(name, quick=args.quick, out=out / name))
-        print(f"  {results[-1].verdict} in {results[-1].seconds:.1f} s", flush=True)
+        print(f"  {results[-1].verdict} in {results[-1].seconds:.1f} s", file=status, flush=True)
     paths = write_report(results, out)
     if args.json:
         print_json(
