@@ -484,7 +484,7 @@ def test_default_grad_tol_lets_saddle_escapers_leave_an_exact_saddle():
         assert abs(abs(end[0]) - 1.0) < 0.05, (label, end)  # reached a minimum x = +-1
 
 
-def test_grid_starts_refuses_huge_grids_quickly():
+def test_start_generators_refuse_huge_counts_quickly():
     import time
 
     L = Landscape(lambda P: (P**2).sum(-1), dim=2, domain=(-1, 1))
@@ -496,4 +496,6 @@ def test_grid_starts_refuses_huge_grids_quickly():
         grid_starts(big, 5)  # 5^100000: never multiplied out in full
     with pytest.raises(InvalidParameterError, match=r"positive integers, got 0$"):
         grid_starts(big, 0)
+    with pytest.raises(InvalidParameterError, match=r"1,000,000,000,000 random starts are too"):
+        random_starts(L, 10**12)  # was a 16 TB allocation
     assert time.perf_counter() - t0 < 1.0

@@ -108,6 +108,8 @@ def random_starts(landscape: Landscape, n: int, seed: int = 0) -> np.ndarray:
         raise InvalidParameterError(
             f"number of random starts must be a positive integer, got {n!r}"
         )
+    if n > _MAX_GRID:
+        raise InvalidParameterError(f"{n:,} random starts are too many (at most {_MAX_GRID:,})")
     return landscape.sample(int(n), seed=seed).detach().cpu().numpy().astype(np.float64)
 
 
