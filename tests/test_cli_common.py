@@ -43,3 +43,30 @@ def test_parse_spec_refuses_a_repeated_key_and_hints_at_tuples():
     with pytest.raises(InvalidParameterError, match=r"written a;b, e\.g\. betas=0\.9;0\.999"):
         parse_spec("adam:betas=(0.9,0.999)", "optimizer")
     assert parse_spec("adam:betas=(0.9;0.999)")[1] == {"betas": (0.9, 0.999)}
+
+
+def test_argparse_types_and_key_values():
+    import argparse
+
+    from descentlab.cli.common import key_values, nonneg_int, number, positive_int
+
+    assert positive_int("3") == 3 and nonneg_int("0") == 0 and number("-1e-3") == -1e-3
+    for f, bad in ((positive_int, "0"), (positive_int, "x"), (nonneg_int, "-1"), (number, "a")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            f(bad)
+    assert key_values(["dim=3", "seed=1"]) == {"dim": 3, "seed": 1}
+    with pytest.raises(InvalidParameterError, match="given twice"):
+        key_values(["dim=3", "dim=4"])
+    with pytest.raises(InvalidParameterError, match="key=value"):
+        key_values(["dim"])
+
+
+def test_negative_values_pass_as_option_values():
+    import argparse
+
+    from descentlab.cli.common import allow_negative_values
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--domain")
+    allow_negative_values(p)
+    assert p.parse_args(["--domain", "-2,2,-1e-1,1"]).domain == "-2,2,-1e-1,1"

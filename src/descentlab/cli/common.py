@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -104,3 +105,54 @@ def _fmt(c: Any) -> str:
     if isinstance(c, list | tuple):
         return "(" + ", ".join(_fmt(x) for x in c) + ")"
     return str(c)
+
+
+# ---------------------------------------------------------------------------- argparse types
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+def _int_at_least(text: str, minimum: int, what: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if v < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return v
+
+
+def number(text: str) -> float:
+    """argparse type: any float."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def key_values(items: Sequence[str], option: str = "--param") -> dict[str, Any]:
+    """Repeated ``key=value`` options (``--param dim=3 --param seed=1``) as a dict."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidParameterError(f"{option} expects key=value, got {item!r}")
+        if key.strip() in params:
+            raise InvalidParameterError(f"{option} {key.strip()!r} is given twice")
+        params[key.strip()] = parse_value(val)
+    return params
+
+
+_NEGATIVE_VALUES = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+
+
+def allow_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Let ``--start -1,2`` / ``--domain -2,2,-1,1`` through as values: argparse otherwise takes
+    any ``-...`` word that is not a plain negative number for an option."""
+    parser._negative_number_matcher = _NEGATIVE_VALUES  # type: ignore[attr-defined]
