@@ -520,3 +520,12 @@ def test_isolated_degenerate_point_is_not_a_continuum():
     L = Landscape(lambda P: P[:, 0] ** 3 - 3 * P[:, 0] * P[:, 1] ** 2, dim=2, domain=(-1, 1))
     cps = find_critical_points(L)
     assert not any("not isolated" in n for n in cps.notes)
+
+
+def test_search_dimension_is_bounded_with_a_clear_error():
+    from descentlab.analysis.critical import MAX_SEARCH_DIM
+    from descentlab.errors import InvalidParameterError
+
+    L = Landscape(lambda P: (P**2).sum(-1), dim=MAX_SEARCH_DIM + 1, domain=(-1, 1))
+    with pytest.raises(InvalidParameterError, match="at most 200 dimensions"):
+        find_critical_points(L)

@@ -240,3 +240,20 @@ def test_tilted_double_well_gd_rows_out_of_steps_are_still_moving_into_their_bas
     ends = [np.linalg.norm(mins - p, axis=1).argmin() for p in long.final_points]
     assert ends == heading
     assert {o.kind for o in diagnose(long, TILTED)} <= {"global_minimum", "local_minimum"}
+
+
+def test_high_dimensional_formula_is_diagnosed_by_polishing_end_points():
+    """Above the finder's box-search limit the end point itself is polished by Newton: a bowl
+    in 300 dimensions run to its centre is found to end at the minimum 0 (its global value is
+    not declared, so it is reported as a minimum with no gap), and the text stays short."""
+    from descentlab.analysis.critical import MAX_SEARCH_DIM
+
+    d = MAX_SEARCH_DIM + 100
+    L = Landscape(lambda P: 0.5 * (P**2).sum(-1), dim=d, name="bowl", domain=(-1, 1))
+    tr = run(L, "gd", np.full((2, d), 0.5), steps=200, lr=0.5)
+    out = diagnose(tr, L)
+    assert [o.kind for o in out] == ["local_minimum"] * 2 and out[0].gap is None
+    assert "(0, 0, 0, ..., 0) in 300-D" in out[0].text
+    assert out[0].critical_point is not None
+    assert np.allclose(out[0].critical_point.point, 0.0)
+    assert any("end points polished" in n for n in out.notes)

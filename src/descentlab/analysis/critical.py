@@ -577,6 +577,11 @@ def default_n_starts(dim: int) -> int:
     return int(min(4096, 256 * 2 ** (max(int(dim), 1) - 1)))
 
 
+# Box searches beyond this many dimensions are refused (d x d Hessians per start; no start set
+# covers such a box anyway). refine_critical_points has no such limit.
+MAX_SEARCH_DIM = 200
+
+
 def find_critical_points(
     landscape: Landscape,
     domain: Any = None,
@@ -648,6 +653,12 @@ def find_critical_points(
             f"find_critical_points needs a Landscape, got {type(landscape).__name__}"
         )
     d = landscape.dim
+    if d > MAX_SEARCH_DIM:
+        raise InvalidParameterError(
+            f"{landscape.name}: find_critical_points searches at most {MAX_SEARCH_DIM} dimensions "
+            f"(got d={d}): every start needs a d x d Hessian, and filling a box with starts is "
+            "hopeless far below that; use refine_critical_points from points of interest instead"
+        )
     dom = _normalize_domain(domain, d) if domain is not None else landscape.domain
     if dom is None:
         raise InvalidParameterError(

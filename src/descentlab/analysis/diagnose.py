@@ -452,8 +452,14 @@ def _critical_points(
         return list(known), landscape.complete, [note]
     if landscape.domain is None:
         return [], False, ["no critical points known and no domain to search: end points polished"]
-    from descentlab.analysis.critical import find_critical_points
+    from descentlab.analysis.critical import MAX_SEARCH_DIM, find_critical_points
 
+    if landscape.dim > MAX_SEARCH_DIM:
+        return (
+            [],
+            False,
+            [f"no critical points known and d > {MAX_SEARCH_DIM}: end points polished"],
+        )
     found = find_critical_points(landscape, progress=False)
     notes = [f"critical points found numerically in the domain ({len(found)} points)"]
     notes += list(getattr(found, "notes", ()))
@@ -534,7 +540,10 @@ def _num(x: float) -> str:
 
 def _pt(p: Sequence[float]) -> str:
     # coordinates within 1e-12 of zero are rounding noise of a found critical point
-    return "(" + ", ".join("0" if abs(float(x)) < 1e-12 else _num(float(x)) for x in p) + ")"
+    coords = ["0" if abs(float(x)) < 1e-12 else _num(float(x)) for x in p]
+    if len(coords) > 6:  # keep a sentence readable in high dimension
+        return "(" + ", ".join(coords[:3]) + f", ..., {coords[-1]}) in {len(coords)}-D"
+    return "(" + ", ".join(coords) + ")"
 
 
 def _cp_words(c: CriticalPoint, gmin: float | None, value_tol: float) -> str:
