@@ -409,7 +409,7 @@ def test_cli_task_text(capsys):
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["--formula", "x**2", "--start", "1", "--optimizer", "sgd"], "unknown optimizer 'sgd'"),
+        (["--formula", "x**2", "--start", "1", "--optimizer", "sgdx"], "unknown optimizer 'sgdx'"),
         (["--formula", "x**2", "--start", "1", "--iters", "1"], "--iters must be >= 2"),
         (["--formula", "x**2", "--start", "1", "--end-lr", "1e-6"], "end_lr must be larger"),
         (["--task", "moons", "--starts", "grid:3"], "--starts applies to a landscape"),

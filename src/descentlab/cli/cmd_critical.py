@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
-from descentlab.cli.common import add_subcommand, parse_floats, parse_spec, parse_value, print_json
+from descentlab.cli.common import (
+    add_subcommand,
+    allow_negative_values,
+    key_values,
+    nonneg_int,
+    parse_floats,
+    parse_spec,
+    positive_int,
+    print_json,
+)
 from descentlab.errors import InvalidParameterError
-
-
-def _params(items: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, eq, val = item.partition("=")
-        if not eq or not key.strip():
-            raise InvalidParameterError(f"--param expects key=value, got {item!r}")
-        params[key.strip()] = parse_value(val)
-    return params
 
 
 def _critical(args: argparse.Namespace) -> int:
@@ -37,7 +35,7 @@ def _critical(args: argparse.Namespace) -> int:
         if args.dim is not None:
             raise InvalidParameterError("--dim applies to --formula; use --param dim=D")
         name, params = parse_spec(args.landscape, "landscape")
-        params.update(_params(args.param or []))
+        params.update(key_values(args.param or []))
         landscape = get_landscape(name, **params)
     cps = find_critical_points(
         landscape,
@@ -56,26 +54,6 @@ def _critical(args: argparse.Namespace) -> int:
     for note in cps.notes:
         print(f"note: {note}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
 
 
 def register(sub: Any) -> None:
@@ -100,7 +78,7 @@ def register(sub: Any) -> None:
     )
     # let "--domain -2,2,-1,1" through: argparse takes any "-..." word that is not a plain
     # negative number for an option; a comma-separated list of numbers is a value here
-    p._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+    allow_negative_values(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--landscape",
@@ -114,7 +92,7 @@ def register(sub: Any) -> None:
         metavar="KEY=VALUE",
         help="a landscape parameter, e.g. --param dim=3 (repeatable)",
     )
-    p.add_argument("--dim", type=_positive_int, help="dimension of a --formula (default: its own)")
+    p.add_argument("--dim", type=positive_int, help="dimension of a --formula (default: its own)")
     p.add_argument(
         "--domain",
         metavar="LO,HI[,...]",
@@ -123,23 +101,23 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--starts",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="starts of the first round (default 256 * 2^(d-1), at most 4096)",
     )
     p.add_argument(
         "--rounds",
-        type=_positive_int,
+        type=positive_int,
         default=8,
         help="rounds at most; round r has STARTS * 2^(r-1) new starts (default 8)",
     )
     p.add_argument(
         "--max-starts",
-        type=_positive_int,
+        type=positive_int,
         default=131_072,
         help="starts in all rounds at most (default 131072)",
     )
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the starts (default 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the starts (default 0)")
     p.add_argument(
         "--json",
         action="store_true",

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.common import add_subcommand, parse_floats, parse_spec, print_json
+from descentlab.cli.common import (
+    add_subcommand,
+    allow_negative_values,
+    nonneg_int,
+    number,
+    parse_floats,
+    parse_spec,
+    positive_int,
+    print_json,
+)
 from descentlab.errors import InvalidParameterError
 
 KINDS = {
@@ -156,30 +164,6 @@ def _lr_sweep(args: argparse.Namespace, L: Any, path: Path) -> Path:
     return save_figure(plot_lr_sweep(L, tr), path)
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
-def _positive_int(text: str) -> int:
-    v = _nonneg_int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def register(sub: Any) -> None:
     kinds = "\n".join(f"  {k:<17} {v}" for k, v in KINDS.items())
     p = add_subcommand(
@@ -197,7 +181,7 @@ def register(sub: Any) -> None:
         ],
         description="Draw one figure and write it to --out (atomically).\n\nKinds:\n" + kinds,
     )
-    p._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+    allow_negative_values(p)
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of: " + ", ".join(KINDS))
     src = p.add_mutually_exclusive_group()
     src.add_argument(
@@ -208,7 +192,7 @@ def register(sub: Any) -> None:
     )
     src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a landscape parameter")
-    p.add_argument("--dim", type=_positive_int, help="dimension of a --formula")
+    p.add_argument("--dim", type=positive_int, help="dimension of a --formula")
     p.add_argument("--domain", metavar="LO,HI[,...]", help="box of a --formula")
     p.add_argument(
         "--optimizer",
@@ -225,11 +209,11 @@ def register(sub: Any) -> None:
         "basins, grid:11 for lr-sweep)",
     )
     p.add_argument(
-        "--steps", type=_nonneg_int, help="steps per run (default 300; 10 for gradient-descent)"
+        "--steps", type=nonneg_int, help="steps per run (default 300; 10 for gradient-descent)"
     )
-    p.add_argument("--lr", type=_float, help="learning rate of the gradient-descent figure")
+    p.add_argument("--lr", type=number, help="learning rate of the gradient-descent figure")
     p.add_argument("--lrs", metavar="LR,LR,...", help=f"rates for lr-sweep (default {DEFAULT_LRS})")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed for random starts and noise")
     p.add_argument("--out", metavar="DIR", default="descentlab-out", help="output folder")
     p.add_argument("--format", choices=["png", "svg"], default="png", help="figure format")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.cmd_run import _float, _landscape, _nonneg_int, _positive_int, _starts
+from descentlab.cli.cmd_run import _landscape, _starts
 from descentlab.cli.cmd_train import _optimizer
-from descentlab.cli.common import add_subcommand, format_table, parse_spec, print_json
+from descentlab.cli.common import (
+    add_subcommand,
+    allow_negative_values,
+    format_table,
+    nonneg_int,
+    number,
+    parse_spec,
+    positive_int,
+    print_json,
+)
 from descentlab.errors import InvalidParameterError
 
 FORMATS = ("png", "svg")
@@ -40,7 +48,7 @@ def register(sub: Any) -> None:
         ],
     )
     # let "--start -1,2" and "--domain -2,2" through as values (argparse takes "-..." for options)
-    p._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+    allow_negative_values(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--landscape",
@@ -66,40 +74,40 @@ def register(sub: Any) -> None:
         help="an optimizer with hyper-parameters (its lr is replaced by the test's), e.g. "
         "momentum:momentum=0.9 (default gd; an unknown name lists the valid ones)",
     )
-    p.add_argument("--start-lr", type=_float, default=1e-5, help="first rate (default 1e-5)")
-    p.add_argument("--end-lr", type=_float, default=10.0, help="last rate (default 10)")
-    p.add_argument("--iters", type=_positive_int, default=100, help="steps (default 100)")
+    p.add_argument("--start-lr", type=number, default=1e-5, help="first rate (default 1e-5)")
+    p.add_argument("--end-lr", type=number, default=10.0, help="last rate (default 10)")
+    p.add_argument("--iters", type=positive_int, default=100, help="steps (default 100)")
     p.add_argument(
         "--mode", choices=("exp", "linear"), default="exp", help="rate spacing (default exp)"
     )
     p.add_argument(
         "--beta",
-        type=_float,
+        type=number,
         default=0.98,
         help="smoothing of the loss curve, in [0, 1) (default 0.98; 0 = none)",
     )
     p.add_argument(
         "--diverge-th",
-        type=_float,
+        type=number,
         default=5.0,
         help="stop when the smoothed loss passes this factor over its best (default 5; "
         "0 = stop only on a non-finite loss)",
     )
     p.add_argument(
         "--skip-start",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=None,
         help="points left out at the start when suggesting (default iters // 10)",
     )
     p.add_argument(
         "--skip-end",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=5,
         help="points left out at the end when suggesting (default 5)",
     )
     p.add_argument(
         "--loss-floor",
-        type=_float,
+        type=number,
         default=None,
         help="with a landscape: the floor m of the divergence rule s - m > th (best - m) "
         "(default: the landscape's global minimum value when known, else 0)",
@@ -110,7 +118,7 @@ def register(sub: Any) -> None:
         metavar="KEY=VALUE",
         help="with --landscape: a landscape parameter, e.g. --param dim=3 (repeatable)",
     )
-    p.add_argument("--dim", type=_positive_int, help="dimension of a --formula (default: its own)")
+    p.add_argument("--dim", type=positive_int, help="dimension of a --formula (default: its own)")
     p.add_argument("--domain", metavar="LO,HI[,...]", help="box of a --formula (for the starts)")
     starts = p.add_mutually_exclusive_group()
     starts.add_argument(
@@ -121,13 +129,13 @@ def register(sub: Any) -> None:
         metavar="grid:NxM|random:N",
         help="with a landscape: a grid over the domain or N uniform random starts (default grid:5)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="with --task")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of starts, weights, noise")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="with --task")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of starts, weights, noise")
     p.add_argument("--out", metavar="DIR", help="write lr_find.json and the figure here")
     p.add_argument("--format", default="png", choices=FORMATS, help="figure format")
     p.add_argument(
         "--max-rows",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=DEFAULT_MAX_ROWS,
         help=f"landscape rows to print (default {DEFAULT_MAX_ROWS}; 0 = all)",
     )

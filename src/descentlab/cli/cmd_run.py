@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from typing import Any
 
 from descentlab.cli.common import (
     add_subcommand,
+    allow_negative_values,
     format_table,
+    key_values,
+    nonneg_int,
+    number,
     parse_floats,
     parse_spec,
-    parse_value,
+    positive_int,
     print_json,
 )
 from descentlab.errors import InvalidParameterError
 
 DEFAULT_STEPS = 1000
 DEFAULT_MAX_ROWS = 50
-
-
-def _params(items: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, eq, val = item.partition("=")
-        if not eq or not key.strip():
-            raise InvalidParameterError(f"--param expects key=value, got {item!r}")
-        params[key.strip()] = parse_value(val)
-    return params
 
 
 def _landscape(args: argparse.Namespace) -> Any:
@@ -48,7 +41,7 @@ def _landscape(args: argparse.Namespace) -> Any:
     if domain is not None:
         raise InvalidParameterError("--domain applies to --formula (catalogue domains are fixed)")
     name, params = parse_spec(args.landscape, "landscape")
-    params.update(_params(args.param or []))
+    params.update(key_values(args.param or []))
     return get_landscape(name, **params)
 
 
@@ -213,33 +206,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def register(sub: Any) -> None:
     p = add_subcommand(
         sub,
@@ -266,7 +232,7 @@ def register(sub: Any) -> None:
         ),
     )
     # let "--start -1,2" and "--domain -2,2" through as values (argparse takes "-..." for options)
-    p._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
+    allow_negative_values(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--landscape",
@@ -280,7 +246,7 @@ def register(sub: Any) -> None:
         metavar="KEY=VALUE",
         help="a landscape parameter, e.g. --param dim=3 (repeatable)",
     )
-    p.add_argument("--dim", type=_positive_int, help="dimension of a --formula (default: its own)")
+    p.add_argument("--dim", type=positive_int, help="dimension of a --formula (default: its own)")
     p.add_argument(
         "--domain",
         metavar="LO,HI[,...]",
@@ -309,7 +275,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--steps",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=DEFAULT_STEPS,
         help=f"steps per run (default {DEFAULT_STEPS})",
     )
@@ -321,28 +287,28 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--record-every",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="record positions every k steps (default 1, or what keeps records under 256 MiB)",
     )
     p.add_argument(
         "--grad-tol",
-        type=_float,
+        type=number,
         default=1e-8,
         help="a row converges when its gradient norm is at most this (default 1e-8; 0 = never)",
     )
     p.add_argument(
         "--bound",
-        type=_float,
+        type=number,
         default=1e6,
         help="a row diverges when its point's Euclidean norm passes this (default 1e6)",
     )
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed for random starts and noise")
     p.add_argument("--save", metavar="FILE.npz", help="save the trajectories (.npz)")
     p.add_argument("--csv", metavar="FILE", help="write every recorded step of every run as CSV")
     p.add_argument(
         "--max-rows",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=DEFAULT_MAX_ROWS,
         help=f"table rows to print (default {DEFAULT_MAX_ROWS}; 0 = all)",
     )
