@@ -15,9 +15,11 @@ For each case (same weights, same data, one full batch, float32 as PyHessian use
 The reference ``λmax``/``λmin`` come from a float64 copy (dense ``eigvalsh`` when small, else
 Lanczos to 1e-10). Times are medians over ``--repeats`` runs (different random start vectors).
 
-Run from the repository root (PyHessian lives only in a separate environment)::
+Run from the repository root. PyHessian lives only in a separate, throwaway environment that
+sees the project's own (``python -m venv --system-site-packages bench-venv`` from the
+project's environment, then ``bench-venv/bin/pip install --no-deps pyhessian``)::
 
-    /tmp/bench-venv/bin/python benchmarks/bench_hessian.py --threads 1
+    bench-venv/bin/python benchmarks/bench_hessian.py --threads 1
 
 Without PyHessian importable the script says so and reports our side only. On a machine with
 CUDA, ``--device cuda`` (or the default ``auto``) runs everything on the GPU.
