@@ -743,3 +743,22 @@ def test_critical_search_past_its_time_bound_is_named_not_fatal():
     body = r.json()
     assert body["critical_points"] == []
     assert "did not settle within 0.001 s" in body["critical_points_note"]
+
+
+def test_basin_map_says_when_most_starts_are_still_moving():
+    """GD at lr 0.01 on the tilted double well: after 50 steps almost every start is still
+    moving (slowest curvature ~0.89, so the error shrinks by at most (1 - 0.0089)^50 ~ 0.64);
+    the map says so and how to fix it. After 1500 steps none is, and there is no note."""
+    client = TestClient(create_app(Limits()), raise_server_exceptions=False)
+    body = {
+        "landscape": {"name": "tilted_double_well"},
+        "optimizers": [{"name": "gd", "hyper": {"lr": 0.01}}],
+        "n": 8,
+    }
+    short = client.post("/api/basin", json={**body, "steps": 50}).json()["maps"][0]
+    moving = sum(e["count"] for e in short["legend"] if e["kind"] == "max_steps")
+    assert moving * 4 > 64
+    assert "still moving after 50 steps" in short["note"]
+    long = client.post("/api/basin", json={**body, "steps": 1500}).json()["maps"][0]
+    assert not any(e["kind"] == "max_steps" for e in long["legend"])
+    assert long["note"] == ""

@@ -164,6 +164,7 @@ class BasinMapOut(BaseModel):
     )
     legend: list[BasinLegendEntry]
     global_fraction: float
+    note: str = Field("", description="advice when many starts are still moving, else empty")
 
 
 class BasinResponse(BaseModel):

@@ -612,6 +612,13 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
             entry["count"] += 1
             codes[r] = entry["code"]
         n_global = sum(e["count"] for e in legend.values() if e["kind"] == "global_minimum")
+        moving = sum(e["count"] for e in legend.values() if e["kind"] == "max_steps")
+        note = ""
+        if moving * 4 > len(outcomes):  # a quarter or more never settled: say what to change
+            note = (
+                f"{100 * moving / len(outcomes):.0f}% of the starts are still moving after "
+                f"{req.steps} steps; raise the steps (or the learning rate) to see where they end"
+            )
         maps.append(
             {
                 "label": label,
@@ -622,6 +629,7 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
                 "codes": codes.reshape(req.n, req.n).tolist(),
                 "legend": sorted(legend.values(), key=lambda e: e["code"]),
                 "global_fraction": n_global / len(outcomes),
+                "note": note,
             }
         )
     return {

@@ -565,6 +565,12 @@ function renderDiagnosis() {
       const li = document.createElement("li");
       li.innerHTML = `<span class="who"></span>: reaches a global minimum from ${(100 * m.global_fraction).toFixed(1)}% of the ${app.basin.n}×${app.basin.n} starts`;
       li.querySelector(".who").textContent = m.label;
+      if (m.note) {
+        const note = document.createElement("div");
+        note.className = "muted";
+        note.textContent = m.note;
+        li.appendChild(note);
+      }
       ul.appendChild(li);
     }
     return;
