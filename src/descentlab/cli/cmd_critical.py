@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from descentlab.cli.common import (
+    add_landscape_arguments,
     add_subcommand,
-    allow_negative_values,
     key_values,
     nonneg_int,
     parse_floats,
@@ -76,27 +76,9 @@ def register(sub: Any) -> None:
             "finds a new point."
         ),
     )
-    # let "--domain -2,2,-1,1" through: argparse takes any "-..." word that is not a plain
-    # negative number for an option; a comma-separated list of numbers is a value here
-    allow_negative_values(p)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--landscape",
-        metavar="NAME[:key=value,...]",
-        help="a catalogue landscape (see `descentlab landscapes`)",
-    )
-    src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
-    p.add_argument(
-        "--param",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a landscape parameter, e.g. --param dim=3 (repeatable)",
-    )
-    p.add_argument("--dim", type=positive_int, help="dimension of a --formula (default: its own)")
-    p.add_argument(
-        "--domain",
-        metavar="LO,HI[,...]",
-        help="the box to search: lo,hi for every dimension or xmin,xmax,ymin,ymax,... "
+    add_landscape_arguments(
+        p,
+        "the box to search: lo,hi for every dimension or xmin,xmax,ymin,ymax,... "
         "(default: the landscape's domain; [-5, 5] per dimension for a formula)",
     )
     p.add_argument(

@@ -9,8 +9,8 @@ from typing import Any
 from descentlab.cli.cmd_run import _landscape, _starts
 from descentlab.cli.cmd_train import _optimizer
 from descentlab.cli.common import (
+    add_landscape_arguments,
     add_subcommand,
-    allow_negative_values,
     format_table,
     nonneg_int,
     number,
@@ -47,15 +47,7 @@ def register(sub: Any) -> None:
             "momentum:momentum=0.9 --start-lr 1e-6 --end-lr 10 --batch-size 32 --out runs/lr",
         ],
     )
-    # let "--start -1,2" and "--domain -2,2" through as values (argparse takes "-..." for options)
-    allow_negative_values(p)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--landscape",
-        metavar="NAME[:key=value,...]",
-        help="a catalogue landscape (see `descentlab landscapes`)",
-    )
-    src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
+    src = add_landscape_arguments(p, "box of a --formula (for the starts)")
     src.add_argument(
         "--task",
         metavar="NAME[:key=value,...]",
@@ -112,14 +104,6 @@ def register(sub: Any) -> None:
         help="with a landscape: the floor m of the divergence rule s - m > th (best - m) "
         "(default: the landscape's global minimum value when known, else 0)",
     )
-    p.add_argument(
-        "--param",
-        action="append",
-        metavar="KEY=VALUE",
-        help="with --landscape: a landscape parameter, e.g. --param dim=3 (repeatable)",
-    )
-    p.add_argument("--dim", type=positive_int, help="dimension of a --formula (default: its own)")
-    p.add_argument("--domain", metavar="LO,HI[,...]", help="box of a --formula (for the starts)")
     starts = p.add_mutually_exclusive_group()
     starts.add_argument(
         "--start", action="append", metavar="X,Y,...", help="one start point (repeatable)"

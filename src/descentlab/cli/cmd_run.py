@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from descentlab.cli.common import (
+    add_landscape_arguments,
     add_subcommand,
-    allow_negative_values,
     format_table,
     key_values,
     nonneg_int,
@@ -231,26 +231,8 @@ def register(sub: Any) -> None:
             "point's norm passes --bound, and are otherwise run for --steps steps."
         ),
     )
-    # let "--start -1,2" and "--domain -2,2" through as values (argparse takes "-..." for options)
-    allow_negative_values(p)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--landscape",
-        metavar="NAME[:key=value,...]",
-        help="a catalogue landscape (see `descentlab landscapes`)",
-    )
-    src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
-    p.add_argument(
-        "--param",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a landscape parameter, e.g. --param dim=3 (repeatable)",
-    )
-    p.add_argument("--dim", type=positive_int, help="dimension of a --formula (default: its own)")
-    p.add_argument(
-        "--domain",
-        metavar="LO,HI[,...]",
-        help="box of a --formula (for grid/random starts and the critical-point search)",
+    add_landscape_arguments(
+        p, "box of a --formula (for grid/random starts and the critical-point search)"
     )
     p.add_argument(
         "--optimizer",

@@ -156,3 +156,30 @@ def allow_negative_values(parser: argparse.ArgumentParser) -> None:
     """Let ``--start -1,2`` / ``--domain -2,2,-1,1`` through as values: argparse otherwise takes
     any ``-...`` word that is not a plain negative number for an option."""
     parser._negative_number_matcher = _NEGATIVE_VALUES  # type: ignore[attr-defined]
+
+
+def add_landscape_arguments(
+    parser: argparse.ArgumentParser, domain_help: str
+) -> argparse._MutuallyExclusiveGroup:
+    """``--landscape NAME | --formula EXPR`` (required, exclusive), ``--param``, ``--dim`` and
+    ``--domain``; negative numbers pass as values. Returns the exclusive group, so a command can
+    add another source (e.g. ``--task``)."""
+    allow_negative_values(parser)
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--landscape",
+        metavar="NAME[:key=value,...]",
+        help="a catalogue landscape (see `descentlab landscapes`)",
+    )
+    src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
+    parser.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a landscape parameter, e.g. --param dim=3 (repeatable)",
+    )
+    parser.add_argument(
+        "--dim", type=positive_int, help="dimension of a --formula (default: its own)"
+    )
+    parser.add_argument("--domain", metavar="LO,HI[,...]", help=domain_help)
+    return src
