@@ -9,6 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
+def normalize_name(name: str) -> str:
+    """Registry key of a user-typed name: lower case, ``-`` and spaces as ``_``."""
+    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
+
+
 class DescentlabError(Exception):
     """Base class of every error descentlab raises on purpose."""
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from descentlab.errors import InvalidParameterError, UnknownNameError
+from descentlab.errors import InvalidParameterError, UnknownNameError, normalize_name
 from descentlab.landscapes.base import Landscape
 
 
@@ -28,10 +28,6 @@ class CatalogEntry:
 
 
 _REGISTRY: dict[str, CatalogEntry] = {}
-
-
-def normalize_name(name: str) -> str:
-    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def register(

@@ -40,7 +40,12 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import DescentlabError, InvalidParameterError, UnknownNameError
+from descentlab.errors import (
+    DescentlabError,
+    InvalidParameterError,
+    UnknownNameError,
+    normalize_name,
+)
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,6 @@ def _signature_defaults(cls: type) -> dict[str, Any]:
         and p.name not in _IMPLEMENTATION_KEYS
         and p.default is not inspect.Parameter.empty
     }
-
-
-def normalize_name(name: str) -> str:
-    """Registry key of a name: lower case, ``-`` and spaces as ``_``."""
-    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def register_optimizer(

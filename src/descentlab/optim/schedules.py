@@ -43,7 +43,13 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler as S
 
-from descentlab.errors import DescentlabError, InvalidParameterError, UnknownNameError
+from descentlab.errors import (
+    DescentlabError,
+    InvalidParameterError,
+    UnknownNameError,
+    normalize_name,
+)
+from descentlab.optim.registry import _fmt
 
 Tensor = torch.Tensor
 Scheduler = Any  # LRScheduler or ReduceLROnPlateau
@@ -308,18 +314,10 @@ def schedule_info(name: str) -> dict[str, Any]:
 
 
 def _entry(name: str) -> _Entry:
-    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    key = normalize_name(name)
     if key not in _REGISTRY:
         raise UnknownNameError("schedule", str(name), _REGISTRY)
     return _REGISTRY[key]
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return repr(v) if isinstance(v, str) else str(v)
 
 
 def _label(name: str, params: dict[str, Any]) -> str:
