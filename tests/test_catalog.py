@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from catalogue_names import REQUIRED_LANDSCAPES
 from descentlab.errors import InvalidParameterError, UnknownNameError
 from descentlab.landscapes import get_landscape, landscape_names
 from descentlab.landscapes.catalog import (
@@ -27,33 +28,8 @@ from descentlab.landscapes.catalog import (
     styblinski_tang_roots_1d,
 )
 
-REQUIRED = [
-    "quadratic_bowl",
-    "ill_conditioned_quadratic",
-    "simple_saddle",
-    "monkey_saddle",
-    "double_well",
-    "rosenbrock",
-    "himmelblau",
-    "rastrigin",
-    "ackley",
-    "beale",
-    "booth",
-    "matyas",
-    "goldstein_price",
-    "six_hump_camel",
-    "three_hump_camel",
-    "styblinski_tang",
-    "easom",
-    "levi13",
-    "mccormick",
-    "plateau",
-    "tilted_double_well",
-    "nonconvex_curve",
-]
-
 # (name, params): every catalogue entry at its defaults plus other dimensions / parameters.
-CASES = [(n, {}) for n in REQUIRED] + [
+CASES = [(n, {}) for n in REQUIRED_LANDSCAPES] + [
     ("quadratic_bowl", {"dim": 5}),
     ("ill_conditioned_quadratic", {"condition": 1e4}),
     ("rosenbrock", {"dim": 3}),
@@ -119,7 +95,7 @@ def _grad_tol(land, P):
 
 def test_required_names_are_registered():
     names = set(landscape_names())
-    missing = [n for n in REQUIRED if n not in names]
+    missing = [n for n in REQUIRED_LANDSCAPES if n not in names]
     assert not missing, missing
     assert len(names) >= 20
 

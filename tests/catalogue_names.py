@@ -1,0 +1,26 @@
+"""The 22 landscapes issue 2 requires by name (shared by the catalogue and finder tests)."""
+
+REQUIRED_LANDSCAPES = (
+    "quadratic_bowl",
+    "ill_conditioned_quadratic",
+    "simple_saddle",
+    "monkey_saddle",
+    "double_well",
+    "rosenbrock",
+    "himmelblau",
+    "rastrigin",
+    "ackley",
+    "beale",
+    "booth",
+    "matyas",
+    "goldstein_price",
+    "six_hump_camel",
+    "three_hump_camel",
+    "styblinski_tang",
+    "easom",
+    "levi13",
+    "mccormick",
+    "plateau",
+    "tilted_double_well",
+    "nonconvex_curve",
+)
