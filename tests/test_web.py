@@ -762,3 +762,19 @@ def test_basin_map_says_when_most_starts_are_still_moving():
     long = client.post("/api/basin", json={**body, "steps": 1500}).json()["maps"][0]
     assert not any(e["kind"] == "max_steps" for e in long["legend"])
     assert long["note"] == ""
+
+
+def test_an_isolated_degenerate_point_is_still_marked():
+    """The monkey saddle's origin is degenerate but isolated: it is marked, with no curve note
+    (only a search that reports a continuum hides its degenerate samples)."""
+    client = TestClient(create_app(Limits(critical_seconds=10)), raise_server_exceptions=False)
+    r = client.post(
+        "/api/surface",
+        json={"landscape": {"formula": "x**3 - 3*x*y**2", "domain": [-1, 1, -1, 1]}, "grid": 5},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    (cp,) = body["critical_points"]
+    assert cp["kind"] == "degenerate"
+    np.testing.assert_allclose(cp["point"], [0.0, 0.0], atol=1e-9)  # Newton is linear here
+    assert "curve" not in body["critical_points_note"]

@@ -94,6 +94,8 @@ class CriticalPointSet(Sequence[CriticalPoint]):
         n_converged: how many of them converged to a root (inside the domain or not).
         n_rounds: how many rounds of starts ran (a new round runs while the last found new points).
         notes: remarks a user should read (e.g. a declared global minimum that was not found).
+        continuum: True when the roots are not isolated (a curve or surface of critical points
+            was found, the search stopped, and the degenerate points listed are samples of it).
 
     Example:
         >>> from descentlab.landscapes.base import Landscape
@@ -111,6 +113,7 @@ class CriticalPointSet(Sequence[CriticalPoint]):
     n_converged: int = 0
     n_rounds: int = 0
     notes: tuple[str, ...] = field(default=())
+    continuum: bool = False
 
     # -- sequence protocol
     @overload
@@ -784,6 +787,7 @@ def find_critical_points(
         n_converged=n_conv,
         n_rounds=rounds,
         notes=tuple(notes),
+        continuum=bool(continuum),
     )
 
 

@@ -270,9 +270,8 @@ def critical_points(
             )
         else:
             points = list(found)
-            notes = tuple(getattr(found, "notes", ()))
-            note = "; ".join(notes)
-            if any("not isolated" in n for n in notes):
+            note = "; ".join(getattr(found, "notes", ()))
+            if getattr(found, "continuum", False):
                 # a curve of critical points: mark the isolated ones, not samples of the curve
                 points = [c for c in points if c.kind != "degenerate"]
                 note = (
