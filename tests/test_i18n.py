@@ -107,7 +107,21 @@ def test_no_torch_import() -> None:
                     "functools",
                     "importlib",
                     "collections",
+                    "contextlib",
+                    "contextvars",
                     "descentlab",
                 }, name
                 if name.startswith("descentlab"):
                     assert name == "descentlab.errors", name
+
+
+def test_using_sets_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DESCENTLAB_LANG", raising=False)
+    from descentlab.i18n import using
+
+    with using("ko"):
+        assert current_lang() == "ko"
+        assert current_lang("en") == "en"
+        with using(None):
+            assert current_lang() == "ko"
+    assert current_lang() == "en"

@@ -43,14 +43,20 @@ def register(sub: Any) -> None:
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty (l2/2)|θ|² in the loss")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order")
     p.add_argument("--monitor-every", type=int, default=50, help="steps between curvature probes")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="descentlab-out",
+        help="output folder (default: ./descentlab-out)",
+    )
     p.add_argument("--format", default="png", choices=FORMATS, help="figure format")
     p.add_argument("--no-slices", action="store_true", help="skip the landscape slices")
     p.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="CPU threads for torch (default 1: small networks run fastest on one)",
+        default=None,
+        help="CPU threads for torch (default: the global --threads, i.e. 1; small networks run "
+        "fastest on one)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -66,10 +72,11 @@ def _optimizer(spec: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    if args.threads < 1:
-        raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
+    threads = args.threads if args.threads is not None else torch.get_num_threads()
+    if threads < 1:
+        raise InvalidParameterError(f"--threads must be >= 1, got {threads}")
     old = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     try:
         return _run(args)
     finally:

@@ -21,6 +21,9 @@ from __future__ import annotations
 import json
 import os
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache, lru_cache
 from importlib import resources
 
@@ -33,10 +36,12 @@ __all__ = [
     "domains",
     "placeholders",
     "t",
+    "using",
 ]
 
 DEFAULT_LANG = "en"
 ENV_VAR = "DESCENTLAB_LANG"
+_CHOSEN: ContextVar[str | None] = ContextVar("descentlab_lang", default=None)
 
 
 def _root():  # the i18n package folder as a Traversable
@@ -57,10 +62,12 @@ def domains(lang: str = DEFAULT_LANG) -> tuple[str, ...]:
 
 
 def current_lang(lang: str | None = None) -> str:
-    """``lang`` if given, else ``$DESCENTLAB_LANG``, else ``'en'``; unknown values raise.
+    """``lang`` if given, else the one chosen with :func:`using` (the CLI's ``--lang``), else
+    ``$DESCENTLAB_LANG``, else ``'en'``; unknown values raise ``UnknownNameError``.
 
     A region suffix is accepted and dropped (``ko_KR.UTF-8`` -> ``ko``).
     """
+    lang = lang or _CHOSEN.get()
     chosen = lang if lang else os.environ.get(ENV_VAR, "") or DEFAULT_LANG
     code = chosen.strip().split(".")[0].split("_")[0].split("-")[0].lower()
     if code not in available_langs():
@@ -69,6 +76,17 @@ def current_lang(lang: str | None = None) -> str:
         what = "language" if lang else f"language (from {ENV_VAR})"
         raise UnknownNameError(what, chosen, available_langs())
     return code
+
+
+@contextmanager
+def using(lang: str | None) -> Iterator[str]:
+    """Within the block, messages default to ``lang`` (``None``: leave the choice as it is)."""
+    code = current_lang(lang)
+    token = _CHOSEN.set(code if lang else _CHOSEN.get())
+    try:
+        yield code
+    finally:
+        _CHOSEN.reset(token)
 
 
 @cache
