@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from descentlab import i18n
 from descentlab.errors import DescentlabError, InvalidParameterError
+from descentlab.progress import reporting
 
 THREADS_ENV = "DESCENTLAB_THREADS"
 
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        with i18n.using(args.lang), torch_threads(args.global_threads):
+        with i18n.using(args.lang), torch_threads(args.global_threads), reporting():
             rc = args.func(args)
     except DescentlabError as exc:
         print(f"descentlab: error: {exc}", file=sys.stderr)
