@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from descentlab.errors import InvalidParameterError
+from descentlab.nn._summary import summary
 from descentlab.nn.hessian import as_matvec
 
 WHICH = ("both", "top", "bottom")
@@ -44,6 +45,15 @@ class Eigenpairs:
     vectors: Tensor
     residuals: Tensor
     converged: Tensor
+
+    def __repr__(self) -> str:
+        return summary(
+            "Eigenpairs",
+            values=[round(float(v), 6) for v in self.values[:6]],
+            k=int(self.values.numel()),
+            n=int(self.vectors.shape[0]),
+            converged=f"{int(self.converged.sum())}/{int(self.converged.numel())}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +75,20 @@ class LanczosResult:
     tol: float
     scale: float
     converged: bool
+
+    def __repr__(self) -> str:
+        parts: dict[str, Any] = {}
+        if self.top is not None:
+            parts["lambda_max"] = self.lambda_max
+        if self.bottom is not None:
+            parts["lambda_min"] = self.lambda_min
+        return summary(
+            "LanczosResult",
+            **parts,
+            converged=self.converged,
+            iterations=self.iterations,
+            n_matvec=self.n_matvec,
+        )
 
     @property
     def lambda_max(self) -> float:

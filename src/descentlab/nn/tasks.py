@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from descentlab.errors import DescentlabError, InvalidParameterError, UnknownNameError
+from descentlab.nn._summary import summary
 
 
 @dataclass
@@ -38,6 +39,15 @@ class Task:
     y: Tensor
     n_classes: int
     description: str
+
+    def __repr__(self) -> str:
+        return summary(
+            "Task",
+            name=self.name,
+            n_samples=len(self),
+            input_shape=self.input_shape,
+            n_classes=self.n_classes,
+        )
 
     @property
     def input_shape(self) -> tuple[int, ...]:

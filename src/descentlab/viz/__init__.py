@@ -19,6 +19,14 @@ _EXPORTS: dict[str, str] = {
     "gradient_descent_figure": "descentlab.viz.seed",
     "critical_points_figure": "descentlab.viz.seed",
     "run_demo": "descentlab.viz.demo",
+    "plot_slice_1d": "descentlab.viz.slices",
+    "plot_interpolation": "descentlab.viz.slices",
+    "plot_slice_2d": "descentlab.viz.slices",
+    "plot_pca_path": "descentlab.viz.slices",
+    "plot_spectrum_density": "descentlab.viz.slices",
+    "plot_monitor": "descentlab.viz.slices",
+    "plot_decision_boundary": "descentlab.viz.slices",
+    "plot_loss_curves": "descentlab.viz.slices",
     "KIND_STYLES": "descentlab.viz.style",
     "OUTCOME_COLORS": "descentlab.viz.style",
     "kind_style": "descentlab.viz.style",
@@ -33,3 +41,7 @@ def __getattr__(name: str) -> Any:  # lazy: importing descentlab.viz does not im
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'descentlab.viz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
