@@ -78,23 +78,12 @@ class ExperimentResult:
             "seconds": round(self.seconds, 3),
         }
 
-    def to_markdown(self) -> str:
-        parts = [
-            f"## {self.name}: {self.verdict.upper()}",
-            "",
-            f"*Claim:* {self.claim}",
-            "",
-            self.summary,
-            "",
-            "*The verdict rests on:*",
-            "",
-            *[f"- {r}" for r in self.rests_on],
-        ]
-        for t in self.tables:
-            parts += ["", t.to_markdown()]
-        for key, path in self.figures.items():
-            parts += ["", f"![{key}]({Path(path).name})"]
-        return "\n".join(parts) + "\n"
+    def to_markdown(self, link_base: str | Path | None = None, lang: str | None = None) -> str:
+        """This claim in Markdown (see :func:`descentlab.experiments.report.experiment_markdown`):
+        figure links relative to ``link_base``, the folder of the file the text goes into."""
+        from descentlab.experiments.report import experiment_markdown
+
+        return experiment_markdown(self, link_base=link_base, lang=lang)
 
 
 Runner = Callable[..., ExperimentResult]

@@ -34,6 +34,7 @@ __all__ = [
     "catalogue",
     "current_lang",
     "domains",
+    "has",
     "placeholders",
     "t",
     "using",
@@ -126,3 +127,9 @@ def t(key: str, lang: str | None = None, **fmt: object) -> str:
     if message is None:
         raise KeyError(f"i18n key {key!r} is not in the {DEFAULT_LANG} catalogue")
     return message.format(**fmt) if fmt else message
+
+
+def has(key: str) -> bool:
+    """Whether the English catalogue holds ``key`` (every language holds the same keys)."""
+    domain, _, name = key.partition(".")
+    return name in catalogue(DEFAULT_LANG, domain)
