@@ -32,6 +32,7 @@ RACE_KINDS = ("contour", "surface", "curves", "basins", "animation")
 DEFAULT_LANDSCAPE = {"gradient-descent": "nonconvex_curve"}
 DEFAULT_OPTIMIZERS = ["gd:lr=0.03", "momentum:lr=0.05,momentum=0.9", "adam:lr=0.05"]
 DEFAULT_STARTS = {"basins": "grid:31", "lr-sweep": "grid:11"}
+STORY_KINDS = ("contour", "surface", "curves", "animation")  # default starts: the demo's A, B
 DEFAULT_LRS = "0.001,0.003,0.01,0.03,0.1,0.3"
 
 
@@ -47,7 +48,14 @@ def _starts(args: argparse.Namespace, landscape: Any) -> Any:
     from descentlab.cli.cmd_run import _starts as build
 
     if not args.start and args.starts is None:
-        args.starts = DEFAULT_STARTS.get(args.kind, "random:4")
+        if args.kind in STORY_KINDS and landscape.name == "tilted_double_well":
+            # the demo's two telling starts: A on the saddle's stable manifold, B in the local
+            # minimum's basin; random starts sent momentum out of the frame and back as a tangle
+            from descentlab.viz.demo import DEMO_STARTS
+
+            args.start = [f"{x!r},{y!r}" for x, y in DEMO_STARTS]
+        else:
+            args.starts = DEFAULT_STARTS.get(args.kind, "random:4")
     return build(args, landscape)
 
 
@@ -205,8 +213,8 @@ def register(sub: Any) -> None:
     starts.add_argument(
         "--starts",
         metavar="grid:NxM|random:N",
-        help="starts: a grid over the domain or N random ones (default random:4; grid:31 for "
-        "basins, grid:11 for lr-sweep)",
+        help="starts: a grid over the domain or N random ones (default: the demo's starts A and "
+        "B on tilted_double_well, else random:4; grid:31 for basins, grid:11 for lr-sweep)",
     )
     p.add_argument(
         "--steps", type=nonneg_int, help="steps per run (default 300; 10 for gradient-descent)"
