@@ -55,6 +55,9 @@ PERTURBED_NOTE = (
     "lead to the global minimum, 5 to the local one, 1 is still moving after 280 steps."
 )
 BASIN_GRID = 31
+# the surface is flattened above this height: the walls (f up to 25) otherwise squash the
+# wells and the saddle (f from -0.5 to 1.03) into a flat sheet
+SURFACE_ZMAX = 3.0
 ANIMATION_FRAMES = 40
 
 
@@ -255,8 +258,9 @@ def run_demo(
                     title=f"{L.name}: the race on the surface",
                     domain=_surface_box(L),
                     resolution=90,
-                    elev=40.0,
+                    elev=58.0,
                     azim=-60.0,
+                    zmax=SURFACE_ZMAX,
                 ),
             ),
             ("curves", lambda: plot_curves(race, landscape=L, title="loss and gradient norm")),

@@ -9,6 +9,7 @@ the ``i``-th drawn critical point, ``path:<optimizer>:<row>`` for a trajectory,
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -471,6 +472,30 @@ def _mask_outside(path: np.ndarray, box: Any) -> np.ndarray:
     return out
 
 
+def densify_path(path: np.ndarray, box: Any, n: int = 160) -> np.ndarray:
+    """The path with points added along each step, at most ``1/n`` of the box diagonal apart.
+
+    On a 3-D surface a step is drawn as a chord from ``(p_k, f(p_k))`` to ``(p_{k+1},
+    f(p_{k+1}))``; over a valley a long step's chord floats far above the surface (momentum's
+    jumps did). Lifting the intermediate points to ``f`` keeps the drawn path on the surface.
+    Rows of NaN (points outside the box) stay gaps.
+    """
+    path = np.asarray(path, dtype=float)
+    if len(path) < 2:
+        return path
+    (x0, x1), (y0, y1) = box
+    gap = float(np.hypot(x1 - x0, y1 - y0)) / n
+    out = [path[:1]]
+    for a, b in itertools.pairwise(path):
+        if np.isfinite(a).all() and np.isfinite(b).all():
+            k = max(1, int(np.ceil(np.hypot(*(b - a)) / gap)))
+            t = np.linspace(0.0, 1.0, k + 1)[1:, None]
+            out.append(a + t * (b - a))
+        else:
+            out.append(b[None, :])
+    return np.concatenate(out)
+
+
 def plot_surface(
     landscape: Landscape,
     runs: Any = None,
@@ -488,8 +513,10 @@ def plot_surface(
 ) -> Figure:
     """The 3-D surface ``z = f(x, y)`` with the runs' paths on it and critical points labelled.
 
-    Paths are drawn at height ``f(path)`` (the recorded positions, cut at each row's stop and
-    masked where they leave the plotting box); critical points are drawn at ``(x, y, f)``.
+    Paths are drawn on the surface, at height ``f`` at every drawn point (the recorded positions,
+    cut at each row's stop, masked where they leave the plotting box, with points added along
+    long steps so a step follows the surface instead of a chord through the air; see
+    :func:`densify_path`); critical points are drawn at ``(x, y, f)``.
     Labels are placed in the projected view so they do not overlap. ``domain`` overrides the
     plotting box ``((x0, x1), (y0, y1))``; the other arguments are as for
     :func:`plot_contour`, plus the view angles ``elev``/``azim`` (degrees) and ``zmax``, a cap
@@ -535,17 +562,20 @@ def plot_surface(
         ax.set_zlabel("f(x, y)")
         ax.set_title(landscape.name if title is None else title)
         colors = style.optimizer_colors(list(runs))
-        handles: list[Any] = []
-        for (label, traj), lw in zip(runs.items(), path_widths(len(runs)), strict=True):
+        handle_of: dict[str, Any] = {}
+        order = drawing_order(runs, max_paths, box)  # short paths over long ones, as on contours
+        widths = dict(zip(order, path_widths(len(order)), strict=True))
+        for rank, label in enumerate(order):
+            traj, lw = runs[label], widths[label]
             B = np.asarray(traj.positions).shape[1]
             first = True
             for row in pick_rows(B, max_paths):
-                p = _mask_outside(row_path(traj, row), box)
+                p = densify_path(_mask_outside(row_path(traj, row), box), box)
                 ok = np.all(np.isfinite(p), axis=1)
                 if not ok.any():
                     continue
                 z = np.full(len(p), np.nan)
-                z[ok] = landscape.value(p[ok]).detach().numpy() + lift
+                z[ok] = np.minimum(landscape.value(p[ok]).detach().numpy(), Z.max()) + lift
                 (ln,) = ax.plot(
                     p[:, 0],
                     p[:, 1],
@@ -553,8 +583,12 @@ def plot_surface(
                     "-",
                     color=colors[label],
                     lw=lw,
-                    zorder=5,
+                    zorder=5 + 0.01 * rank,
                     label=label if first else "_nolegend_",
+                    path_effects=[
+                        patheffects.Stroke(linewidth=lw + 1.4, foreground="white", alpha=0.8),
+                        patheffects.Normal(),
+                    ],
                 )
                 ln.set_gid(f"path:{label}:{row}")
                 if ok[0]:
@@ -564,8 +598,9 @@ def plot_surface(
                 if ok[-1]:
                     ax.scatter([p[-1, 0]], [p[-1, 1]], [z[-1]], c=colors[label], **style.END_MARKER)
                 if first:
-                    handles.append(ln)
+                    handle_of[label] = ln
                 first = False
+        handles: list[Any] = [handle_of[lab] for lab in runs if lab in handle_of]
         ax.set_xlim(*box[0])
         ax.set_ylim(*box[1])
         ax.set_zlim(zmin, ztop + 2 * lift)
