@@ -9,12 +9,14 @@ from typing import Any
 from descentlab.cli.common import (
     add_subcommand,
     allow_negative_values,
+    coupling_notices,
     nonneg_int,
     number,
     parse_floats,
-    parse_spec,
+    parse_optimizer,
     positive_int,
     print_json,
+    print_notices,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -59,9 +61,9 @@ def _starts(args: argparse.Namespace, landscape: Any) -> Any:
     return build(args, landscape)
 
 
-def _optimizers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+def _optimizers(args: argparse.Namespace) -> list[tuple[Any, dict[str, Any]]]:
     specs = args.optimizer or DEFAULT_OPTIMIZERS
-    return [parse_spec(s, "optimizer") for s in specs]
+    return [parse_optimizer(s) for s in specs]
 
 
 def _figure(args: argparse.Namespace) -> int:
@@ -109,9 +111,11 @@ def _race_figure(args: argparse.Namespace, L: Any, out: Path, stem: str) -> list
             f"figure {args.kind} needs a 2-D landscape; {L.name} has dimension {L.dim}"
         )
     starts = _starts(args, L)
+    optimizers = _optimizers(args)
+    print_notices(coupling_notices(optimizers, len(starts)))
     race = run(
         L,
-        _optimizers(args),
+        optimizers,
         starts,
         steps=300 if args.steps is None else args.steps,
         seed=args.seed,

@@ -9,14 +9,17 @@ from typing import Any
 from descentlab.cli.common import (
     add_landscape_arguments,
     add_subcommand,
+    coupling_notices,
     format_table,
     key_values,
     nonneg_int,
     number,
     parse_floats,
+    parse_optimizer,
     parse_spec,
     positive_int,
     print_json,
+    print_notices,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -123,10 +126,11 @@ def _run(args: argparse.Namespace) -> int:
 
     landscape = _landscape(args)
     starts = _starts(args, landscape)
-    optimizers = [parse_spec(s, "optimizer") for s in args.optimizer]
+    optimizers = [parse_optimizer(s) for s in args.optimizer]
     schedule = parse_spec(args.schedule, "schedule") if args.schedule else None
     lrs = parse_floats(args.lrs, "--lrs") if args.lrs else None
     n_rows = len(starts) * (len(lrs) if lrs else 1)
+    print_notices(coupling_notices(optimizers, n_rows))
     result = run(
         landscape,
         list(optimizers),
