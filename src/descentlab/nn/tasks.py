@@ -190,6 +190,11 @@ def make_blobs(n: int = 200, centers: int = 3, std: float = 0.6, seed: int = 0) 
     return Task("blobs", X, k.long(), centers, f"{centers} Gaussian blobs")
 
 
+DIGITS_NEEDS_SKLEARN = (
+    "the digits task needs scikit-learn, an optional dependency (pip install scikit-learn)"
+)
+
+
 def digits_available() -> bool:
     """Whether scikit-learn (which ships the 8x8 digits) is importable."""
     try:
@@ -205,7 +210,7 @@ def load_digits(n: int | None = None) -> Task:
     Raises a :class:`DescentlabError` when scikit-learn is not installed (it is optional).
     """
     if not digits_available():
-        raise DescentlabError("the digits task needs scikit-learn (pip install scikit-learn)")
+        raise DescentlabError(DIGITS_NEEDS_SKLEARN)
     from sklearn.datasets import load_digits as _load
 
     d = _load()
@@ -239,6 +244,8 @@ def get_task(name: str, **kwargs: Any) -> Task:
         torch.Size([50, 2])
     """
     key = str(name).strip().lower()
+    if key == "digits" and not digits_available():  # say what is missing, not "unknown task"
+        raise DescentlabError(DIGITS_NEEDS_SKLEARN)
     if key not in task_names():
         raise UnknownNameError("task", str(name), task_names())
     fn = TASKS[key]
