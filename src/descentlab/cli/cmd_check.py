@@ -10,6 +10,8 @@ from typing import Any
 from descentlab.cli.common import add_subcommand, parse_spec, print_json
 from descentlab.errors import DescentlabError, InvalidParameterError
 
+USER_LOSSES = {"cross_entropy": "CrossEntropyLoss", "mse": "MSELoss"}
+
 
 def register(sub: Any) -> None:
     p = add_subcommand(
@@ -18,16 +20,44 @@ def register(sub: Any) -> None:
         help="classify a trained network's weights: minimum, saddle (index), plateau, descending",
         description=(
             "Load a run written by 'descentlab train' (summary.json + model.pt), rebuild its "
-            "task and model, and run check_point on the full data: gradient norm, both ends "
+            "task and model -- or load your own model (--model FILE.py[:FUNCTION] --weights "
+            "--data) -- and run check_point on the full data: gradient norm, both ends "
             "of the Hessian spectrum (dense when small, Lanczos otherwise), negative-curvature "
             "fraction, spread over batches, and the verdict."
         ),
         examples=[
             "descentlab check --run runs/moons",
             "descentlab check --run runs/moons --batch-size 50 --exact-below 0 --json",
+            "descentlab check --model my_net.py:build_model --weights my_net.pt --data data.pt",
         ],
     )
-    p.add_argument("--run", required=True, help="folder written by 'descentlab train'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="folder written by 'descentlab train'")
+    src.add_argument(
+        "--model",
+        metavar="FILE.py[:FUNCTION]",
+        help="your own model: a Python file whose FUNCTION (default build_model) takes no "
+        "arguments and returns the nn.Module; needs --weights and --data",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="with --model: a state_dict saved with torch.save, or a checkpoint dict holding "
+        "one under 'state_dict', 'model_state_dict' or 'model'",
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        help="with --model: the data, a .pt file holding (X, y) or {'X': ..., 'y': ...} "
+        "(torch.save), or a .npz file with arrays X and y",
+    )
+    p.add_argument(
+        "--loss",
+        choices=sorted(USER_LOSSES),
+        default="cross_entropy",
+        help="with --model: the loss, batch mean (default cross_entropy)",
+    )
+    p.add_argument("--l2", type=float, default=0.0, help="with --model: L2 penalty (l2/2)|θ|²")
     p.add_argument("--batch-size", type=int, default=None, help="batches for the spread")
     p.add_argument("--grad-tol", type=float, default=1e-3, help="stationarity threshold")
     p.add_argument("--k", type=int, default=5, help="eigenpairs at each end (Lanczos)")
@@ -43,10 +73,42 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from descentlab.nn import check_point
-    from descentlab.nn.tasks import build_model, get_task
 
     if args.threads < 1:
         raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
+    if args.model is not None:
+        folder, model_spec, task_spec, model, loss_fn, data, l2 = load_user_model(args)
+    else:
+        folder, model_spec, task_spec, model, loss_fn, data, l2 = _load_train_run(args)
+    old = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        c = check_point(
+            model,
+            loss_fn,
+            data,
+            batch_size=args.batch_size,
+            grad_tol=args.grad_tol,
+            k=args.k,
+            exact_below=args.exact_below,
+            weight_decay=l2,
+        )
+    finally:
+        torch.set_num_threads(old)
+    if args.json:
+        print_json(c.to_dict())
+    else:
+        print(f"{folder}: {model_spec} on {task_spec}")
+        print(str(c))
+    return 0
+
+
+def _load_train_run(args: argparse.Namespace) -> tuple[Any, ...]:
+    """(folder, model spec, task spec, model, loss, data, l2) of a folder written by train."""
+    import torch
+
+    from descentlab.nn.tasks import build_model, get_task
+
     folder = Path(args.run)
     summary_path, model_path = folder / "summary.json", folder / "model.pt"
     for f in (summary_path, model_path):
@@ -67,24 +129,118 @@ def run(args: argparse.Namespace) -> int:
         model.load_state_dict(state)
     except Exception as exc:
         raise DescentlabError(f"cannot load {model_path}: {exc}") from None
-    old = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    return folder, model_spec, task_spec, model, torch.nn.CrossEntropyLoss(), (task.X, task.y), l2
+
+
+def load_user_model(args: argparse.Namespace) -> tuple[Any, ...]:
+    """(file, builder, data file, model, loss, data, l2) for ``--model FILE.py[:FUNCTION]
+    --weights FILE --data FILE``.
+
+    The builder file is run as a module (your code, on your machine: the command line only;
+    the web server never loads files) and ``FUNCTION()`` must return an ``nn.Module``. The
+    weights and the data are read with ``torch.load(weights_only=True)`` (tensors and plain
+    containers only, no pickled code) or, for ``.npz`` data, ``numpy.load(allow_pickle=False)``.
+    """
+    import importlib.util
+
+    import torch
+
+    for flag in ("weights", "data"):
+        if getattr(args, flag) is None:
+            raise InvalidParameterError(f"--model needs --{flag}")
+    if not args.l2 >= 0 or args.l2 == float("inf"):
+        raise InvalidParameterError(f"--l2 must be a finite number >= 0, got {args.l2}")
+    file_text, _, func_name = args.model.partition(":")
+    func_name = func_name or "build_model"
+    path = Path(file_text)
+    if path.suffix != ".py" or not path.is_file():
+        raise InvalidParameterError(f"--model: {path} is not a Python file")
+    spec = importlib.util.spec_from_file_location(f"descentlab_user_model_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise InvalidParameterError(f"--model: cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
     try:
-        c = check_point(
-            model,
-            torch.nn.CrossEntropyLoss(),
-            (task.X, task.y),
-            batch_size=args.batch_size,
-            grad_tol=args.grad_tol,
-            k=args.k,
-            exact_below=args.exact_below,
-            weight_decay=l2,
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise DescentlabError(
+            f"--model: running {path} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    builder = getattr(module, func_name, None)
+    if not callable(builder):
+        raise InvalidParameterError(f"--model: {path} has no function {func_name!r}")
+    try:
+        model = builder()
+    except Exception as exc:
+        raise DescentlabError(
+            f"--model: {func_name}() failed: {type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidParameterError(
+            f"--model: {func_name}() must return a torch.nn.Module, got {type(model).__name__}"
         )
-    finally:
-        torch.set_num_threads(old)
-    if args.json:
-        print_json(c.to_dict())
+    model.load_state_dict(_read_state_dict(Path(args.weights), model))
+    data = _read_data(Path(args.data))
+    loss_fn = getattr(torch.nn, USER_LOSSES[args.loss])()
+    return path, f"{func_name}()", args.data, model, loss_fn, data, float(args.l2)
+
+
+def _read_state_dict(path: Path, model: Any) -> dict[str, Any]:
+    import torch
+
+    if not path.is_file():
+        raise InvalidParameterError(f"--weights: {path} not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DescentlabError(f"--weights: cannot read {path}: {exc}") from None
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise InvalidParameterError(
+            f"--weights: {path} holds no state_dict (tensors by parameter name)"
+        )
+    want = model.state_dict()
+    shapes = [k for k in want if k in obj and tuple(obj[k].shape) != tuple(want[k].shape)]
+    if shapes:
+        k = shapes[0]
+        raise InvalidParameterError(
+            f"--weights: {path} does not fit the model ({k}: {tuple(obj[k].shape)} in the file, "
+            f"{tuple(want[k].shape)} in the model)"
+        )
+    if set(obj) != set(want):
+        missing, extra = sorted(set(want) - set(obj)), sorted(set(obj) - set(want))
+        raise InvalidParameterError(
+            f"--weights: {path} does not fit the model (missing {missing[:5]}, "
+            f"unexpected {extra[:5]})"
+        )
+    return obj
+
+
+def _read_data(path: Path) -> tuple[Any, Any]:
+    import numpy as np
+    import torch
+
+    if not path.is_file():
+        raise InvalidParameterError(f"--data: {path} not found")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                obj: Any = {k: torch.from_numpy(z[k]) for k in z.files}
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DescentlabError(f"--data: cannot read {path}: {exc}") from None
+    if isinstance(obj, dict) and {"X", "y"} <= set(obj):
+        X, y = obj["X"], obj["y"]
+    elif isinstance(obj, list | tuple) and len(obj) == 2:
+        X, y = obj
     else:
-        print(f"{folder}: {model_spec} on {task_spec}")
-        print(str(c))
-    return 0
+        raise InvalidParameterError(
+            f"--data: {path} must hold (X, y) or {{'X': ..., 'y': ...}} (arrays X and y in .npz)"
+        )
+    if not (isinstance(X, torch.Tensor) and isinstance(y, torch.Tensor)) or len(X) != len(y):
+        raise InvalidParameterError("--data: X and y must be tensors of the same length")
+    return X, y
