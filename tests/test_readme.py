@@ -23,6 +23,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,10 +86,12 @@ def test_every_readme_command_and_snippet_runs(tmp_path: Path) -> None:
                 continue
             script = work / f"snippet_{len(ran)}.py"
             script.write_text(body)
+            t0 = time.perf_counter()
             p = subprocess.run([sys.executable, str(script)], cwd=work, env=env,
                                capture_output=True, text=True, timeout=600)  # fmt: skip
             assert p.returncode == 0, f"python snippet failed:\n{body}\n{p.stderr[-2000:]}"
             ran.append(script.name)
+            print(f"{time.perf_counter() - t0:6.1f} s  python {first}")
             continue
         if kind != "bash":
             continue
@@ -97,9 +100,11 @@ def test_every_readme_command_and_snippet_runs(tmp_path: Path) -> None:
                 skipped.append(cmd)
                 continue
             cmd = SUBSTITUTE.get(cmd, cmd)
+            t0 = time.perf_counter()
             p = subprocess.run(["bash", "-c", cmd], cwd=work, env=env, capture_output=True,
                                text=True, timeout=600)  # fmt: skip
             assert p.returncode == 0, f"{cmd!r} exited {p.returncode}:\n{p.stderr[-2000:]}"
             ran.append(cmd)
+            print(f"{time.perf_counter() - t0:6.1f} s  {cmd}")
     assert len(skipped) == 3, skipped  # the two installs and play
     assert len(ran) >= 20

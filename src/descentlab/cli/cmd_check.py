@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from descentlab.nn import check_point
+    from descentlab.progress import stage
 
     if args.threads < 1:
         raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         folder, model_spec, task_spec, model, loss_fn, data, l2 = _load_train_run(args)
     old = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    stage(f"check: gradient and Hessian spectrum of {model_spec}")
     try:
         c = check_point(
             model,

@@ -98,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     from descentlab.nn.slices import pca_path, slice_2d
     from descentlab.nn.tasks import build_model, get_task
     from descentlab.nn.training import train
+    from descentlab.progress import stage
     from descentlab.viz import slices as figs
 
     if args.steps < 1:
@@ -158,11 +159,13 @@ def _run(args: argparse.Namespace) -> int:
     check: dict[str, Any] | None = None
     verdict = None
     if result.diverged_at is None:
+        stage("train: checking the final weights (gradient, Hessian spectrum)")
         c = check_point(model, loss_fn, data, weight_decay=args.l2, batch_size=min(len(task), 256))
         check = c.to_dict()
         verdict = c
         put("check", write_json(out / "check.json", check))
         if not args.no_slices:
+            stage("train: slicing the landscape (random plane, eigenvectors, spectrum, PCA path)")
             d1, d2 = random_directions(model, 2, seed=args.seed)
             s2 = slice_2d(model, loss_fn, data, d1, d2, weight_decay=args.l2)
             figs.plot_slice_2d(
