@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from descentlab.errors import DimensionError, InvalidParameterError
+from descentlab.linalg import row_hessians, row_hvp
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
@@ -246,31 +247,11 @@ class Landscape:
 
     def hvp(self, P: Any, V: Any) -> Tensor:
         """Per-row Hessian-vector products ``H(P_i) V_i``: shape ``(B, d)``."""
-        X = self.as_points(P).detach().requires_grad_(True)
-        Vt = self.as_points(V)
-        with torch.enable_grad():
-            (g,) = torch.autograd.grad(self.fn(X).sum(), X, create_graph=True)
-            if not g.requires_grad:  # affine objective: the Hessian is zero
-                return torch.zeros_like(X).detach()
-            (hv,) = torch.autograd.grad(g, X, grad_outputs=Vt, allow_unused=True)
-        return torch.zeros_like(X).detach() if hv is None else hv.detach()
+        return row_hvp(self.fn, self.as_points(P), self.as_points(V))
 
     def hessian(self, P: Any) -> Tensor:
         """Per-row Hessians ``(B, d, d)`` from ``d`` HVPs of the summed objective."""
-        X = self.as_points(P).detach().requires_grad_(True)
-        B, d = X.shape
-        H = torch.zeros(B, d, d, dtype=X.dtype)
-        with torch.enable_grad():
-            (g,) = torch.autograd.grad(self.fn(X).sum(), X, create_graph=True)
-            if not g.requires_grad:  # affine objective: the Hessian is zero
-                return H
-            for j in range(d):
-                (col,) = torch.autograd.grad(
-                    g[:, j].sum(), X, retain_graph=j < d - 1, allow_unused=True
-                )
-                if col is not None:
-                    H[:, j, :] = col
-        return H
+        return row_hessians(self.fn, self.as_points(P))
 
     # ------------------------------------------------------------------ helpers
     def require_domain(self) -> Domain:

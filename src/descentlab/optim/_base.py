@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from descentlab.errors import DimensionError, InvalidParameterError
+from descentlab.linalg import hessian_from_grad
 
 MAX_FULL_HESSIAN = 4096
 """Largest number of parameters (one param group) for which a full Hessian is formed."""
@@ -169,16 +170,7 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
     # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
     if prob.rows_mode:
         (p,), (gp,) = prob.params, grads
-        if gp.grad_fn is None:
-            return H
-        for j in range(n):
-            e = torch.zeros_like(p)
-            e[:, j] = 1.0
-            (col,) = torch.autograd.grad(
-                gp, p, grad_outputs=e, retain_graph=True, allow_unused=True
-            )
-            if col is not None:
-                H[:, :, j] = col.detach()
+        H = hessian_from_grad(gp, p)
     else:
         if n > MAX_FULL_HESSIAN:
             raise InvalidParameterError(
