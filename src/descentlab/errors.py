@@ -50,15 +50,11 @@ class DimensionError(DescentlabError, ValueError):
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    """Validate a hyper-parameter that must be positive (or non-negative)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"{name} must be a number, got {value!r}") from None
-    if v != v or v in (float("inf"), float("-inf")):
-        raise InvalidParameterError(f"{name} must be finite, got {value!r}")
-    if allow_zero and v < 0:
-        raise InvalidParameterError(f"{name} must be >= 0, got {value!r}")
-    if not allow_zero and v <= 0:
-        raise InvalidParameterError(f"{name} must be > 0, got {value!r}")
-    return v
+    """Alias of :func:`descentlab.validate.check_positive`, the one set of argument checks.
+
+    Kept for the modules that still import it from here (the engine and the range test); new
+    code imports from :mod:`descentlab.validate`.
+    """
+    from descentlab.validate import check_positive as check
+
+    return check(name, value, allow_zero=allow_zero)

@@ -46,7 +46,7 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.landscapes.base import (
     KINDS,
@@ -57,6 +57,7 @@ from descentlab.landscapes.base import (
 )
 from descentlab.linalg import hessian_from_grad, pinv_from_eig, safe_eigh
 from descentlab.progress import Progress
+from descentlab.validate import check_at_most, check_choice, check_positive
 
 Tensor = torch.Tensor
 _F64 = torch.float64
@@ -148,8 +149,7 @@ class CriticalPointSet(Sequence[CriticalPoint]):
 
     def of_kind(self, kind: str) -> list[CriticalPoint]:
         """The points of one kind (``minimum``, ``maximum``, ``saddle`` or ``degenerate``)."""
-        if kind not in KINDS:
-            raise InvalidParameterError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        check_choice("kind", kind, KINDS)
         return [c for c in self.points if c.kind == kind]
 
     @property
@@ -622,8 +622,7 @@ def find_critical_points(
             f"{landscape.name}: no domain to search; pass domain=(lo, hi) or one pair per dimension"
         )
     n = default_n_starts(d) if n_starts is None else _check_int("n_starts", n_starts, 1)
-    if n > 10_000_000:
-        raise InvalidParameterError(f"n_starts must be at most 10000000, got {n}")
+    check_at_most("n_starts", n, 10_000_000)
     max_rounds = _check_int("max_rounds", max_rounds, 1)
     max_starts = _check_int("max_starts", max_starts, 1)
     max_rounds = min(max_rounds, 40)  # 2^40 starts is beyond any budget anyway

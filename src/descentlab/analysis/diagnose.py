@@ -43,10 +43,11 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.landscapes.base import CriticalPoint, Landscape, classify_eigenvalues
 from descentlab.trajectory import Race, Trajectory
+from descentlab.validate import check_positive
 
 OUTCOME_KINDS = (
     "global_minimum",

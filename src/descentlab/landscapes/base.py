@@ -20,6 +20,7 @@ import torch
 
 from descentlab.errors import DimensionError, InvalidParameterError
 from descentlab.linalg import row_hessians, row_hvp
+from descentlab.validate import check_at_most, check_choice, check_int
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
@@ -46,8 +47,7 @@ class CriticalPoint:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise InvalidParameterError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        check_choice("kind", self.kind, KINDS)
 
     @property
     def dim(self) -> int:
@@ -171,10 +171,8 @@ class Landscape:
         params: dict[str, Any] | None = None,
         dtype: torch.dtype = torch.float64,
     ) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise InvalidParameterError(f"dim must be a positive integer, got {dim!r}")
-        if dim > MAX_DIM:  # refuse before building a per-dimension domain of absurd size
-            raise InvalidParameterError(f"dim must be at most {MAX_DIM:,}, got {dim:,}")
+        dim = check_int("dim", dim, lo=1)
+        check_at_most("dim", dim, MAX_DIM)  # before building a per-dimension domain
         self.fn = fn
         self.dim = dim
         self.name = name

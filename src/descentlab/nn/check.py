@@ -34,12 +34,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.nn.density import slq_density
 from descentlab.nn.hessian import HessianOperator
 from descentlab.nn.objective import ModelLoss
 from descentlab.nn.spectrum import lanczos
+from descentlab.validate import check_positive
 
 VERDICTS = ("minimum", "saddle", "plateau", "descending")
 

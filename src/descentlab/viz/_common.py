@@ -16,6 +16,7 @@ from matplotlib.transforms import Bbox
 from descentlab.errors import DimensionError, InvalidParameterError
 from descentlab.io import atomic_path
 from descentlab.landscapes.base import CriticalPoint, Landscape
+from descentlab.validate import check_choice
 from descentlab.viz import style
 
 FORMATS = ("png", "svg")
@@ -36,8 +37,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], fmt: str | None = Non
     """
     target = Path(path)
     fmt = (fmt or target.suffix.lstrip(".") or "png").lower()
-    if fmt not in FORMATS:
-        raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_choice("format", fmt, FORMATS)
     if target.suffix.lower() != f".{fmt}":
         target = target.with_name(target.name + f".{fmt}")
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
