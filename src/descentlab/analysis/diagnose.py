@@ -43,22 +43,13 @@ from typing import Any, overload
 import numpy as np
 import torch
 
+from descentlab.analysis.outcomes import OUTCOME_KINDS
 from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.landscapes.base import CriticalPoint, Landscape, classify_eigenvalues
 from descentlab.trajectory import Race, Trajectory
 from descentlab.validate import check_positive
 
-OUTCOME_KINDS = (
-    "global_minimum",
-    "local_minimum",
-    "saddle",
-    "maximum",
-    "degenerate",
-    "plateau",
-    "diverged",
-    "max_steps",
-)
 _VISIT_KINDS = ("saddle", "degenerate")
 _STALL_WORDS_MIN = 10  # visits shorter than this many steps are kept but not told in words
 
@@ -70,7 +61,8 @@ class Outcome:
     """Why one row stopped.
 
     Attributes:
-        kind: one of :data:`OUTCOME_KINDS`.
+        kind: one of :data:`~descentlab.analysis.outcomes.OUTCOME_KINDS` (the one vocabulary,
+            with labels and colours, in :mod:`descentlab.analysis.outcomes`).
         index: number of negative Hessian eigenvalues of the critical point reached (``None``
             when no critical point was reached).
         gap: for ``local_minimum``, its value minus the global minimum value (``None`` when the

@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
+from descentlab.analysis.outcomes import OUTCOME_SHORT_LABELS
 from descentlab.errors import DimensionError, InvalidParameterError
 from descentlab.io import atomic_path
 from descentlab.landscapes.base import CriticalPoint, Landscape
@@ -157,14 +158,7 @@ def critical_points_in_domain(landscape: Landscape, box: Any = None) -> list[Cri
 
 def short_kind_label(c: CriticalPoint) -> str:
     """``"global min"``, ``"local min"``, ``"saddle"``, ``"max"``, ``"degenerate"``."""
-    key = style.critical_kind_key(c.kind, c.is_global)
-    return {
-        "global_minimum": "global min",
-        "local_minimum": "local min",
-        "saddle": "saddle",
-        "maximum": "max",
-        "degenerate": "degenerate",
-    }[key]
+    return OUTCOME_SHORT_LABELS[style.critical_kind_key(c.kind, c.is_global)]
 
 
 def _overlap(a: Bbox, b: Bbox) -> float:

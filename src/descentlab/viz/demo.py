@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.analysis.outcomes import OUTCOME_LABELS
 from descentlab.landscapes.base import Landscape
 from descentlab.landscapes.registry import get_landscape
 from descentlab.progress import Progress
@@ -142,7 +143,7 @@ def verdict(outcome: Any) -> str:
         "local_minimum": "settled in a local minimum",
         "diverged": "diverged",
         "max_steps": "still moving",
-    }.get(k, k.replace("_", " "))
+    }.get(k) or OUTCOME_LABELS[k]
 
 
 def demo_race(progress: bool | None = None) -> tuple[Landscape, Any, dict[str, Any]]:
