@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from descentlab.errors import InvalidParameterError
+from descentlab.formatting import format_number, format_table
 from descentlab.io import to_jsonable
 from descentlab.landscapes.base import (
     KINDS,
@@ -230,25 +231,14 @@ class CriticalPointSet(Sequence[CriticalPoint]):
                 [
                     str(i + 1),
                     _fmt_vec(c.point, digits),
-                    _fmt_num(c.value, digits),
+                    format_number(c.value, digits),
                     c.kind,
                     str(c.index),
                     eig,
                     "yes" if c.is_global else "",
                 ]
             )
-        cells = [headers, *rows]
-        widths = [max(len(r[j]) for r in cells) for j in range(len(headers))]
-        right = {0, 2, 4}
-        lines = []
-        for r in cells:
-            parts = [
-                (s.rjust(w) if j in right else s.ljust(w))
-                for j, (s, w) in enumerate(zip(r, widths, strict=True))
-            ]
-            lines.append("  ".join(parts).rstrip())
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return format_table(headers, rows, right={0, 2, 4})
 
     def __str__(self) -> str:
         parts = [self.summary(), self.table()]
@@ -256,16 +246,8 @@ class CriticalPointSet(Sequence[CriticalPoint]):
         return "\n".join(parts)
 
 
-def _fmt_num(x: float, digits: int) -> str:
-    if x == 0:
-        return "0"
-    if 1e-4 <= abs(x) < 1e6:
-        return f"{x:.{digits}g}"
-    return f"{x:.{max(digits - 3, 1)}e}"
-
-
 def _fmt_vec(v: Sequence[float], digits: int) -> str:
-    return "(" + ", ".join(_fmt_num(float(x), digits) for x in v) + ")"
+    return "(" + ", ".join(format_number(float(x), digits) for x in v) + ")"
 
 
 # ---------------------------------------------------------------------------------------------
