@@ -36,7 +36,7 @@ saddle-visit ``radius = 1e-2 w``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -225,7 +225,9 @@ def diagnose(
             is tiny (plateau test).
         value_tol: minima within ``value_tol * max(1, |f*|)`` of the global value ``f*`` are
             global.
-        critical_points: compare with these instead of the landscape's known ones.
+        critical_points: compare with these instead of the landscape's known ones: any iterable
+            of :class:`~descentlab.landscapes.CriticalPoint` (a list, a tuple, a slice of
+            ``landscape.critical_points``, a :class:`~descentlab.analysis.CriticalPointSet`).
 
     Returns:
         a :class:`Diagnosis`.
@@ -243,13 +245,13 @@ def diagnose(
             raise InvalidParameterError(
                 f"diagnose needs a Landscape, got {type(landscape).__name__}"
             )
-        resolved = _critical_points(landscape, critical_points)  # once for every optimizer
+        resolved = _critical_points(landscape, _as_points(critical_points))  # once for all
         return {
             lab: _diagnose(t, landscape, tol, far, radius, plateau_rel, value_tol, resolved)
             for lab, t in trajectory.items()
         }
     return _diagnose(
-        trajectory, landscape, tol, far, radius, plateau_rel, value_tol, critical_points
+        trajectory, landscape, tol, far, radius, plateau_rel, value_tol, _as_points(critical_points)
     )
 
 
@@ -261,7 +263,7 @@ def _diagnose(
     radius: float | None,
     plateau_rel: float,
     value_tol: float,
-    critical_points: Any,
+    critical_points: list[CriticalPoint] | _Reference | None,
 ) -> Diagnosis:
     if not isinstance(trajectory, Trajectory):
         raise InvalidParameterError(
@@ -281,10 +283,12 @@ def _diagnose(
     check_positive("plateau_rel", plateau_rel)
     check_positive("value_tol", value_tol, allow_zero=True)
 
-    if isinstance(critical_points, tuple) and len(critical_points) == 3:  # resolved for a race
-        cps, complete, notes = critical_points
-    else:
-        cps, complete, notes = _critical_points(landscape, critical_points)
+    ref = (
+        critical_points
+        if isinstance(critical_points, _Reference)  # resolved once for a race
+        else _critical_points(landscape, critical_points)
+    )
+    cps, complete, notes = ref.points, ref.complete, ref.notes
     gmin = _global_value(landscape, cps)
     gscale = _grad_scale(landscape, trajectory, scale)
     plateau_tol = plateau_rel * gscale
@@ -386,9 +390,8 @@ def escape_times(
         [((0.0, 0.0), 19)]
     """
     check_positive("radius", radius)
-    cps = (
-        list(landscape.critical_points or []) if critical_points is None else list(critical_points)
-    )
+    given = _as_points(critical_points)
+    cps = list(landscape.critical_points or []) if given is None else given
     sad = [c for c in cps if c.kind in kinds]
     B = trajectory.n_starts
     out: list[list[SaddleVisit]] = [[] for _ in range(B)]
@@ -432,31 +435,63 @@ def _scale(landscape: Landscape, trajectory: Trajectory) -> float:
     return 1.0
 
 
-def _critical_points(
-    landscape: Landscape, given: Sequence[CriticalPoint] | None
-) -> tuple[list[CriticalPoint], bool, list[str]]:
+@dataclass(frozen=True)
+class _Reference:
+    """The critical points a diagnosis compares with, whether they are all of them, and notes."""
+
+    points: list[CriticalPoint]
+    complete: bool
+    notes: list[str]
+
+
+def _as_points(given: Any) -> list[CriticalPoint] | None:
+    """``critical_points=`` as a list of ``CriticalPoint``: any iterable of them (a
+    ``CriticalPointSet`` included) or ``None``; anything else is refused with what was given."""
+    if given is None:
+        return None
+    if isinstance(given, CriticalPoint | str | bytes) or not isinstance(given, Iterable):
+        raise InvalidParameterError(
+            "critical_points must be a sequence of CriticalPoint (e.g. landscape.critical_points"
+            f"[:3] or a CriticalPointSet), got {type(given).__name__}"
+        )
+    points = list(given)
+    for i, c in enumerate(points):
+        if not isinstance(c, CriticalPoint):
+            raise InvalidParameterError(
+                f"critical_points[{i}] must be a CriticalPoint, got {type(c).__name__}"
+            )
+    return points
+
+
+def _critical_points(landscape: Landscape, given: list[CriticalPoint] | None) -> _Reference:
     if given is not None:
-        return list(given), True, ["compared with the critical points given"]
+        for i, c in enumerate(given):
+            if c.dim != landscape.dim:
+                raise InvalidParameterError(
+                    f"critical_points[{i}] is {c.dim}-dimensional but {landscape.name} has "
+                    f"d={landscape.dim}"
+                )
+        return _Reference(given, True, ["compared with the critical points given"])
     known = landscape.critical_points
     if known is not None:
         note = "known critical points" + (
             "" if landscape.complete else " (incomplete; end points polished)"
         )
-        return list(known), landscape.complete, [note]
+        return _Reference(list(known), landscape.complete, [note])
     if landscape.domain is None:
-        return [], False, ["no critical points known and no domain to search: end points polished"]
+        return _Reference(
+            [], False, ["no critical points known and no domain to search: end points polished"]
+        )
     from descentlab.analysis.critical import MAX_SEARCH_DIM, find_critical_points
 
     if landscape.dim > MAX_SEARCH_DIM:
-        return (
-            [],
-            False,
-            [f"no critical points known and d > {MAX_SEARCH_DIM}: end points polished"],
+        return _Reference(
+            [], False, [f"no critical points known and d > {MAX_SEARCH_DIM}: end points polished"]
         )
     found = find_critical_points(landscape, progress=False)
     notes = [f"critical points found numerically in the domain ({len(found)} points)"]
     notes += list(getattr(found, "notes", ()))
-    return list(found), False, notes
+    return _Reference(list(found), False, notes)
 
 
 def _global_value(landscape: Landscape, cps: Sequence[CriticalPoint]) -> float | None:
