@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from descentlab.errors import InvalidParameterError
+from descentlab.errors import InvalidParameterError, check_positive
 
 __all__ = [
     "MAX_SEED",
@@ -89,32 +89,6 @@ def check_number(
     if below or above:
         need = range_text(lo, hi, lo_open=lo_open, hi_open=hi_open)
         raise InvalidParameterError(f"{_who(name, owner)} must be {need}, got {value!r}")
-    return v
-
-
-def check_positive(
-    name: str, value: Any, *, allow_zero: bool = False, owner: str | None = None
-) -> float:
-    """A finite number ``> 0`` (``>= 0`` with ``allow_zero``), as a ``float``.
-
-    Anything ``float()`` reads is accepted (``"0.5"`` from a form field included).
-
-    Example:
-        >>> check_positive("lr", "0.5")
-        0.5
-    """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"{_who(name, owner)} must be a number, got {value!r}"
-        ) from None
-    if not math.isfinite(v):
-        raise InvalidParameterError(f"{_who(name, owner)} must be finite, got {value!r}")
-    if allow_zero and v < 0:
-        raise InvalidParameterError(f"{_who(name, owner)} must be >= 0, got {value!r}")
-    if not allow_zero and v <= 0:
-        raise InvalidParameterError(f"{_who(name, owner)} must be > 0, got {value!r}")
     return v
 
 
