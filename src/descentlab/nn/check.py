@@ -362,7 +362,7 @@ def check_point(
         asym = float(torch.linalg.matrix_norm((D - D.T) / 2, ord=2)) if f.n > 1 else 0.0
         ev, U = torch.linalg.eigh((D + D.T) / 2)
         d_norm = float(ev.abs().max()) if f.n else 0.0
-        delta = asym + f.n * torch.finfo(torch.float64).eps * d_norm + f.n * eps * d_norm
+        delta = asym + f.n * eps * d_norm  # asymmetry + eigensolver backward error
         eigenvalues = ev.tolist()
         lmax, lmin = float(ev[-1]), float(ev[0])
         top, bottom = ev.flip(0)[:k_eff].tolist(), ev[:k_eff].tolist()
