@@ -238,3 +238,16 @@ def test_unconverged_lambda_min_is_unresolved_not_minimum(moons_models):
     assert "lanczos_max_steps" in short.summary
     full = check_point(net, loss_fn, (task.X, task.y), lanczos_max_steps=200, **kw)
     assert full.verdict == "minimum" and full.converged
+
+
+def test_without_per_sample_noise_the_threshold_is_grad_tol_and_says_so(moons_models):
+    task, _, models = moons_models
+    net = models["early stop"]
+    weighted = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0], dtype=F64))  # not a mean
+    for kw in ({"data": (task.X, task.y)}, {"data": (task.X, task.y), "batch_size": 300}):
+        c = check_point(net, weighted, density_vectors=0, **kw)
+        assert c.grad_stderr is None and c.thresholds["grad_threshold"] == 1e-3
+        assert any("not an average of per-sample losses" in n for n in c.notes)
+        assert c.verdict == "descending"
+    c = check_point(net, nn.CrossEntropyLoss(), (task.X, task.y), mode="train", density_vectors=0)
+    assert c.grad_stderr is None and any("train mode" in n for n in c.notes)
