@@ -251,3 +251,15 @@ def test_without_per_sample_noise_the_threshold_is_grad_tol_and_says_so(moons_mo
         assert c.verdict == "descending"
     c = check_point(net, nn.CrossEntropyLoss(), (task.X, task.y), mode="train", density_vectors=0)
     assert c.grad_stderr is None and any("train mode" in n for n in c.notes)
+
+
+def test_an_unconverged_negative_ritz_value_still_proves_a_saddle():
+    # two Lanczos steps: lambda_min has not converged, but its Ritz value is the Rayleigh
+    # quotient of an explicit direction, so lambda_min <= it < 0 is certain
+    X, Y = whitened_data()
+    net = linear_critical_point(X, Y, (1, 2), GAUGES["general"])
+    ev, _ = oracle(net, nn.MSELoss(), X, Y)
+    c = check_point(net, nn.MSELoss(), (X, Y), exact_below=0, lanczos_max_steps=3, k=1)
+    assert not c.evidence["lambda_min"]["converged"]
+    assert c.verdict == "saddle" and c.index is None and c.index_lower_bound >= 1, c.summary
+    assert float(ev[0]) <= c.lambda_min < 0

@@ -176,8 +176,8 @@ def _count_negative(
     max_steps: int | None,
     floor: float,
 ) -> tuple[int, bool]:
-    """Converged eigenvalues with ``θ + max(residual, floor) < -neg_tol``, found by successive
-    deflated Lanczos runs.
+    """Converged eigenvalues with ``θ + floor < -neg_tol`` (``θ`` a Rayleigh quotient, ``floor``
+    its rounding: the verdict's own test), found by successive deflated Lanczos runs.
 
     Returns the count and whether it is exact: every counted pair converged, and the last
     run's bottom pair converged without being certainly below ``-neg_tol`` (the same reading
@@ -188,8 +188,7 @@ def _count_negative(
         return [
             c
             for c in range(b.values.numel())
-            if bool(b.converged[c])
-            and float(b.values[c]) + max(float(b.residuals[c]), floor) < -neg_tol
+            if bool(b.converged[c]) and float(b.values[c]) + floor < -neg_tol
         ]
 
     def clear(b: Any) -> bool:
@@ -455,6 +454,8 @@ def check_point(
     upper_min = lmin + delta0  # Rayleigh quotient: lambda_min is at most this
     lower_min = lmin - res_min  # needs convergence
     certain_negative = upper_min < -tau
+    if certain_negative and index_lb == 0:  # the Rayleigh quotient proves one, converged or not
+        index_lb = 1
     weak = certain_negative and lmax > 0 and abs(lmin) < neg_rel_tol * lmax
     flat = conv_max and conv_min and max(abs(lmax) + res_max, abs(lmin) + res_min) <= flat_tol
     g_txt = (
