@@ -1,0 +1,140 @@
+"""Data parallel: 2 gloo processes on CPU give the single-process numbers to 1e-6 relative.
+
+Each scenario launches ``tests/dist_worker.py`` twice with torchrun's environment variables
+(localhost only, bounded by a timeout) and compares every rank's results with the same
+computation done here in one process on the full data (the oracle), and the ranks with each
+other (they must agree exactly: every rank gets the same all-reduced vectors).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import dist_worker as W
+
+pytestmark = pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="torch.distributed with the gloo backend is not available in this torch build",
+)
+
+REL = 1e-6
+WORKER = Path(__file__).with_name("dist_worker.py")
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def launch(scenario: str, out: Path, world: int = 2, timeout: float = 180) -> list[dict]:
+    port = free_port()
+    procs = []
+    for r in range(world):
+        env = dict(os.environ)
+        env.update(
+            RANK=str(r),
+            LOCAL_RANK=str(r),
+            WORLD_SIZE=str(world),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+            OMP_NUM_THREADS="1",
+            PYTHONPATH=os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]),
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(WORKER), scenario, str(out)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    logs = []
+    try:
+        for p in procs:
+            logs.append(p.communicate(timeout=timeout)[0].decode(errors="replace"))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, log in zip(procs, logs, strict=True):
+        assert p.returncode == 0, log[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
+
+
+def close(a, b, rel=REL):
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    scale = max(float(b.abs().max()), 1e-12)
+    return float((a - b).abs().max()) <= rel * scale
+
+
+def assert_matches(res: dict, ref: dict) -> None:
+    assert res["n_samples"] == ref["n_samples"]
+    for key in (
+        "loss",
+        "grad",
+        "top",
+        "bottom",
+        "eigenvalues",
+        "hutchinson",
+        "hutchpp",
+        "slq_moment2",
+        "ggn_v",
+        "fisher_v",
+    ):
+        assert close(res[key], ref[key]), (key, res[key], ref[key])
+    assert res["index"] == ref["index"] and ref["index"] > 0  # a point with negative curvature
+    cos = abs(float(torch.dot(torch.tensor(res["top_vector"]), torch.tensor(ref["top_vector"]))))
+    assert cos > 1 - 1e-8
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    net, X, y = W.problem()
+    return W.compute(net, (X, y), batch_size=None)
+
+
+@pytest.mark.slow
+def test_uneven_split_matches_single_process(tmp_path, reference):
+    r0, r1 = launch("plain", tmp_path)
+    assert W.SPLIT[0] != W.SPLIT[1]
+    for res in (r0, r1):
+        assert_matches(res, reference)
+    assert r0 == r1  # every rank: the same eigenvalues, vectors and estimates, bit for bit
+
+
+@pytest.mark.slow
+def test_ddp_wrapped_model_is_not_reduced_twice(tmp_path, reference):
+    r0, r1 = launch("ddp", tmp_path)
+    for res in (r0, r1):
+        assert res.pop("ddp_grads_untouched") is True
+        assert_matches(res, reference)
+
+
+@pytest.mark.slow
+def test_distributed_sampler_shards(tmp_path):
+    """DistributedSampler pads the data to a multiple of the world size by repeating the first
+    samples; the oracle is the single-process loss on that padded set."""
+    r0, r1 = launch("loader", tmp_path)
+    net, X, y = W.problem()
+    idx = torch.cat([torch.arange(W.N_SAMPLES), torch.arange(1)])  # 37 -> 38: sample 0 twice
+    ref = W.compute(net, (X[idx], y[idx]), batch_size=None)
+    for res in (r0, r1):
+        assert_matches(res, ref)
+
+
+@pytest.mark.slow
+def test_parameters_differing_between_ranks_is_a_clear_error(tmp_path):
+    r0, r1 = launch("mismatch", tmp_path)
+    for res in (r0, r1):
+        assert res["error"] == "InvalidParameterError"
+        assert "differ between ranks" in res["message"]
