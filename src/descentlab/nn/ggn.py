@@ -104,15 +104,21 @@ class _OutputCurvature(HessianOperator):
 class GGNOperator(_OutputCurvature):
     """``G v`` with ``G = Σ_b w_b J_bᵀ ∇²_f ℓ_b J_b`` (plus ``weight_decay · I``): see the module.
 
-    The output-space Hessian ``∇²_f ℓ_b`` is taken from ``loss_fn`` itself by ``torch.func``
-    (forward over reverse in output space), so any loss that is twice differentiable in the
+    The output-space Hessian ``∇²_f ℓ_b`` is taken from ``loss_fn`` itself (double backward in
+    output space, cheap: the output is small), so any loss that is twice differentiable in the
     output works; ``G ⪰ 0`` needs it convex there (``CrossEntropyLoss``, ``MSELoss``...).
     """
 
     def _output_product(self, out: Tensor, y: Any, u: Tensor, weight: float) -> Tensor:
-        loss_fn = self.objective.loss_fn
-        g = torch.func.grad(lambda o: loss_fn(o, y).reshape(()))
-        return weight * torch.func.jvp(g, (out,), (u,))[1]
+        o = out.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(
+                self.objective.loss_fn(o, y).reshape(()), o, create_graph=True
+            )
+            if not g.requires_grad:  # the loss is affine in the output
+                return torch.zeros_like(u)
+            (hu,) = torch.autograd.grad(g, o, grad_outputs=u, allow_unused=True)
+        return weight * (torch.zeros_like(u) if hu is None else hu.detach())
 
 
 class FisherOperator(_OutputCurvature):
