@@ -67,6 +67,44 @@ def compute(model: nn.Module, data: object, batch_size: int | None) -> dict:
     }
 
 
+def train_monitored(model: nn.Module, train: tuple, probe: tuple, writer: object = None) -> dict:
+    """Six SGD steps on ``train`` with a TrainingMonitor probing ``probe`` every two steps."""
+    from descentlab.nn import TrainingMonitor
+
+    loss_fn = nn.CrossEntropyLoss()
+    mon = TrainingMonitor(
+        model, loss_fn, probe, every=2, window=4, probe_tol=1e-10, probe_iter=60, writer=writer
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    X, y = train
+    for _ in range(6):
+        opt.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        mon(loss)
+        opt.step()
+    d = mon.to_dict()
+    return {
+        "losses": d["losses"],
+        "grad_norms": d["grad_norms"],
+        "lambda_max": [p["lambda_max"] for p in d["probes"]],
+        "lambda_min": [p["lambda_min"] for p in d["probes"]],
+    }
+
+
+class RecordingWriter:
+    """A stand-in SummaryWriter that records what it is given."""
+
+    def __init__(self) -> None:
+        self.scalars: list[tuple[str, float, int]] = []
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.scalars.append((tag, float(value), int(step)))
+
+    def add_text(self, tag: str, text: str, step: int) -> None:
+        pass
+
+
 def main() -> None:
     scenario, out = sys.argv[1], Path(sys.argv[2])
     torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
@@ -85,6 +123,11 @@ def main() -> None:
         ds = TensorDataset(X, y)
         sampler = DistributedSampler(ds, shuffle=False, drop_last=False)
         res = compute(net, DataLoader(ds, batch_size=4, sampler=sampler), batch_size=None)
+    elif scenario == "monitor":  # a DDP training loop: equal training shards, uneven probe shards
+        train = (X[:24][r * 12 : (r + 1) * 12], y[:24][r * 12 : (r + 1) * 12])
+        writer = RecordingWriter()
+        res = train_monitored(nn.parallel.DistributedDataParallel(net), train, (Xr, yr), writer)
+        res["n_logged"] = len(writer.scalars)
     elif scenario == "mismatch":  # different parameters on the two ranks: a clear error
         if r == 1:
             with torch.no_grad():

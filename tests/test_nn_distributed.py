@@ -138,3 +138,20 @@ def test_parameters_differing_between_ranks_is_a_clear_error(tmp_path):
     for res in (r0, r1):
         assert res["error"] == "InvalidParameterError"
         assert "differ between ranks" in res["message"]
+
+
+@pytest.mark.slow
+def test_monitor_in_a_ddp_loop_matches_single_process(tmp_path):
+    """DDP on two equal training shards takes the full-batch steps; the monitor records the
+    mean loss and probes the Hessian of the (uneven) probe shards' union."""
+    r0, r1 = launch("monitor", tmp_path)
+    net, X, y = W.problem()
+    ref = W.train_monitored(net, (X[:24], y[:24]), (X, y))
+    for res in (r0, r1):
+        for key in ("losses", "grad_norms", "lambda_max", "lambda_min"):
+            assert close(res[key], ref[key]), (key, res[key], ref[key])
+    assert r0["n_logged"] == 6 * 2 + 3 * 3  # rank 0 logs: loss, grad_norm; 3 probes x 3
+    assert r1["n_logged"] == 0  # only rank 0 writes
+    assert {k: v for k, v in r0.items() if k != "n_logged"} == {
+        k: v for k, v in r1.items() if k != "n_logged"
+    }

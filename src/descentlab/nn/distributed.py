@@ -54,6 +54,15 @@ def is_main_process(group: Any = None) -> bool:
     return rank(group) == 0
 
 
+def mean_over_ranks(value: float, group: Any = None) -> float:
+    """The plain mean of a number over the ranks (float64; the same result on every rank)."""
+    dist = torch.distributed
+    device = "cuda" if dist.get_backend(group) == "nccl" else "cpu"
+    t = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    dist.all_reduce(t, group=group)
+    return float(t) / world_size(group)
+
+
 def unwrap_model(model: Any) -> Any:
     """The module inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper."""
     wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
