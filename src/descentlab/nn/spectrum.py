@@ -8,7 +8,17 @@ negative ``λmin`` at a saddle. Every new vector is orthogonalised against all p
 (twice: "twice is enough"), which keeps the basis orthonormal in floating point and prevents
 ghost copies of converged eigenvalues. A Ritz pair ``(θ, y = V_j s)`` has residual
 ``‖Hy - θy‖ = |β_j s_j|``; iterations stop when every wanted pair has residual
-``≤ tol · max|θ|``, then the residuals are recomputed with true products and reported.
+``≤ max(atol, tol · max|θ|)`` or the step budget ``max_steps`` is spent, then the residuals are
+recomputed with true products and reported with a per-pair ``converged`` flag.
+
+Error bounds (Parlett, ch. 11): for a unit ``y`` with ``r = Hy - θy``, some eigenvalue of ``H``
+lies in ``[θ - ‖r‖, θ + ‖r‖]``; if no other eigenvalue lies within ``gap`` of ``θ``, the
+distance shrinks to ``‖r‖² / gap`` (Kato–Temple). ``Eigenpairs.bounds`` is the first,
+guaranteed bound, refined by the second with ``gap`` taken as the distance to the nearest other
+Ritz value minus its residual (a bound that assumes Lanczos has not missed an eigenvalue in
+between — the usual assumption once the pairs have converged). A Ritz value is also the Rayleigh
+quotient ``yᵀHy`` of its vector, so ``λmin ≤ θmin`` and ``λmax ≥ θmax`` hold whether or not the
+pair converged.
 
 If the Krylov space becomes invariant (``β_j ≈ 0``) before the wanted pairs converge, Lanczos
 restarts with a fresh random vector orthogonal to the basis (``T`` gets a zero coupling), so
@@ -23,6 +33,7 @@ References: C. Lanczos (1950); G. Golub & C. Van Loan, *Matrix Computations*, §
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,24 +49,38 @@ WHICH = ("both", "top", "bottom")
 @dataclass
 class Eigenpairs:
     """Eigenvalues (largest first for ``top``, smallest first for ``bottom``), unit eigenvectors
-    as columns ``(n, k)``, true residuals ``‖Hv - λv‖`` and per-pair convergence flags."""
+    as columns ``(n, k)``, true residuals ``‖Hv - λv‖``, per-pair convergence flags and error
+    bounds: an eigenvalue of ``H`` lies within ``bounds[i]`` of ``values[i]`` (see the module
+    docstring)."""
 
     values: Tensor
     vectors: Tensor
     residuals: Tensor
     converged: Tensor
+    bounds: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.bounds is None:
+            self.bounds = self.residuals.clone()
 
     def to_dict(self) -> dict[str, Any]:
+        assert self.bounds is not None
         return {
             "values": self.values.tolist(),
             "residuals": self.residuals.tolist(),
+            "bounds": self.bounds.tolist(),
             "converged": [bool(c) for c in self.converged.tolist()],
         }
 
 
 @dataclass
 class LanczosResult:
-    """Top and/or bottom eigenpairs, all Ritz values, and the cost (operator products)."""
+    """Top and/or bottom eigenpairs, all Ritz values, and the cost (operator products).
+
+    ``converged`` is true when every reported pair converged; ``max_steps`` is the step budget
+    that applied and ``budget_exhausted`` says the run stopped because it was spent (raise
+    ``max_steps`` to go further); ``atol`` and ``tol`` are the residual tolerances used.
+    """
 
     top: Eigenpairs | None
     bottom: Eigenpairs | None
@@ -65,6 +90,9 @@ class LanczosResult:
     tol: float
     scale: float
     converged: bool
+    atol: float = 0.0
+    max_steps: int = 0
+    budget_exhausted: bool = False
 
     @property
     def lambda_max(self) -> float:
@@ -85,8 +113,11 @@ class LanczosResult:
             "n_matvec": self.n_matvec,
             "iterations": self.iterations,
             "tol": self.tol,
+            "atol": self.atol,
             "scale": self.scale,
             "converged": self.converged,
+            "max_steps": self.max_steps,
+            "budget_exhausted": self.budget_exhausted,
         }
 
 
@@ -215,6 +246,8 @@ def lanczos(
     which: str = "both",
     *,
     tol: float = 1e-6,
+    atol: float = 0.0,
+    max_steps: int | None = None,
     max_iter: int | None = None,
     seed: int = 0,
     v0: Tensor | None = None,
@@ -227,9 +260,12 @@ def lanczos(
             with ``matvec(v)`` and ``n``.
         k: how many eigenpairs at each wanted end.
         which: ``"both"`` (default), ``"top"`` or ``"bottom"``.
-        tol: stop when every wanted Ritz pair has residual ``≤ tol · max|θ|`` (floored at a
-            few machine epsilons of the dtype).
-        max_iter: most Lanczos steps (operator products); default ``min(n, max(100, 20k))``.
+        tol: relative residual tolerance: stop when every wanted Ritz pair has residual
+            ``≤ max(atol, tol · max|θ|)`` (``tol`` floored at a few machine epsilons).
+        atol: absolute residual tolerance (default 0: relative only).
+        max_steps: step budget, the most Lanczos steps (operator products); default
+            ``min(n, max(100, 20k))``; any value up to ``n`` may be asked for.
+        max_iter: the former name of ``max_steps`` (give one of them).
         seed: seed of the random start vector (drawn in float64 on the CPU, so it is the same
             on every device).
         v0: an explicit start vector instead.
@@ -239,8 +275,8 @@ def lanczos(
             repeated eigenvalue after its first eigenvector was found).
 
     Returns:
-        A :class:`LanczosResult`; ``converged`` is ``False`` (not an error) when ``max_iter``
-        ran out first.
+        A :class:`LanczosResult`; ``converged`` is ``False`` (not an error) when the budget
+        ran out first (``budget_exhausted``), with per-pair flags in ``top``/``bottom``.
 
     Example:
         >>> H = torch.diag(torch.tensor([-2.0, 0.5, 1.0, 3.0], dtype=torch.float64))
@@ -281,13 +317,21 @@ def lanczos(
         raise InvalidParameterError(f"k={k} exceeds the operator size n={n_free}")
     if not (isinstance(tol, int | float) and 0 < tol < 1):
         raise InvalidParameterError(f"tol must be in (0, 1), got {tol!r}")
-    if max_iter is None:
-        max_iter = min(n_free, max(100, 20 * k))
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise InvalidParameterError(f"max_iter must be a positive integer, got {max_iter!r}")
-    max_iter = min(max_iter, n_free)
+    if not (isinstance(atol, int | float) and math.isfinite(atol) and atol >= 0):
+        raise InvalidParameterError(f"atol must be a finite number >= 0, got {atol!r}")
+    budget_name = "max_steps"
+    if max_iter is not None:
+        if max_steps is not None and max_steps != max_iter:
+            raise InvalidParameterError("give max_steps or its former name max_iter, not both")
+        max_steps, budget_name = max_iter, "max_iter"
+    if max_steps is None:
+        max_steps = min(n_free, max(100, 20 * k))
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise InvalidParameterError(f"{budget_name} must be a positive integer, got {max_steps!r}")
+    max_iter = min(max_steps, n_free)
     eps = torch.finfo(dtype).eps
     tol_eff = max(float(tol), 50 * eps)
+    atol = float(atol)
     # A deflated run draws a start of its own: the previous run's start may have had its whole
     # component in a repeated eigenspace along the very vector now deflated.
     offset = 0 if project is None else 1_000_003 * (1 + Q.shape[1])
@@ -311,11 +355,13 @@ def lanczos(
         scale = float(theta.abs().max()) if theta.numel() else 0.0
         top, bottom = _wanted(theta, k, which)
         idx = torch.cat([i for i in (top, bottom) if i is not None])
-        done = bool((est[idx] <= tol_eff * max(scale, 1e-300)).all()) or scale == 0.0
+        limit = max(atol, tol_eff * max(scale, 1e-300))
+        done = bool((est[idx] <= limit).all()) or scale == 0.0
         if done or proc.finished:
             break
     theta, S, est = proc.ritz()
     scale = float(theta.abs().max())
+    limit = max(atol, tol_eff * max(scale, 1e-300)) + 100 * eps * max(scale, 1e-300)
     Vt = proc.basis[: proc.j]
     top, bottom = _wanted(theta, k, which)
     n_true = 0
@@ -333,11 +379,12 @@ def lanczos(
             n_true += 1
             res.append(float(torch.linalg.vector_norm(r)))
         res_t = torch.tensor(res, dtype=torch.float64)
-        ok = res_t <= (tol_eff + 100 * eps) * max(scale, 1e-300)
-        return Eigenpairs(vals.clone(), Y, res_t, ok)
+        ok = res_t <= limit
+        return Eigenpairs(vals.clone(), Y, res_t, ok, _bounds(theta, index, res_t))
 
     top_p, bottom_p = pairs(top), pairs(bottom)
     flags = [p.converged.all() for p in (top_p, bottom_p) if p is not None]
+    converged = bool(all(flags))
     return LanczosResult(
         top=top_p,
         bottom=bottom_p,
@@ -346,5 +393,26 @@ def lanczos(
         iterations=proc.j,
         tol=tol_eff,
         scale=scale,
-        converged=bool(all(flags)),
+        converged=converged,
+        atol=atol,
+        max_steps=max_iter,
+        budget_exhausted=not converged and proc.j >= max_iter and not proc.exhausted,
     )
+
+
+def _bounds(theta: Tensor, index: Tensor, residuals: Tensor) -> Tensor:
+    """Half-widths ``min(‖r‖, ‖r‖² / gap)`` around the Ritz values ``theta[index]``.
+
+    ``gap`` is the distance to the nearest other Ritz value less the residual (Kato–Temple
+    needs the gap to the rest of the spectrum; the Ritz values stand in for it). With one Ritz
+    value, or no positive gap, the bound is the residual itself.
+    """
+    out = residuals.clone()
+    if theta.numel() < 2:
+        return out
+    for c, i in enumerate(index.tolist()):
+        others = torch.cat([theta[:i], theta[i + 1 :]])
+        gap = float((others - theta[i]).abs().min()) - float(residuals[c])
+        if gap > 0:
+            out[c] = min(float(residuals[c]), float(residuals[c]) ** 2 / gap)
+    return out
