@@ -9,7 +9,8 @@ from torch import nn
 from descentlab.nn import GGNOperator, HessianOperator, curvature_split, lanczos
 
 pytestmark = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device on this machine (CPU-only torch or no GPU)"
+    not torch.cuda.is_available(),
+    reason="no CUDA device on this machine (CPU-only torch or no GPU)",
 )
 F64 = torch.float64
 
