@@ -1,4 +1,5 @@
-"""``descentlab check``: is a trained network at a minimum, a saddle, a plateau, or descending?"""
+"""``descentlab check``: is a trained network at a minimum, a saddle, a degenerate point, a
+plateau, or descending? Prints the decision rule's numbers (thresholds, evidence, confidence)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,44 @@ def register(sub: Any) -> None:
     p = add_subcommand(
         sub,
         "check",
-        help="classify a trained network's weights: minimum, saddle (index), plateau, descending",
+        help=(
+            "classify a trained network's weights: minimum, saddle (index), degenerate, "
+            "plateau, descending"
+        ),
         description=(
             "Load a run written by 'descentlab train' (summary.json + model.pt), rebuild its "
-            "task and model, and run check_point on the full data: gradient norm, both ends "
-            "of the Hessian spectrum (dense when small, Lanczos otherwise), negative-curvature "
-            "fraction, spread over batches, and the verdict."
+            "task and model, and run check_point on the full data. The rule and its numbers "
+            "are printed: the gradient norm against max(grad-tol, noise-z x its sampling "
+            "standard error from per-sample gradients), both ends of the Hessian spectrum with "
+            "their uncertainties (dense when small, Lanczos otherwise), the curvature the "
+            "gradient can hide tau = sqrt(2 rho |g|), the index, and a confidence statement. "
+            "The batching does not change the verdict."
         ),
         examples=[
             "descentlab check --run runs/moons",
-            "descentlab check --run runs/moons --batch-size 50 --exact-below 0 --json",
+            "descentlab check --run runs/moons --exact-below 0 --lanczos-max-steps 400 --json",
         ],
     )
     p.add_argument("--run", required=True, help="folder written by 'descentlab train'")
-    p.add_argument("--batch-size", type=int, default=None, help="batches for the spread")
-    p.add_argument("--grad-tol", type=float, default=1e-3, help="stationarity threshold")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="batches for the per-batch spread (information only; the verdict does not use it)",
+    )
+    p.add_argument(
+        "--grad-tol", type=float, default=1e-3, help="absolute floor of the gradient threshold"
+    )
+    p.add_argument(
+        "--noise-z",
+        type=float,
+        default=2.0,
+        help="standard errors of sampling noise a gradient may be and count as zero (0: off)",
+    )
+    p.add_argument(
+        "--lanczos-max-steps", type=int, default=None, help="Lanczos step budget (default: auto)"
+    )
+    p.add_argument("--lanczos-tol", type=float, default=1e-6, help="Lanczos relative tolerance")
     p.add_argument("--k", type=int, default=5, help="eigenpairs at each end (Lanczos)")
     p.add_argument(
         "--exact-below", type=int, default=400, help="dense Hessian up to this many parameters"
@@ -76,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
             (task.X, task.y),
             batch_size=args.batch_size,
             grad_tol=args.grad_tol,
+            noise_z=args.noise_z,
+            lanczos_max_steps=args.lanczos_max_steps,
+            lanczos_tol=args.lanczos_tol,
             k=args.k,
             exact_below=args.exact_below,
             weight_decay=l2,

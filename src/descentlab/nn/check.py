@@ -429,7 +429,7 @@ def check_point(
             index = index_lb
         if density_vectors > 0:
             dens = slq_density(H, density_vectors, min(density_iter, f.n), seed=seed)
-            neg_frac = dens.negative_mass(abs_tol=max(tau, res_min), rel_tol=0.0)
+            neg_frac = dens.negative_mass(abs_tol=tau + res_min, rel_tol=0.0)
             index_est = max(round(neg_frac * f.n), index_lb)
     ratio = abs(lmin) / lmax if lmax > 0 else math.inf
 
@@ -514,7 +514,8 @@ def check_point(
         verdict = "degenerate"
         head = (
             "degenerate: stationary, no certain negative curvature, but lambda_min is within "
-            "tau + delta of zero (flat directions; second order cannot decide)"
+            "tau + delta of zero: flat at the resolution the gradient allows (a flat direction, "
+            "or a point to converge further); second order cannot decide"
         )
         confidence = (
             f"inconclusive at second order: lambda_min in [{_fmt(lower_min)}, {_fmt(upper_min)}] "
