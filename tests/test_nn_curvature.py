@@ -99,3 +99,36 @@ def test_tanh_network_saddle_negative_curvature_comes_from_residual(exact_below)
     assert s.along_min["G"] + s.along_min["R"] == pytest.approx(s.hessian.lambda_min, abs=1e-10)
     assert s.negative_from_residual is True
     assert "comes from R" in str(s)
+
+
+def test_check_point_says_the_negative_curvature_comes_from_residual():
+    from descentlab.nn import check_point
+
+    net = nn.Sequential(nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)).double()
+    with torch.no_grad():
+        net[0].weight.zero_()
+        net[1].weight.zero_()
+    X = torch.tensor([[1.0], [2.0]], dtype=F64)
+    c = check_point(net, nn.MSELoss(), (X, 2 * X))
+    assert c.verdict == "saddle" and c.negative_from_residual is True
+    sp = c.evidence["curvature_split_along_min"]
+    assert sp["G"] == pytest.approx(0.0, abs=1e-12) and sp["R"] == pytest.approx(-10.0)
+    assert "negative curvature from R" in str(c)
+    # the tanh saddle on the Lanczos path: u'Gu >= 0, u'Ru = lambda_min - u'Gu
+    tnet, TX, ty = symmetric_tanh_saddle()
+    c = check_point(tnet, nn.CrossEntropyLoss(), (TX, ty), exact_below=0)
+    assert c.verdict == "saddle" and c.negative_from_residual is True
+    sp = c.evidence["curvature_split_along_min"]
+    assert sp["G"] >= 0 and sp["G"] + sp["R"] == pytest.approx(c.lambda_min, abs=1e-9)
+    # a minimum of a linear model: no negative curvature, no attribution
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(30, 2, generator=g, dtype=F64)
+    lin = nn.Linear(2, 1).double()
+    w = torch.linalg.lstsq(
+        torch.cat([A, torch.ones(30, 1, dtype=F64)], 1), A @ torch.ones(2, 1, dtype=F64)
+    ).solution
+    with torch.no_grad():
+        lin.weight.copy_(w[:2].T)
+        lin.bias.copy_(w[2])
+    c = check_point(lin, nn.MSELoss(), (A, A @ torch.ones(2, 1, dtype=F64)))
+    assert c.verdict == "minimum" and c.negative_from_residual is None

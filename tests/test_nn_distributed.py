@@ -155,3 +155,39 @@ def test_monitor_in_a_ddp_loop_matches_single_process(tmp_path):
     assert {k: v for k, v in r0.items() if k != "n_logged"} == {
         k: v for k, v in r1.items() if k != "n_logged"
     }
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from descentlab.cli import main
+
+    out = tmp_path_factory.mktemp("dcheck") / "run"
+    args = ["train", "--task", "xor:n=61", "--model", "mlp:hidden=3", "--optimizer", "adam:lr=0.05"]
+    args += ["--steps", "30", "--out", str(out), "--json", "--no-slices"]
+    assert main(args) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_cli_check_under_torchrun_matches_one_process(run_dir, capsys):
+    """``torchrun --nproc-per-node 2 -m descentlab check --run-dir``: 31 + 30 samples on two
+    ranks give the one-process verdict and numbers; only rank 0 prints."""
+    from descentlab.cli import main
+
+    capsys.readouterr()
+    assert main(["check", "--run", str(run_dir), "--json"]) == 0
+    ref = json.loads(capsys.readouterr().out)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    cmd += ["--master-addr", "127.0.0.1", "--master-port", str(free_port())]
+    cmd += ["-m", "descentlab", "check", "--run-dir", str(run_dir), "--json"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = json.loads(done.stdout)  # one JSON document: rank 1 printed nothing
+    assert res["setup"]["world_size"] == 2 and res["setup"]["n_samples_per_rank"] == [31, 30]
+    assert res["verdict"] == ref["verdict"]
+    for key in ("loss", "grad_norm", "grad_stderr", "lambda_min", "lambda_max"):
+        assert close(res[key], ref[key]), (key, res[key], ref[key])
+    assert res["index"] == ref["index"]
+    assert res["negative_from_residual"] == ref["negative_from_residual"]
