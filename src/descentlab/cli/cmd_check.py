@@ -27,14 +27,25 @@ def register(sub: Any) -> None:
             "standard error from per-sample gradients), both ends of the Hessian spectrum with "
             "their uncertainties (dense when small, Lanczos otherwise), the curvature the "
             "gradient can hide tau = sqrt(2 rho |g|), the index, and a confidence statement. "
-            "The batching does not change the verdict."
+            "The batching does not change the verdict. Launched by torchrun (e.g. "
+            "'torchrun --nproc-per-node 2 -m descentlab check --run-dir R'), every process "
+            "takes every WORLD_SIZE-th sample, Hessian products and gradients are averaged "
+            "over the processes (gloo), and only rank 0 prints."
         ),
         examples=[
             "descentlab check --run runs/moons",
+            "torchrun --nproc-per-node 2 -m descentlab check --run-dir runs/moons --json",
             "descentlab check --run runs/moons --exact-below 0 --lanczos-max-steps 400 --json",
         ],
     )
-    p.add_argument("--run", required=True, help="folder written by 'descentlab train'")
+    p.add_argument(
+        "--run",
+        "--run-dir",
+        dest="run",
+        required=True,
+        help="folder written by 'descentlab train' (under torchrun write --run-dir: torchrun "
+        "takes --run for its own --run-path)",
+    )
     p.add_argument(
         "--batch-size",
         type=int,
@@ -93,11 +104,15 @@ def run(args: argparse.Namespace) -> int:
         raise DescentlabError(f"cannot load {model_path}: {exc}") from None
     old = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    X, y, rank = task.X, task.y, _start_distributed()
+    if rank is not None:  # this process's shard: every WORLD_SIZE-th sample
+        world = torch.distributed.get_world_size()
+        X, y = X[rank::world], y[rank::world]
     try:
         c = check_point(
             model,
             torch.nn.CrossEntropyLoss(),
-            (task.X, task.y),
+            (X, y),
             batch_size=args.batch_size,
             grad_tol=args.grad_tol,
             noise_z=args.noise_z,
@@ -109,9 +124,28 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         torch.set_num_threads(old)
+        if rank is not None:
+            torch.distributed.destroy_process_group()
+    if rank:  # only rank 0 prints
+        return 0
     if args.json:
         print_json(c.to_dict())
     else:
         print(f"{folder}: {model_spec} on {task_spec}")
         print(str(c))
     return 0
+
+
+def _start_distributed() -> int | None:
+    """Under torchrun (``WORLD_SIZE`` > 1): join the process group (gloo) and return the rank."""
+    import os
+
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return None
+    if not torch.distributed.is_available():
+        raise DescentlabError("launched with WORLD_SIZE > 1 but torch.distributed is unavailable")
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    return int(torch.distributed.get_rank())

@@ -62,8 +62,9 @@ from torch import Tensor, nn
 from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.nn.density import slq_density
+from descentlab.nn.distributed import Reducer, unwrap_model
 from descentlab.nn.hessian import HessianOperator
-from descentlab.nn.noise import gradient_noise
+from descentlab.nn.noise import GradientNoise, gradient_noise
 from descentlab.nn.objective import ModelLoss
 from descentlab.nn.spectrum import lanczos
 from descentlab.validate import check_positive
@@ -118,6 +119,7 @@ class PointCheck:
     evidence: dict[str, Any] = field(default_factory=dict)
     confidence: str = ""
     rule: str = RULE
+    negative_from_residual: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able (non-finite numbers become ``None``)."""
@@ -151,6 +153,13 @@ class PointCheck:
         elif self.index_lower_bound is not None:
             est = "" if self.index_estimate is None else f", SLQ estimate {self.index_estimate}"
             lines.append(f"  index          >= {self.index_lower_bound}{est}")
+        sp = ev.get("curvature_split_along_min")
+        if sp is not None:
+            src = "R (the network's nonlinearity)" if sp["from_residual"] else "G as well"
+            lines.append(
+                f"  lmin = u'Gu + u'Ru = {sp['G']:.3g} + {sp['R']:.3g}: negative curvature "
+                f"from {src}"
+            )
         for name, s in self.batch_spread.items():
             lines.append(
                 f"  {name:<14} over {int(s['n'])} of your batches: mean {s['mean']:.4g}, "
@@ -228,7 +237,43 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"mean": float(t.mean()), "sd": sd, "n": float(t.numel())}
 
 
-def _hessian_lipschitz(f: ModelLoss, directions: list[Tensor], u: Tensor) -> float:
+def _noise_over_ranks(
+    reducer: Reducer, noise: GradientNoise | None, g_local: Tensor, g: Tensor
+) -> GradientNoise | None:
+    """The sampling noise of the all-ranks gradient ``g``: the spread of the per-sample
+    gradients about ``g`` is, summed over ranks, ``Σ_r (n_r·rms_r² + n_r·‖g_r - g‖²)``."""
+    n_r = reducer.local_count
+    if noise is None:
+        local = [0.0, 0.0]
+    else:
+        local = [1.0, n_r * noise.sample_rms**2 + n_r * float((g_local - g).double().norm()) ** 2]
+    tot = reducer.all_gather_float(local).sum(0)
+    n = reducer.total
+    if int(tot[0]) < reducer.size or n < 2:
+        return None
+    spread = float(tot[1])
+    return GradientNoise(math.sqrt(spread / (n * (n - 1))), math.sqrt(spread / n), n)
+
+
+def _split_along(H: HessianOperator, u: Tensor, lam: float, delta: float) -> dict[str, Any] | None:
+    """``λ = uᵀHu = uᵀGu + uᵀRu`` along the unit bottom eigenvector ``u`` (one GGN product):
+    with ``uᵀGu ≥ 0`` the negative curvature is ``R``'s (``H = G + R``, ``G`` the Gauss-Newton
+    part; see :mod:`descentlab.nn.curvature`). ``None`` when the GGN cannot be formed."""
+    from descentlab.errors import DescentlabError
+    from descentlab.nn.ggn import GGNOperator
+
+    try:
+        G = GGNOperator(objective=H.objective, theta=H.theta, distributed=H.distributed)
+        u = u / torch.linalg.vector_norm(u)
+        uGu = float(torch.dot(u.double(), G.matvec(u.to(G.dtype)).double()))
+    except DescentlabError:
+        return None
+    return {"G": uGu, "R": lam - uGu, "from_residual": uGu >= -delta}
+
+
+def _hessian_lipschitz(
+    f: ModelLoss, directions: list[Tensor], u: Tensor, reducer: Reducer | None = None
+) -> float:
     """``max_d ‖(H(θ + hd) - H(θ - hd)) u‖ / 2h`` for unit ``d``: the rate at which the
     curvature seen by ``u`` changes along ``d`` (a central difference, step ``h = ε^(1/3)·s``
     with ``s = max(1, max|θ|)``)."""
@@ -238,6 +283,8 @@ def _hessian_lipschitz(f: ModelLoss, directions: list[Tensor], u: Tensor) -> flo
     for d in directions:
         plus = f.hvp(u, theta=f.theta0 + h * d)
         minus = f.hvp(u, theta=f.theta0 - h * d)
+        if reducer is not None:
+            plus, minus = reducer.weighted_mean(plus), reducer.weighted_mean(minus)
         rate = max(rate, float(torch.linalg.vector_norm(plus - minus)) / (2 * h))
     return rate
 
@@ -324,17 +371,25 @@ def check_point(
             f"lanczos_max_steps must be a positive integer, got {lanczos_max_steps!r}"
         )
     t0 = time.perf_counter()
-    f = ModelLoss(model, loss_fn, data, seed=seed, **options)
-    H = HessianOperator(objective=f)
+    dist_opts = {k: options.pop(k) for k in ("distributed", "group") if k in options}
+    f = ModelLoss(unwrap_model(model), loss_fn, data, seed=seed, **options)
+    H = HessianOperator(objective=f, **dist_opts)  # averages over ranks when distributed
     notes: list[str] = []
     eps = torch.finfo(f.dtype).eps
 
     # -- gradient and its sampling noise (independent of the batching) -------------------------
-    loss_t, g = f.loss_and_grad()
+    loss_t, g = H.gradient()
     loss, gnorm = float(loss_t), float(torch.linalg.vector_norm(g))
     if not (math.isfinite(loss) and math.isfinite(gnorm)):
         raise InvalidParameterError(f"the loss or its gradient is not finite here (loss={loss})")
-    noise, why = gradient_noise(f, g) if noise_z > 0 else (None, "noise_z = 0")
+    if H.reducer is None:
+        noise, why = gradient_noise(f, g) if noise_z > 0 else (None, "noise_z = 0")
+    else:  # each rank's spread about its own mean, combined about the all-ranks mean
+        g_local = f.loss_and_grad()[1]
+        noise, why = gradient_noise(f, g_local) if noise_z > 0 else (None, "noise_z = 0")
+        if noise_z > 0:
+            noise = _noise_over_ranks(H.reducer, noise, g_local, g)
+            why = why or "a rank could not estimate its spread"
     grad_se = None if noise is None else noise.stderr
     if noise is None and noise_z > 0:
         notes.append(f"no sampling-noise estimate ({why}): threshold is grad_tol alone")
@@ -401,7 +456,9 @@ def check_point(
     # -- the curvature the gradient can hide -------------------------------------------------------
     rho = 0.0
     if gnorm > 0:
-        rho = _hessian_lipschitz(f, [g / gnorm, u_min / torch.linalg.vector_norm(u_min)], u_min)
+        rho = _hessian_lipschitz(
+            f, [g / gnorm, u_min / torch.linalg.vector_norm(u_min)], u_min, H.reducer
+        )
     tau = math.sqrt(2 * rho * gnorm) + neg_abs_tol
     neg_tol = tau
 
@@ -457,6 +514,7 @@ def check_point(
     certain_negative = upper_min < -tau
     if certain_negative and index_lb == 0:  # the Rayleigh quotient proves one, converged or not
         index_lb = 1
+    split = _split_along(H, u_min, lmin, delta0) if certain_negative else None
     weak = certain_negative and lmax > 0 and abs(lmin) < neg_rel_tol * lmax
     flat = conv_max and conv_min and max(abs(lmax) + res_max, abs(lmin) + res_min) <= flat_tol
     g_txt = (
@@ -556,6 +614,7 @@ def check_point(
             "source": source,
         },
         "lanczos": lanczos_info,
+        "curvature_split_along_min": split,
     }
     return PointCheck(
         verdict=verdict,
@@ -586,7 +645,8 @@ def check_point(
             "weak_rel": neg_rel_tol,
             "flat_tol": flat_tol,
         },
-        setup=f.info(),
+        setup=H.info(),
+        negative_from_residual=None if split is None else split["from_residual"],
         n_hvp=f.n_hvp,
         n_batch_hvp=f.n_batch_hvp,
         seconds=time.perf_counter() - t0,

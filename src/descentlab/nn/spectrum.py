@@ -127,7 +127,15 @@ class LanczosProcess:
     ``alphas``/``betas`` define ``T_j`` (``betas[i]`` couples basis vectors ``i`` and ``i+1``);
     ``basis[:j]`` is ``V_jᵀ``. ``exhausted`` is set once no new direction can be added (the
     whole space is spanned, or an invariant subspace was reached with ``restart=False``).
+
+    Storage grows with the steps taken (doubling), not with ``max_iter``. While it fits in
+    ``products_budget`` bytes, the raw products ``H v_i`` are kept too (``products[:j]``), so a
+    Ritz vector's true residual ``‖H y - θ y‖ = ‖W s - θ V s‖`` costs no further product.
+    The recurrences run in the dtype of ``v0`` (float64 for a float32 model's operator, see
+    :func:`~descentlab.nn.hessian.as_matvec`).
     """
+
+    products_budget = 1 << 30  # bytes of kept products before they are dropped
 
     def __init__(
         self,
@@ -139,6 +147,7 @@ class LanczosProcess:
         restart: bool = True,
         generator: torch.Generator | None = None,
         exclude: Tensor | None = None,
+        keep_products: bool = True,
     ) -> None:
         self.exclude = exclude  # restarts stay orthogonal to these columns too
         self.matvec = matvec
@@ -146,10 +155,12 @@ class LanczosProcess:
         self.restart = restart
         self.generator = generator
         self.max_iter = min(max_iter, n)
-        self.basis = torch.zeros(self.max_iter, n, dtype=v0.dtype, device=v0.device)
         nrm = torch.linalg.vector_norm(v0)
         if not torch.isfinite(nrm) or nrm == 0:
             raise InvalidParameterError("the Lanczos start vector must be finite and non-zero")
+        cap = min(self.max_iter, 16)
+        self.basis = torch.empty(cap, n, dtype=v0.dtype, device=v0.device)
+        self.products: Tensor | None = torch.empty_like(self.basis) if keep_products else None
         self.basis[0] = v0 / nrm
         self.alphas: list[float] = []
         self.betas: list[float] = []
@@ -157,6 +168,23 @@ class LanczosProcess:
         self.exhausted = False
         self.n_matvec = 0
         self._scale = 0.0
+
+    def _reserve(self, rows: int) -> None:
+        """Room for ``rows`` basis vectors (and products, while within the budget)."""
+        cap = self.basis.shape[0]
+        if rows <= cap:
+            return
+        new_cap = min(max(2 * cap, rows), self.max_iter + 1)
+        grown = torch.empty(new_cap, self.n, dtype=self.basis.dtype, device=self.basis.device)
+        grown[:cap] = self.basis
+        self.basis = grown
+        if self.products is not None:
+            if new_cap * self.n * self.basis.element_size() > self.products_budget:
+                self.products = None  # too large: residuals will cost one product each
+            else:
+                grown_p = torch.empty_like(grown)
+                grown_p[:cap] = self.products
+                self.products = grown_p
 
     def step(self) -> None:
         j = self.j
@@ -167,11 +195,14 @@ class LanczosProcess:
         self.n_matvec += 1
         if not torch.isfinite(w).all():
             raise InvalidParameterError("the operator returned non-finite values (NaN/Inf)")
+        if self.products is not None:
+            self.products[j] = w
         self._scale = max(self._scale, float(torch.linalg.vector_norm(w)))
-        alpha = float(torch.dot(w, q))
         V = self.basis[: j + 1]
-        for _ in range(2):  # classical Gram-Schmidt, twice
-            w = w - V.T @ (V @ w)
+        c = V @ w
+        alpha = float(c[j])
+        w = w - V.T @ c
+        w = w - V.T @ (V @ w)  # classical Gram-Schmidt, twice ("twice is enough")
         beta = float(torch.linalg.vector_norm(w))
         self.alphas.append(alpha)
         self.j = j + 1
@@ -187,12 +218,30 @@ class LanczosProcess:
                 self.exhausted = True
                 return
             beta_store = 0.0
+            self._reserve(self.j + 1)
             self.basis[self.j] = w
         else:
             beta_store = beta
             if self.j < self.max_iter:
+                self._reserve(self.j + 1)
                 self.basis[self.j] = w / beta
         self.betas.append(beta_store)
+
+    def ritz_residuals(self, S: Tensor, values: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Unit Ritz vectors ``Y = V s / ‖V s‖`` (columns) for the columns ``s`` of ``S`` and
+        their true residuals ``‖H y - θ y‖`` from the kept products, or ``None`` when the
+        products were not kept."""
+        if self.products is None:
+            return None
+        j = self.j
+        S = S.to(dtype=self.basis.dtype, device=self.basis.device)
+        Y = self.basis[:j].T @ S
+        HY = self.products[:j].T @ S
+        nrm = torch.linalg.vector_norm(Y, dim=0, keepdim=True)
+        Y, HY = Y / nrm, HY / nrm
+        theta = values.to(dtype=Y.dtype, device=Y.device)
+        res = torch.linalg.vector_norm(HY - Y * theta[None, :], dim=0)
+        return Y, res.double().cpu()
 
     @property
     def finished(self) -> bool:
@@ -329,7 +378,9 @@ def lanczos(
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise InvalidParameterError(f"{budget_name} must be a positive integer, got {max_steps!r}")
     max_iter = min(max_steps, n_free)
-    eps = torch.finfo(dtype).eps
+    # the tolerance floor follows the dtype the products are computed in (a float32 model's
+    # products carry float32 rounding even though the recurrence runs in float64)
+    eps = max(torch.finfo(dtype).eps, torch.finfo(getattr(A, "compute_dtype", dtype)).eps)
     tol_eff = max(float(tol), 50 * eps)
     atol = float(atol)
     # A deflated run draws a start of its own: the previous run's start may have had its whole
@@ -371,14 +422,18 @@ def lanczos(
         if index is None:
             return None
         vals = theta[index]
-        Y = Vt.T @ S[:, index].to(dtype=dtype, device=device)
-        Y = Y / torch.linalg.vector_norm(Y, dim=0, keepdim=True)
-        res = []
-        for c in range(Y.shape[1]):
-            r = matvec(Y[:, c]) - vals[c].to(dtype=dtype, device=device) * Y[:, c]
-            n_true += 1
-            res.append(float(torch.linalg.vector_norm(r)))
-        res_t = torch.tensor(res, dtype=torch.float64)
+        kept = proc.ritz_residuals(S[:, index], vals)
+        if kept is not None:  # true residuals from the products already taken
+            Y, res_t = kept
+        else:
+            Y = Vt.T @ S[:, index].to(dtype=dtype, device=device)
+            Y = Y / torch.linalg.vector_norm(Y, dim=0, keepdim=True)
+            res = []
+            for c in range(Y.shape[1]):
+                r = matvec(Y[:, c]) - vals[c].to(dtype=dtype, device=device) * Y[:, c]
+                n_true += 1
+                res.append(float(torch.linalg.vector_norm(r)))
+            res_t = torch.tensor(res, dtype=torch.float64)
         ok = res_t <= limit
         return Eigenpairs(vals.clone(), Y, res_t, ok, _bounds(theta, index, res_t))
 
