@@ -14,6 +14,7 @@ import json
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from descentlab.web.models import (
     BasinRequest,
     LandscapeSpec,
     OptimizerChoice,
+    PointRequest,
     RunRequest,
     ScheduleChoice,
 )
@@ -531,6 +533,103 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
         "schedule": None if req.schedule is None else req.schedule.model_dump(),
         "runs": runs,
     }
+
+
+# ---------------------------------------------------------------------------- page messages
+WEB_LANGS = ("en", "ko")
+_I18N_DIR = Path(__file__).resolve().parents[1] / "i18n"
+
+
+@functools.lru_cache(maxsize=1)
+def web_messages() -> dict[str, dict[str, str]]:
+    """The page's message catalogues: ``{lang: {key: text}}`` from ``i18n/<lang>/web.json``.
+
+    Texts may hold ``{name}`` placeholders that the page fills in.
+    """
+    return {
+        lang: json.loads((_I18N_DIR / lang / "web.json").read_text(encoding="utf-8"))
+        for lang in WEB_LANGS
+    }
+
+
+# ---------------------------------------------------------------------------- one point
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Eigenvectors as rows, each signed so its largest-magnitude component is positive."""
+    rows = vecs.T.copy()
+    for r in rows:
+        if r[np.argmax(np.abs(r))] < 0:
+            r *= -1
+    return rows
+
+
+def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
+    """What the page explains about a point: ``f``, ``∇f``, ``∇²f`` and its eigen-decomposition.
+
+    For each point ``p``: the value ``f(p)``, the gradient ``∇f(p)`` and the Hessian
+    ``H = ∇²f(p)`` (autograd at the landscape's float64), the eigenvalues ``λ1 <= λ2`` of ``H``
+    with unit eigenvectors ``v1, v2`` (``H v_k = λ_k v_k``), the local quadratic model's shape
+    from the signs of ``λ`` (:func:`~descentlab.landscapes.base.classify_eigenvalues`: both
+    signs make a saddle, all positive a minimum's bowl...), and the nearest critical point the
+    page draws with its distance. At most ``max_starts x max_optimizers`` points per request
+    (a race's current iterates).
+
+    Example:
+        >>> req = PointRequest.model_validate(
+        ...     {"landscape": {"name": "double_well"}, "points": [[0.0, 0.0]]})
+        >>> out = point_info(req, Limits())["points"][0]
+        >>> out["shape"], out["eigenvalues"], out["nearest"]["label"]
+        ('saddle', [-4.0, 2.0], 'saddle')
+    """
+    import torch
+
+    from descentlab.landscapes.base import classify_eigenvalues
+
+    L = build_landscape(req.landscape, limits)
+    bound = limits.max_starts * limits.max_optimizers
+    if not req.points:
+        raise RequestError("give at least one point [x, y]", "points")
+    if len(req.points) > bound:
+        raise RequestError(f"{len(req.points)} points given; the limit is {bound}", "points")
+    P = np.asarray(req.points, dtype=float)
+    if not np.all(np.isfinite(P)) or np.any(np.abs(P) > limits.max_coordinate):
+        raise RequestError(
+            f"points must be finite with |coordinate| <= {limits.max_coordinate:g}", "points"
+        )
+    values, grads = L.value_and_grad(P)
+    H = L.hessian(P)
+    H = 0.5 * (H + H.transpose(1, 2))
+    cps, _, _, _ = critical_points(L, req.landscape, limits)
+    cp_xy = np.array([c.point for c in cps], dtype=float).reshape(-1, 2)
+    out = []
+    for i in range(len(P)):
+        h = H[i].detach().numpy()
+        if np.all(np.isfinite(h)):
+            lam, vec = torch.linalg.eigh(H[i])
+            lam_np = lam.numpy()
+            rows = _unit_rows(vec.numpy())
+            shape = classify_eigenvalues(lam_np)[0]
+        else:
+            lam_np, rows, shape = np.full(2, np.nan), np.full((2, 2), np.nan), "degenerate"
+        nearest = None
+        if len(cps):
+            d = np.hypot(cp_xy[:, 0] - P[i, 0], cp_xy[:, 1] - P[i, 1])
+            k = int(np.argmin(d))
+            nearest = {**cp_to_json(cps[k]), "distance": float(d[k])}
+        g = grads[i].detach().numpy()
+        out.append(
+            {
+                "point": P[i].tolist(),
+                "value": json_number(values[i]),
+                "gradient": json_array(g),
+                "grad_norm": json_number(np.linalg.norm(g)),
+                "hessian": json_array(h),
+                "eigenvalues": json_array(lam_np),
+                "eigenvectors": json_array(rows),
+                "shape": shape,
+                "nearest": nearest,
+            }
+        )
+    return {"points": out}
 
 
 # ---------------------------------------------------------------------------- basin map
