@@ -447,7 +447,7 @@ function drawAxes(ctx, c, g) {
 // The colour bar: the ramp by rank, ticked with the values at 0, 25, 50, 75 and 100 % of the grid.
 function drawColorBar(ctx, c, g) {
   if (!app.qm || !app.qm.n) return;
-  const x = PAD.l + g.w + 10, wBar = 12, top = PAD.t + 14, hBar = g.h - 14;
+  const x = PAD.l + g.w + 10, wBar = 12, top = PAD.t + 18, hBar = g.h - 18;
   for (let k = 0; k < hBar; k++) {
     const [r, gg, b] = cmap(1 - k / (hBar - 1));
     ctx.fillStyle = `rgb(${r},${gg},${b})`; ctx.fillRect(x, top + k, wBar, 1.5);
@@ -460,7 +460,7 @@ function drawColorBar(ctx, c, g) {
     ctx.fillText(fmt(app.qm.at(p), 3), x + wBar + 4, y + 3);
   }
   ctx.textAlign = "center";
-  ctx.fillText(t("colorbar.title"), x + wBar / 2 + 14, PAD.t + 8);
+  ctx.fillText(t("colorbar.title"), x + wBar / 2, PAD.t + 9);
 }
 
 // Markers for every critical point (smaller when there are many); labels only where they do not
@@ -1269,7 +1269,7 @@ function syncControls() {
   $("formula-box").hidden = s.source !== "formula";
   $("landscape-select").value = s.name;
   $("formula-input").value = s.formula;
-  writeDomain(s.domain || (app.surface && app.surface.landscape.domain.flat()));
+  writeDomain(s.domain);
   $("steps-input").value = s.steps;
   $("basin-n").value = s.basin_n;
   $("view-contour").checked = s.view !== "3d";
@@ -1701,6 +1701,7 @@ function wire() {
   $("lang-select").addEventListener("change", (e) => {
     app.state.lang = LANGS.includes(e.target.value) ? e.target.value : "en";
     saveState(); syncControls(); renderAll();
+    if (app.surface && !app.state.domain) writeDomain(app.surface.landscape.domain.flat());
     if (app.surface) setStatus("");
   });
   $("share-btn").addEventListener("click", async () => {
