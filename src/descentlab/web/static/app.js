@@ -414,8 +414,10 @@ function drawView() {
   ctx.restore();
   drawAxes(ctx, c, g);
   drawColorBar(ctx, c, g);
-  drawCriticalPoints(ctx, g);
-  if (app.state.mode === "race") { drawRace(ctx, g); drawStepArrows(ctx, g); }
+  const drawLabels = drawCriticalPoints(ctx, g);
+  if (app.state.mode === "race") drawRace(ctx, g);
+  drawLabels();  // labels above the paths, so a ring or an end marker never hides a name
+  if (app.state.mode === "race") drawStepArrows(ctx, g);
   drawExplainArrows(ctx, g);
   // starts
   app.state.starts.forEach((p, i) => {
@@ -465,6 +467,7 @@ function drawColorBar(ctx, c, g) {
 
 // Markers for every critical point (smaller when there are many); labels only where they do not
 // overlap one another, the most telling kinds first (global minima, saddles, local minima...).
+// Places the labels now and returns the function that draws them (after the paths).
 const LABEL_ORDER = { global_minimum: 0, saddle: 1, local_minimum: 2, maximum: 3, degenerate: 4 };
 function drawCriticalPoints(ctx, g) {
   const cps = app.surface.critical_points, st = app.meta.style.kinds;
@@ -481,20 +484,27 @@ function drawCriticalPoints(ctx, g) {
   ctx.font = `11px ${FONT}`;
   const inside = (b) => b[0] >= PAD.l && b[1] >= PAD.t && b[2] <= PAD.l + g.w && b[3] <= PAD.t + g.h;
   const overlaps = (b) => boxes.some((o) => b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]);
+  const texts = [];
+  // markers are taken space too (when few enough to matter): a label never covers another point
+  const marks = n <= 300 ? cps.map((cp) => { const x = g.px(cp.point[0]), y = g.py(cp.point[1]); return [x - r, y - r, x + r, y + r]; }) : [];
+  const onMarker = (b, own) => marks.some((o, k) => k !== own && b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]);
   for (const i of ranked) {
     if (boxes.length >= maxLabels) break;
     const cp = cps[i], x = g.px(cp.point[0]), y = g.py(cp.point[1]), text = cpLabel(cp);
     const tw = ctx.measureText(text).width, th = 12;
-    const spots = [[x + r + 2, y - r - 1], [x + r + 2, y + r + th], [x - r - 2 - tw, y - r - 1], [x - r - 2 - tw, y + r + th]];
+    // above, then beside, then below the marker: close enough that the label's owner is plain
+    const spots = [[x - tw / 2, y - r * 1.4 - 3], [x + r + 2, y - r - 1], [x - tw / 2, y + r * 1.4 + th],
+      [x - r - 2 - tw, y - r - 1], [x + r + 2, y + r + th], [x - r - 2 - tw, y + r + th]];
     for (const [lx, ly] of spots) {
       const box = [lx - 1, ly - th + 1, lx + tw + 1, ly + 3];
-      if (!inside(box) || overlaps(box)) continue;
+      if (!inside(box) || overlaps(box) || onMarker(box, i)) continue;
       boxes.push(box);
-      haloText(ctx, text, lx, ly);
+      texts.push([text, lx, ly]);
       break;
     }
   }
   app.labelBoxes = boxes;
+  return () => texts.forEach(([text, lx, ly]) => haloText(ctx, text, lx, ly));
 }
 
 // Position of run row b at the playback frame: runs that stopped early stay at their last point.
@@ -788,7 +798,11 @@ function legendItems() {
     const kinds = [...new Set(app.surface.critical_points.map(cpKey))];
     for (const k of kinds) items.push({ color: app.meta.style.kinds[k].color, text: t(`kind.${k}`), marker: k });
   }
-  if (app.race && app.state.mode === "race") app.race.runs.forEach((run, ri) => items.push({ color: run.color, text: run.label, line: ri }));
+  if (app.race && app.state.mode === "race") {
+    app.race.runs.forEach((run, ri) => items.push({ color: run.color, text: run.label, line: ri }));
+    const stalls = app.race.runs.some((run) => run.outcomes.some((o) => (o.saddle_visits || []).some((v) => v.steps >= 10)));
+    if (stalls) items.push({ color: "#333", text: t("legend.stall"), ring: true });
+  }
   return items;
 }
 
@@ -804,6 +818,7 @@ function renderLegend() {
   for (const it of legendItems()) {
     const span = document.createElement("span");
     const sw = document.createElement("span"); sw.className = "sw"; sw.style.background = it.color;
+    if (it.ring) { sw.className = "sw ring"; sw.style.background = "none"; }
     if (it.line !== undefined) { sw.className = "sw line"; sw.style.background = "none"; sw.style.borderTop = `3px ${["solid", "dashed", "dotted"][Math.min(2, it.line)]} ${it.color}`; }
     span.appendChild(sw); span.appendChild(document.createTextNode(it.text));
     el.appendChild(span);
@@ -1494,6 +1509,7 @@ function buildExport() {
   const drawn = [];
   items.forEach((it) => {
     if (it.marker) drawMarker(ctx, it.marker, lx + 8, ly - 4, it.color, 6);
+    else if (it.ring) { ctx.strokeStyle = it.color; ctx.lineWidth = 2; ctx.setLineDash([3, 2]); ctx.beginPath(); ctx.arc(lx + 8, ly - 4, 7, 0, 2 * Math.PI); ctx.stroke(); ctx.setLineDash([]); }
     else if (it.line !== undefined) {
       ctx.strokeStyle = it.color; ctx.lineWidth = 2.5; ctx.setLineDash(DASHES[it.line % DASHES.length]);
       ctx.beginPath(); ctx.moveTo(lx, ly - 4); ctx.lineTo(lx + 18, ly - 4); ctx.stroke(); ctx.setLineDash([]);
