@@ -60,9 +60,14 @@ def server():
         yield srv
 
 
-def _open(browser, url: str, width: int = 1500, height: int = 1000, dpr: float = 1):
+def _open(
+    browser, url: str, width: int = 1500, height: int = 1000, dpr: float = 1, touch: bool = False
+):
     ctx = browser.new_context(
-        viewport={"width": width, "height": height}, device_scale_factor=dpr, locale="en-US"
+        viewport={"width": width, "height": height},
+        device_scale_factor=dpr,
+        locale="en-US",
+        has_touch=touch,
     )
     pg = ctx.new_page()
     errors: list[str] = []
@@ -645,3 +650,20 @@ def test_many_critical_points_are_labelled_without_overlap(page):
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
     # the global minimum is among the labelled ones, and the legend says the rest are hidden
     assert f"labels on {len(boxes)} of {n:,} points" in page.inner_text("#legend")
+
+
+def test_on_a_phone_a_tap_explains_and_a_tap_on_a_critical_point_places_no_start(browser, server):
+    ctx, pg, errors = _open(browser, server.url + "?lang=ko", 390, 844, 2, touch=True)
+    try:
+        _select_landscape(pg, "double_well")
+        px, py = pg.evaluate("(() => { const g = viewGeom(); return [g.px(0), g.py(0)]; })()")
+        pg.tap("#view", position={"x": px + 2, "y": py})
+        pg.wait_for_function("app.explain && app.explain.snapped")
+        assert pg.evaluate("app.state.starts") == []
+        assert "왜 안장점일까요?" in pg.inner_text("#explain-body")
+        px, py = pg.evaluate("(() => { const g = viewGeom(); return [g.px(0.5), g.py(0.5)]; })()")
+        pg.tap("#view", position={"x": px, "y": py})
+        pg.wait_for_function("app.state.starts.length === 1 && app.explain && !app.explain.snapped")
+        assert errors == []
+    finally:
+        ctx.close()

@@ -476,10 +476,11 @@ function drawCriticalPoints(ctx, g) {
   const order = cps.map((cp, i) => i).sort((a, b) => (LABEL_ORDER[cpKey(cps[b])] ?? 5) - (LABEL_ORDER[cpKey(cps[a])] ?? 5));
   for (const i of order) {
     const cp = cps[i], k = cpKey(cp);
-    drawMarker(ctx, k, g.px(cp.point[0]), g.py(cp.point[1]), (st[k] || st.degenerate).color, r);
+    drawMarker(ctx, k, g.px(cp.point[0]), g.py(cp.point[1]), (st[k] || st.degenerate).color, k === "global_minimum" ? 7 : r);
   }
   const boxes = [], maxLabels = Math.max(6, Math.round(g.w * g.h / 9000));
-  const ranked = cps.map((cp, i) => i).sort((a, b) =>
+  // many points (levi13: 3,653): name only the global minima; the others answer on hover
+  const ranked = cps.map((cp, i) => i).filter((i) => n <= 40 || cpKey(cps[i]) === "global_minimum").sort((a, b) =>
     (LABEL_ORDER[cpKey(cps[a])] ?? 5) - (LABEL_ORDER[cpKey(cps[b])] ?? 5) || (cps[a].value ?? 0) - (cps[b].value ?? 0));
   ctx.font = `11px ${FONT}`;
   const inside = (b) => b[0] >= PAD.l && b[1] >= PAD.t && b[2] <= PAD.l + g.w && b[3] <= PAD.t + g.h;
@@ -1489,7 +1490,7 @@ function buildExport() {
   const v = $("view"), dpr = v._dpr || 1, race = app.state.mode === "race" && app.race;
   const items = legendItems(), { title, sub } = exportTitle();
   const legendW = 300, titleH = 54, curveH = race ? 170 : 0;
-  const W = v._w + legendW + 20, H = titleH + Math.max(v._h, 28 + 20 * items.length) + curveH + 10;
+  const W = v._w + legendW + 20, H = titleH + Math.max(v._h, 28 + 36 * items.length) + curveH + 10;
   const out = document.createElement("canvas");
   out.width = Math.round(W * dpr); out.height = Math.round(H * dpr);
   const ctx = out.getContext("2d");
@@ -1515,10 +1516,14 @@ function buildExport() {
       ctx.beginPath(); ctx.moveTo(lx, ly - 4); ctx.lineTo(lx + 18, ly - 4); ctx.stroke(); ctx.setLineDash([]);
     } else { ctx.fillStyle = it.color; ctx.fillRect(lx, ly - 11, 16, 12); ctx.strokeStyle = "#333"; ctx.lineWidth = 1; ctx.strokeRect(lx, ly - 11, 16, 12); }
     ctx.fillStyle = "#111";
-    let text = it.text;
-    while (ctx.measureText(text).width > legendW - 34 && text.length > 4) text = text.slice(0, -2);
-    if (text !== it.text) text = text.slice(0, -1) + "…";
-    ctx.fillText(text, lx + 26, ly);
+    // wrap long entries onto more lines (at spaces; a long word is cut with an ellipsis)
+    let line = "";
+    for (const word of it.text.split(" ")) {
+      const next = line ? `${line} ${word}` : word;
+      if (line && ctx.measureText(next).width > legendW - 34) { ctx.fillText(line, lx + 26, ly); ly += 16; line = word; } else line = next;
+    }
+    while (ctx.measureText(line).width > legendW - 34 && line.length > 4) line = line.slice(0, -2) + "…";
+    ctx.fillText(line, lx + 26, ly);
     drawn.push(it.text);
     ly += 20;
   });
@@ -1593,6 +1598,12 @@ function onViewClick(ev) {
   if (app.state.view === "3d") { if (!app.dragged) setStatus(t("status.contour_for_starts")); return; }
   const [px, py] = canvasXY(ev), g = viewGeom();
   if (px < PAD.l || px > PAD.l + g.w || py < PAD.t || py > PAD.t + g.h) return;
+  if (ev.pointerType === "touch" || ev.pointerType === "pen") {
+    // no hover on a touch screen: a tap explains the point; a tap on a critical point only explains
+    const cp = criticalNear(px, py);
+    if (cp) { explainAt(cp.point[0], cp.point[1], cp); return; }
+    explainAt(g.dx(px), g.dy(py), null);
+  }
   if (ev.shiftKey) {
     const i = nearestStart(px, py);
     if (i >= 0) app.state.starts.splice(i, 1);
