@@ -119,6 +119,7 @@ def test_every_web_message_exists_in_both_languages_with_the_same_placeholders()
         assert en[key].strip() and ko[key].strip(), key
         ph = re.compile(r"\{(\w+)\}")
         assert set(ph.findall(en[key])) == set(ph.findall(ko[key])), key
+        assert en[key] != ko[key], f"{key} is not translated"
     # the Korean is written, not copied: most texts contain Hangul
     hangul = sum(bool(re.search("[\uac00-\ud7a3]", v)) for v in ko.values())
     assert hangul >= 0.9 * len(ko) - 2
