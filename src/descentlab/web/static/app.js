@@ -1717,6 +1717,7 @@ function wire() {
   window.addEventListener("mouseup", () => { if (app.drag) { app.drag = null; saveState(); } });
   for (const id of ["view-contour", "view-3d"]) $(id).addEventListener("change", (e) => {
     app.state.view = e.target.value; $("view").style.cursor = app.state.view === "3d" ? "grab" : "crosshair";
+    $("tooltip").hidden = true;
     saveState(); drawView(); renderLegend();
   });
   $("view").addEventListener("mouseleave", () => { $("tooltip").hidden = true; });
