@@ -526,6 +526,16 @@ def test_sliders_rerun_as_they_move_and_only_the_last_answer_shows(page):
     assert page.inner_text("#diagnosis li[data-kind]").startswith("gd(lr=0.1)")
     sent = page.evaluate("app.requests.run") - before
     assert 1 <= sent < 8  # debounced: not one run per input event
+    # a long drag (150 input events) raises no error: the address is written a few times a
+    # second, not once per event (browsers refuse >100 replaceState calls in 10 s)
+    page.evaluate(
+        """(async () => {
+        const sl = document.querySelector("input[data-slider='lr'][data-opt='0']");
+        for (let k = 0; k < 150; k++) { sl.value = String(-2 + k / 150);
+          sl.dispatchEvent(new Event('input')); await new Promise(r => setTimeout(r, 4)); } })()"""
+    )
+    page.wait_for_timeout(500)
+    assert "#s=" in page.url
     # the momentum slider too; a live re-run shows the whole paths at once
     page.evaluate(
         """(() => {

@@ -154,7 +154,19 @@ function decodeState(text) {
   return JSON.parse(decodeURIComponent(escape(atob(b64))));
 }
 
+// The address holds the setup. Browsers refuse more than ~100 replaceState calls in 10 s (a
+// dragged slider fires far more), so writes closer than 300 ms apart are folded into one.
+let lastSave = 0, saveTimer = null;
 function saveState() {
+  const write = () => { saveTimer = null; lastSave = performance.now(); history.replaceState(null, "", "#s=" + encodeState()); };
+  if (saveTimer) return;
+  const wait = lastSave + 300 - performance.now();
+  if (wait <= 0) write(); else saveTimer = setTimeout(write, wait);
+}
+
+function saveStateNow() {
+  if (saveTimer) clearTimeout(saveTimer);
+  saveTimer = null; lastSave = performance.now();
   history.replaceState(null, "", "#s=" + encodeState());
 }
 
@@ -1733,7 +1745,7 @@ function wire() {
     if (app.surface) setStatus("");
   });
   $("share-btn").addEventListener("click", async () => {
-    saveState();
+    saveStateNow();
     try { await navigator.clipboard.writeText(location.href); setStatus(t("status.link_copied")); }
     catch (e) { setStatus(t("status.link_address")); }
   });
