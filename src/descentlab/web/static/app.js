@@ -678,8 +678,9 @@ function drawExplainArrows(ctx, g) {
     info.eigenvectors.forEach((v, k) => {
       const lam = info.eigenvalues[k], col = lam < 0 ? "#c62828" : (lam > 0 ? "#1b7a36" : "#555");
       const n = Math.hypot(v[0], v[1]) || 1, ux = v[0] / n, uy = -v[1] / n;
-      arrow(ctx, x, y, x + ux * L, y + uy * L, col, 2.2);
-      arrow(ctx, x, y, x - ux * L, y - uy * L, col, 2.2);
+      const wd = ex.snapped ? 2.4 : 1.6;
+      arrow(ctx, x, y, x + ux * L, y + uy * L, col, wd);
+      arrow(ctx, x, y, x - ux * L, y - uy * L, col, wd);
     });
   }
   if (!ex.snapped && info.grad_norm) {
@@ -1341,7 +1342,8 @@ async function drawSurface() {
   s.formula = $("formula-input").value;
   $("formula-error").hidden = true;
   setStatus(t("status.drawing"));
-  app.seq.run += 1;  // a race still in flight belongs to the old surface: drop its answer
+  // races and explanations still in flight belong to the old surface: drop their answers
+  app.seq.run += 1; app.seq.point += 1; app.seq.arrows += 1;
   try {
     const t0 = performance.now();
     const surface = await latest("surface", "/api/surface", { landscape: landscapeSpec(), grid: 120 });
@@ -1671,8 +1673,10 @@ function onViewMove(ev) {
   else if (inside) explainSoon(g.dx(px), g.dy(py), null);
   if (!text) { tip.hidden = true; return; }
   tip.textContent = text; tip.hidden = false;
-  const c = $("view");
-  tip.style.left = `${Math.min(px + 14, c._w - 200)}px`; tip.style.top = `${py + 10}px`;
+  // in the plot's top-left corner (bottom-left when the cursor is up there): never over the
+  // arrows drawn at the cursor
+  const high = py < PAD.t + 60 && px < PAD.l + 260;
+  tip.style.left = `${PAD.l + 6}px`; tip.style.top = high ? `${PAD.t + g.h - 30}px` : `${PAD.t + 6}px`;
 }
 
 function wire() {
