@@ -598,32 +598,42 @@ def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
     values, grads = L.value_and_grad(P)
     H = L.hessian(P)
     H = 0.5 * (H + H.transpose(1, 2))
+    finite = torch.isfinite(H).flatten(1).all(1)
+    lam = torch.full((len(P), 2), float("nan"), dtype=H.dtype)
+    vec = torch.full((len(P), 2, 2), float("nan"), dtype=H.dtype)
+    if bool(finite.any()):
+        lam[finite], vec[finite] = torch.linalg.eigh(H[finite])  # one batched call
+    lam_np, vec_np, H_np = lam.numpy(), vec.numpy(), H.detach().numpy()
+    g_np = grads.detach().numpy()
     cps, _, _, _ = critical_points(L, req.landscape, limits)
-    cp_xy = np.array([c.point for c in cps], dtype=float).reshape(-1, 2)
+    nearest_k = nearest_d = None
+    if cps:
+        cp_xy = np.array([c.point for c in cps], dtype=float).reshape(-1, 2)
+        d = np.hypot(P[:, None, 0] - cp_xy[None, :, 0], P[:, None, 1] - cp_xy[None, :, 1])
+        nearest_k = d.argmin(axis=1)
+        nearest_d = d[np.arange(len(P)), nearest_k]
+    cp_json: dict[int, dict[str, Any]] = {}
     out = []
     for i in range(len(P)):
-        h = H[i].detach().numpy()
-        if np.all(np.isfinite(h)):
-            lam, vec = torch.linalg.eigh(H[i])
-            lam_np = lam.numpy()
-            rows = _unit_rows(vec.numpy())
-            shape = classify_eigenvalues(lam_np)[0]
+        if bool(finite[i]):
+            rows = _unit_rows(vec_np[i])
+            shape = classify_eigenvalues(lam_np[i])[0]
         else:
-            lam_np, rows, shape = np.full(2, np.nan), np.full((2, 2), np.nan), "degenerate"
+            rows, shape = np.full((2, 2), np.nan), "degenerate"
         nearest = None
-        if len(cps):
-            d = np.hypot(cp_xy[:, 0] - P[i, 0], cp_xy[:, 1] - P[i, 1])
-            k = int(np.argmin(d))
-            nearest = {**cp_to_json(cps[k]), "distance": float(d[k])}
-        g = grads[i].detach().numpy()
+        if nearest_k is not None:
+            k = int(nearest_k[i])
+            if k not in cp_json:
+                cp_json[k] = cp_to_json(cps[k])
+            nearest = {**cp_json[k], "distance": float(nearest_d[i])}
         out.append(
             {
                 "point": P[i].tolist(),
                 "value": json_number(values[i]),
-                "gradient": json_array(g),
-                "grad_norm": json_number(np.linalg.norm(g)),
-                "hessian": json_array(h),
-                "eigenvalues": json_array(lam_np),
+                "gradient": json_array(g_np[i]),
+                "grad_norm": json_number(np.linalg.norm(g_np[i])),
+                "hessian": json_array(H_np[i]),
+                "eigenvalues": json_array(lam_np[i]),
                 "eigenvectors": json_array(rows),
                 "shape": shape,
                 "nearest": nearest,
