@@ -55,7 +55,8 @@ def _first_paragraph(doc: str) -> str:
 
 
 def _ensure_loaded() -> None:
-    # Importing the catalogue registers its entries.
+    # Importing the catalogue (and the BBOB suite) registers their entries.
+    import descentlab.landscapes.bbob
     import descentlab.landscapes.catalog  # noqa: F401
 
 
