@@ -87,6 +87,7 @@ def run_sweep(
     stream: TextIO | None = None,
     quiet: bool = False,
     on_cell: Callable[[dict[str, Any]], None] | None = None,
+    cell_fn: Callable[[CellTask], dict[str, Any]] = run_cell,
 ) -> SweepReport:
     """Run every cell of ``spec`` not yet in ``store`` and write each as it finishes.
 
@@ -99,6 +100,8 @@ def run_sweep(
         num_cpus: CPUs of a local Ray instance (``None``: Ray's default).
         stream: where progress lines go (default stderr); ``quiet`` silences them.
         on_cell: called after each cell is written (tests, progress hooks).
+        cell_fn: what runs a cell (default :func:`~descentlab.sweeps.cells.run_cell`; tests
+            substitute a faulty one to check that a lost worker's cell re-runs).
     """
     if executor not in EXECUTORS:
         raise InvalidParameterError(
@@ -122,9 +125,9 @@ def run_sweep(
 
     if executor == "local":
         for task in todo:
-            write(run_cell(task))
+            write(cell_fn(task))
     else:
-        _run_ray(todo, write, address, num_cpus)
+        _run_ray(todo, write, address, num_cpus, cell_fn)
     return SweepReport(
         total=len(cells),
         skipped=len(cells) - len(todo),
@@ -149,6 +152,7 @@ def _run_ray(
     write: Callable[[dict[str, Any]], None],
     address: str | None,
     num_cpus: int | None,
+    cell_fn: Callable[[CellTask], dict[str, Any]],
 ) -> None:
     ray = _import_ray()
     if not todo:
@@ -168,7 +172,7 @@ def _run_ray(
                 f"{str(exc).splitlines()[0]}"
             ) from None
         started_here = True
-    remote = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(run_cell)
+    remote = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(cell_fn)
     window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
     pending: dict[Any, CellTask] = {}
     queue = list(todo)
