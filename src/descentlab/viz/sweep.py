@@ -147,8 +147,11 @@ def plot_outcome_bars(summary: dict[str, Any], *, title: str | None = None) -> F
     rows = summary["outcome_bars"]
     if not rows:
         raise InvalidParameterError("the sweep summary has no runs")
+    many = len(rows) > 10
+    sep = " " if many else "\n"
     labels = [
-        r["optimizer"] if r["lr"] is None else f"{r['optimizer']}\nlr={r['lr']:.3g}" for r in rows
+        r["optimizer"] if r["lr"] is None else f"{r['optimizer']}{sep}lr={r['lr']:.3g}"
+        for r in rows
     ]
     with style.context():
         fig = new_figure((max(6.0, 0.55 * len(rows) + 2.5), 4.6))
@@ -174,7 +177,9 @@ def plot_outcome_bars(summary: dict[str, Any], *, title: str | None = None) -> F
             bottom += share
         ax.set_ylim(0, 1)
         ax.set_ylabel("share of runs")
-        ax.set_xticks(pos, labels, rotation=90 if len(rows) > 10 else 0, fontsize=8)
+        ax.set_xticks(
+            pos, labels, rotation=55 if many else 0, ha="right" if many else "center", fontsize=8
+        )
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.set_title(title or f"where the runs ended ({summary['runs']} runs)")
         fig.tight_layout()
