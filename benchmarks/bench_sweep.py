@@ -63,7 +63,7 @@ def throughput(B: int, steps: int, repeats: int) -> None:
 
         n_one = min(B, 16)  # the per-start cost does not depend on B: time a few, scale
 
-        def one_at_a_time(L=L, X0=X0, opt=opt, hyper=hyper):
+        def one_at_a_time(L=L, X0=X0, opt=opt, hyper=hyper, n_one=n_one):
             for i in range(n_one):
                 run(L, opt, X0[i : i + 1], steps, grad_tol=0.0, progress=False, **hyper)
 
@@ -113,10 +113,14 @@ def ray_overhead(cells: int, B: int, steps: int, ray_cpus: int) -> None:
             return c, st.runs_table()
 
     same = tables(tmp / "local.duckdb") == tables(tmp / "ray.duckdb")
-    print(f"\n## Ray overhead: {cells} cells of {B} starts x {steps} steps, Ray with {ray_cpus} CPU\n")
+    print(
+        f"\n## Ray overhead: {cells} cells of {B} starts x {steps} steps, Ray with {ray_cpus} CPU\n"
+    )
     print(f"cell wall time: median {statistics.median(per_cell):.2f} s")
-    print(f"local executor: {t_local:.1f} s; ray executor: {t_ray:.1f} s "
-          f"(overhead {100 * (t_ray / t_local - 1):+.0f}%); ray.init {t_start:.1f} s apart")
+    print(
+        f"local executor: {t_local:.1f} s; ray executor: {t_ray:.1f} s "
+        f"(overhead {100 * (t_ray / t_local - 1):+.0f}%); ray.init {t_start:.1f} s apart"
+    )
     print(f"results identical: {same}")
 
 
@@ -130,8 +134,9 @@ def main() -> None:
     B, steps = (64, 200) if a.quick else (256, 500)
     throughput(B, steps, a.repeats)
     if not a.skip_ray:
-        ray_overhead(3 if a.quick else 6, 256 if a.quick else 1024, 300 if a.quick else 1000,
-                     a.ray_cpus)
+        ray_overhead(
+            3 if a.quick else 6, 256 if a.quick else 1024, 300 if a.quick else 1000, a.ray_cpus
+        )
 
 
 if __name__ == "__main__":

@@ -402,3 +402,31 @@ def test_cli_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_example_spec_is_valid_and_fair():
+    spec = SweepSpec.from_toml((ROOT / "examples" / "saddle_sweep.toml").read_text())
+    assert len(spec.cells()) == 3 * 5 * 3 * 2
+    assert {len(spec.configs(o)) for o in spec.optimizers} == {3}
+    assert [o.name for o in spec.optimizers] == ["gd", "momentum", "adam", "newton", "perturbed_gd"]
+
+
+def test_sweep_figures_draw_the_summary_numbers(tmp_path):
+    from descentlab.viz.sweep import plot_ecdf, plot_outcome_bars, plot_success_heatmap
+
+    with SweepStore(tmp_path / "s.duckdb") as st:
+        run_sweep(SweepSpec.from_dict(_spec(seeds=1)), st, quiet=True)
+        s = summarize(SweepData.from_store(st), n_boot=20)
+    fig = plot_outcome_bars(s)
+    heights = {}
+    for p in fig.axes[0].patches:
+        heights[p.get_x()] = heights.get(p.get_x(), 0.0) + p.get_height()
+    assert len(heights) == len(s["outcome_bars"])
+    assert all(h == pytest.approx(1.0) for h in heights.values())  # shares of each bar sum to 1
+    ecdf_fig = plot_ecdf(s)
+    lines = {ln.get_gid(): ln for ln in ecdf_fig.axes[0].lines}
+    for label, cur in s["ecdf"]["curves"].items():
+        assert list(lines[f"ecdf:{label}"].get_ydata()) == cur["fraction"]
+    hm = plot_success_heatmap(s)
+    img = hm.axes[0].images[0].get_array()
+    assert np.allclose(np.asarray(img), np.array(s["heatmap"]["success"]))
