@@ -293,10 +293,24 @@ def summary_text(summary: dict[str, Any]) -> str:
                 f"  {o:16s} {100 * cur['fraction'][-1]:5.1f}% at {int(b[-1])} steps "
                 f"[{100 * cur['lo'][-1]:.1f}, {100 * cur['hi'][-1]:.1f}]"
             )
+    if summary["ert"]:
+        lines += ["", "expected running time with restarts, steps (tuned; inf = never reached):"]
+        targets = summary["targets"]
+        lands = sorted({land for e in summary["ert"].values() for land in e})
+        for land in lands:
+            lines.append(f"  {land}  (targets {', '.join(f'{t:g}' for t in targets)})")
+            for o, e in summary["ert"].items():
+                if land in e:
+                    vals = "  ".join(f"{_ert_str(v):>9s}" for v in e[land])
+                    lines.append(f"    {o:16s} {vals}")
     t = summary["throughput"]
     lines += ["", f"throughput: {t['row_steps_per_s']:.3g} state row-steps/s (engine time)"]
     lines += [f"note: {n}" for n in summary["notes"]]
     return "\n".join(lines)
+
+
+def _ert_str(v: float | None) -> str:
+    return "inf" if v is None or not math.isfinite(v) else f"{v:.4g}"
 
 
 def write_summary(store: SweepStore, folder: str | os.PathLike[str], **kw: Any) -> dict[str, Path]:
@@ -342,6 +356,14 @@ def _html(summary: dict[str, Any], imgs: dict[str, str]) -> str:
         for k, v in imgs.items()
     )
     notes = "".join(f"<li>{e(n)}</li>" for n in summary["notes"])
+    head = "".join(f"<th>t = {t:g}</th>" for t in summary["targets"])
+    ert_rows = "".join(
+        f"<tr><td>{e(land)}</td><td>{e(o)}</td>"
+        + "".join(f"<td>{_ert_str(v)}</td>" for v in vals)
+        + "</tr>"
+        for o, per in summary["ert"].items()
+        for land, vals in per.items()
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>sweep {e(summary['name'])}</title><style>body{{font-family:sans-serif;"
@@ -352,6 +374,9 @@ def _html(summary: dict[str, Any], imgs: dict[str, str]) -> str:
         f"{e(', '.join(summary['landscapes']))}.</p>"
         "<h2>Tuned best configuration (equal budget)</h2><table><tr><th>optimizer</th>"
         "<th>configuration</th><th>success</th><th>trials</th><th>runs</th></tr>"
-        f"{rows}</table><h2>Figures</h2>{figs}<h2>Notes</h2><ul>{notes}</ul>"
+        f"{rows}</table><h2>Figures</h2>{figs}"
+        "<h2>Expected running time with restarts (steps, tuned configuration)</h2>"
+        f"<table><tr><th>landscape</th><th>optimizer</th>{head}</tr>{ert_rows}</table>"
+        f"<h2>Notes</h2><ul>{notes}</ul>"
         "<p>The same numbers are in summary.json.</p></body></html>\n"
     )

@@ -176,9 +176,11 @@ class LandscapeEntry:
             generator=d.get("generator"),
         )
         try:
-            entry.build()
+            L = entry.build()
         except DescentlabError as exc:
             raise _err(where, str(exc)) from None
+        if L.domain is None:
+            raise _err(where, f"{entry.label} has no domain box to draw starts from")
         return entry
 
     def to_dict(self) -> dict[str, Any]:
