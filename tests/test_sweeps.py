@@ -282,13 +282,13 @@ def test_killed_sweep_resumes_to_the_uninterrupted_store(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     cmd = [sys.executable, "-m", "descentlab", "sweep", str(spec_path), "--store", str(store)]
     rng = random.Random(int(sig))
-    after = rng.randint(1, 20)
+    after = rng.randint(1, 12)
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     lines = 0
     for line in proc.stderr:
         lines += line.startswith("[")
         if lines == after:
-            time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(rng.uniform(0.0, 0.05))
             proc.send_signal(sig)
             break
     proc.stderr.read()
