@@ -316,7 +316,7 @@ def _ert_str(v: float | None) -> str:
 def write_summary(store: SweepStore, folder: str | os.PathLike[str], **kw: Any) -> dict[str, Path]:
     """Write ``summary.html`` (figures embedded) and ``summary.json`` (the same numbers) and
     the figures as PNG files into ``folder``."""
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
     from descentlab.viz.sweep import plot_ecdf, plot_outcome_bars, plot_success_heatmap
 
     data = SweepData.from_store(store)
