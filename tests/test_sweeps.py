@@ -430,3 +430,25 @@ def test_sweep_figures_draw_the_summary_numbers(tmp_path):
     hm = plot_success_heatmap(s)
     img = hm.axes[0].images[0].get_array()
     assert np.allclose(np.asarray(img), np.array(s["heatmap"]["success"]))
+
+
+def test_generator_landscapes_newton_lands_on_the_planted_saddle(tmp_path):
+    """A random quadratic with one negative eigenvalue has one critical point, a saddle of
+    index 1; Newton with lr = 1 reaches it from every start in one step."""
+    spec = SweepSpec.from_dict(
+        {
+            "steps": 20,
+            "starts": 5,
+            "landscapes": [
+                {"generator": "random_quadratic_saddle", "params": {"dim": 4, "index": 1}}
+            ],
+            "optimizers": [{"name": "newton", "search": {"lr": [1.0]}}],
+        }
+    )
+    with SweepStore(tmp_path / "s.duckdb") as st:
+        run_sweep(spec, st, quiet=True)
+        runs = st.runs_table()
+    assert [(r["outcome"], r["saddle_index"]) for r in runs] == [("saddle", 1)] * 5
+    assert all(r["stop_step"] <= 2 for r in runs)
+    with pytest.raises(SpecError, match="unknown landscape generator"):
+        SweepSpec.from_dict({**_spec(), "landscapes": [{"generator": "os.system"}]})
