@@ -1,6 +1,7 @@
 """Every command and snippet of the README runs as written.
 
-The README's fenced blocks are read in order and run in one fresh folder: ``bash`` blocks line
+The README's fenced blocks are read in order and run in one fresh folder (holding a copy of the
+repository's ``examples/``, as the sweep commands name it): ``bash`` blocks line
 by line (``\\`` continuations joined) with ``descentlab`` on PATH as this checkout's CLI,
 ``python`` blocks as scripts (a block whose first line is ``# NAME.py`` is written to that file
 instead, for the next blocks to import). Each command must exit 0.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -64,6 +66,8 @@ def test_the_readme_has_the_blocks_this_test_reads() -> None:
 def test_every_readme_command_and_snippet_runs(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
+    if (ROOT / "examples").is_dir():
+        shutil.copytree(ROOT / "examples", work / "examples")
     bindir = tmp_path / "bin"
     bindir.mkdir()
     shim = bindir / "descentlab"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from descentlab.experiments.base import ExperimentResult
+from descentlab.formatting import format_cell
 from descentlab.i18n import current_lang, has, t
 from descentlab.io import write_text
 
@@ -44,9 +45,7 @@ img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 
 
 def _fmt(c: object) -> str:
-    from descentlab.cli.common import _fmt as f
-
-    return html.escape(f(c))
+    return html.escape(format_cell(c))
 
 
 def _img_tag(path: Path, lang: str) -> str:
