@@ -209,8 +209,13 @@ def test_surface_marks_critical_points_at_their_height(tdw, race):
         ln = next(ln for ln in ax.lines if _gid(ln) == f"path:{label}:1")
         x, y, z = (np.asarray(v, dtype=float) for v in ln.get_data_3d())
         path = traj.path(1)
-        np.testing.assert_array_equal(np.c_[x, y], path)
-        want = tdw.value(path).numpy()
+        drawn = np.c_[x, y]
+        # every recorded position is a drawn vertex, in order; points added between them keep
+        # long steps on the surface (test_viz_story)
+        idx = [int(np.argmin(np.abs(drawn - p).sum(axis=1))) for p in path]
+        np.testing.assert_allclose(drawn[idx], path, atol=1e-12)
+        assert np.all(np.diff(idx) > 0)
+        want = tdw.value(drawn).numpy()
         np.testing.assert_allclose(z - want, lifts[0], atol=1e-12)
 
 
