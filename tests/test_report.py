@@ -71,7 +71,7 @@ def test_printed_experiment_markdown_links_resolve_from_the_working_folder(
     for link in _links(experiment_markdown(r)):
         assert Path(link).is_file(), link
     folder = Path("out/newton-vs-gd")
-    for link in _links(r.to_markdown(link_base=folder)):
+    for link in _links(experiment_markdown(r, link_base=folder)):
         assert (folder / link).is_file(), link
 
 

@@ -43,6 +43,8 @@ class ExperimentResult:
 
     ``numbers`` holds the key measurements (JSON-able scalars, lists or dicts) that ``--json``
     prints; ``rests_on`` lists, in plain words, the measurements the verdict is drawn from.
+    Rendered for a reader (plain sentences first, English or Korean, figure links that resolve)
+    by :func:`descentlab.experiments.report.experiment_markdown` and the report.
     """
 
     name: str
@@ -73,13 +75,6 @@ class ExperimentResult:
             "quick": self.quick,
             "seconds": round(self.seconds, 3),
         }
-
-    def to_markdown(self, link_base: str | Path | None = None, lang: str | None = None) -> str:
-        """This claim in Markdown (see :func:`descentlab.experiments.report.experiment_markdown`):
-        figure links relative to ``link_base``, the folder of the file the text goes into."""
-        from descentlab.experiments.report import experiment_markdown
-
-        return experiment_markdown(self, link_base=link_base, lang=lang)
 
 
 Runner = Callable[..., ExperimentResult]

@@ -62,8 +62,7 @@ def _img_tag(path: Path, lang: str) -> str:
 
 def write_seed_figures(out: str | Path, fmt: str = "png") -> dict[str, Path]:
     """The seed's two pictures into ``out``: ``gradient_descent`` and ``critical_points``."""
-    from descentlab.viz._common import save_figure
-    from descentlab.viz.seed import critical_points_figure, gradient_descent_figure
+    from descentlab.viz import critical_points_figure, gradient_descent_figure, save_figure
 
     out = Path(out)
     return {
