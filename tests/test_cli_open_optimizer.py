@@ -112,3 +112,24 @@ def test_bad_optimizer_paths_are_one_line_exit_2(spec, message, capsys) -> None:
     rc = cli.main(["run", "--landscape", "double_well", "--optimizer", spec, "--start", "0,0"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and message in err[0]
+
+
+def test_train_takes_an_optimizer_class_too(tmp_path, capsys) -> None:
+    """Oracle: the same steps of torch.optim.Rprop in a plain loop on the same model and data."""
+    from descentlab.nn.tasks import build_model, get_task
+
+    argv = ["train", "--task", "xor", "--model", "mlp:hidden=2", "--optimizer",
+            "torch.optim.Rprop:lr=0.01", "--steps", "15", "--no-slices", "--out", str(tmp_path),
+            "--json"]  # fmt: skip
+    assert cli.main(argv) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["optimizer"] == "Rprop(lr=0.01)"
+    task = get_task("xor")
+    model = build_model("mlp", task, seed=0, hidden=2)
+    opt = torch.optim.Rprop(model.parameters(), lr=0.01)
+    for _ in range(15):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(task.X), task.y).backward()
+        opt.step()
+    loss = torch.nn.functional.cross_entropy(model(task.X), task.y).item()
+    assert res["final_loss"] == pytest.approx(loss, rel=1e-9)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.common import add_subcommand, parse_spec, print_json
+from descentlab.cli.common import add_subcommand, parse_optimizer, parse_spec, print_json
 from descentlab.errors import InvalidParameterError
 
 FORMATS = ("png", "svg")
@@ -65,7 +65,7 @@ def register(sub: Any) -> None:
 def _optimizer(spec: str) -> Any:
     from descentlab.optim import resolve_optimizer
 
-    name, hyper = parse_spec(spec, "optimizer")
+    name, hyper = parse_optimizer(spec)  # a registered name or package.module.Class
     return resolve_optimizer(name, **hyper)
 
 
