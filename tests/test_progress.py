@@ -81,3 +81,22 @@ def test_the_cli_reports_progress_when_piped(monkeypatch: pytest.MonkeyPatch, ca
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("long job: 1/3")
     assert err[-1].startswith("long job: done, 3/3")
+
+
+def test_stage_after_speaks_only_when_the_block_is_slow() -> None:
+    import time
+
+    from descentlab.progress import stage_after
+
+    s = io.StringIO()
+    with reporting():
+        with stage_after("quick step", 0.5, stream=s):
+            pass
+        assert s.getvalue() == ""
+        with stage_after("slow step", 0.05, stream=s):
+            time.sleep(0.3)
+    assert s.getvalue() == "slow step\n"
+    s = io.StringIO()
+    with stage_after("outside the CLI", 0.01, stream=s):
+        time.sleep(0.1)
+    assert s.getvalue() == ""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TextIO
 
-__all__ = ["Progress", "reporting", "stage"]
+__all__ = ["Progress", "reporting", "stage", "stage_after"]
 
 _PLAIN_LINES: ContextVar[bool] = ContextVar("descentlab_plain_progress", default=False)
 
@@ -49,6 +49,33 @@ def stage(message: str, *, stream: TextIO | None = None, enabled: bool | None = 
     if enabled:
         stream.write(f"{message}\n")
         stream.flush()
+
+
+@contextmanager
+def stage_after(
+    message: str, delay: float = 1.0, *, stream: TextIO | None = None, enabled: bool | None = None
+) -> Iterator[None]:
+    """:func:`stage` ``message`` if the block is still running after ``delay`` seconds.
+
+    A long step without a loop of its own to report from (a Hessian spectrum, a slice) says what
+    it is doing; one that ends quickly (or fails at once on bad input, whose error should be the
+    only line) prints nothing.
+    """
+    import threading
+
+    stream = stream or sys.stderr
+    if enabled is None:
+        enabled = _is_tty(stream) or _PLAIN_LINES.get()
+    timer = threading.Timer(
+        delay, stage, args=(message,), kwargs={"stream": stream, "enabled": True}
+    )
+    timer.daemon = True
+    if enabled:
+        timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 class Progress:

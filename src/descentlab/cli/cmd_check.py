@@ -4,6 +4,7 @@ plateau, or descending? Prints the decision rule's numbers (thresholds, evidence
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from descentlab.nn import check_point
-    from descentlab.progress import stage
+    from descentlab.progress import stage_after
 
     if args.threads < 1:
         raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
@@ -121,22 +122,22 @@ def run(args: argparse.Namespace) -> int:
     if rank is not None:  # this process's shard: every WORLD_SIZE-th sample
         world = torch.distributed.get_world_size()
         X, y = X[rank::world], y[rank::world]
-    if not rank:  # rank 0 (or a single process) reports
-        stage(f"check: gradient and Hessian spectrum of {model_spec}")
+    busy = stage_after(f"check: gradient and Hessian spectrum of {model_spec} ...", 2.0)
     try:
-        c = check_point(
-            model,
-            loss_fn,
-            (X, y),
-            batch_size=args.batch_size,
-            grad_tol=args.grad_tol,
-            noise_z=args.noise_z,
-            lanczos_max_steps=args.lanczos_max_steps,
-            lanczos_tol=args.lanczos_tol,
-            k=args.k,
-            exact_below=args.exact_below,
-            weight_decay=l2,
-        )
+        with busy if not rank else contextlib.nullcontext():  # rank 0 (or one process) reports
+            c = check_point(
+                model,
+                loss_fn,
+                (X, y),
+                batch_size=args.batch_size,
+                grad_tol=args.grad_tol,
+                noise_z=args.noise_z,
+                lanczos_max_steps=args.lanczos_max_steps,
+                lanczos_tol=args.lanczos_tol,
+                k=args.k,
+                exact_below=args.exact_below,
+                weight_decay=l2,
+            )
     finally:
         torch.set_num_threads(old)
         if rank is not None:
