@@ -47,6 +47,7 @@ import torch
 from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.limits import check_int
 
 Tensor = torch.Tensor
 
@@ -77,9 +78,8 @@ def _cp(
 
 
 def _check_dim(dim: Any, minimum: int = 1) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < minimum:
-        raise InvalidParameterError(f"dim must be an integer >= {minimum}, got {dim!r}")
-    return dim
+    """An integer dimension ``>= minimum`` within the ``dim`` limit (checked before allocating)."""
+    return check_int("dim", dim, minimum, "dim")
 
 
 def _bisect_root(g: Callable[[float], float], lo: float, hi: float) -> float:
