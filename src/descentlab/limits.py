@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from descentlab.errors import InvalidParameterError, LimitError
+from descentlab.errors import InvalidParameterError, LimitError, normalize_name
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -234,4 +234,30 @@ def check_critical_search(total_starts: int, dim: int) -> None:
                 "a box filled with starts cannot find the critical points of a high-dimensional "
                 "landscape anyway"
             ),
+        )
+
+
+# ---------------------------------------------------------------------------- schedules
+# Schedules that stop working past a length they were given: torch's OneCycleLR raises
+# ("Tried to step 11 times") at the first step beyond ``total_steps``.
+_SCHEDULES_THAT_END = {"one_cycle": "total_steps"}
+
+
+def check_schedule_length(name: str, params: dict[str, Any], steps: int) -> None:
+    """Refuse, before the run, a schedule whose explicit length is shorter than the run.
+
+    Only ``one_cycle`` ends (a run given ``total_steps`` below its ``steps`` would fail at step
+    ``total_steps + 1``); every other schedule may be shorter than the run (cosine repeats,
+    polynomial and warm-up schedules hold their last rate).
+    """
+    key = _SCHEDULES_THAT_END.get(normalize_name(name))
+    if key is None or key not in params:
+        return
+    length = params[key]
+    if isinstance(length, int) and not isinstance(length, bool) and length < steps:
+        raise InvalidParameterError(
+            f"schedule {normalize_name(name)}: {key}={length} is shorter than the run's "
+            f"{steps} steps (the schedule cannot step past its end); set {key} >= {steps} or "
+            f"leave it out to use the run length",
+            param=key,
         )
