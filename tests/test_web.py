@@ -557,7 +557,7 @@ def test_same_optimizer_twice_gets_distinct_labels_and_colours(client):
 @pytest.mark.parametrize(
     "kw, field, needle",
     [
-        ({"optimizers": [{"name": "sgdd"}]}, "optimizers[0]", "valid: "),
+        ({"optimizers": [{"name": "sgdd"}]}, "optimizers[0].name", "valid: "),
         ({"optimizers": [{"name": "gd", "hyper": {"lr": -1}}]}, "optimizers[0]", "lr must be > 0"),
         ({"optimizers": [{"name": "gd", "hyper": {"nope": 1}}]}, "optimizers[0]", "accepted"),
         ({"optimizers": []}, "optimizers", "at least one"),
@@ -568,7 +568,12 @@ def test_same_optimizer_twice_gets_distinct_labels_and_colours(client):
         ({"steps": 0}, "steps", "between 1 and 5000"),
         ({"steps": 5001}, "steps", "between 1 and 5000"),
         ({"frames": 1}, "frames", "between 2 and 600"),
-        ({"schedule": {"name": "nope"}}, "schedule", "valid: "),
+        ({"schedule": {"name": "nope"}}, "schedule.name", "valid: "),
+        (
+            {"schedule": {"name": "one_cycle", "params": {"max_lr": 0.1, "total_steps": 10}}},
+            "schedule.params.total_steps",
+            "shorter than the run's 50 steps",
+        ),
     ],
 )
 def test_run_error_paths(client, kw, field, needle):

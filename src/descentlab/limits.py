@@ -14,7 +14,9 @@ Memory estimates count float64 entries (8 bytes):
   (points, gradients, optimizer moments, closure copies), ``T R`` learning rates and its
   records (kept under 256 MiB by the record interval): ``8 (8 R d + T R) + 256 MiB`` bytes;
 * ``random_quadratic_saddle`` holds three ``d x d`` matrices and a QR (``O(d^3)`` flops);
-* ``random_fourier_field`` holds its ``m x d`` frequencies;
+* ``random_fourier_field`` holds its ``m x d`` frequencies, and evaluating ``B`` points holds
+  ``B x m`` entries (a critical-point search evaluates thousands of points at once, with the
+  graph of a Hessian on top);
 * ``gaussian_wells`` certifies each of its ``K`` wells with ``O(K)`` Hessian bounds and finds
   its minimum by Newton (``d x d`` solves): ``O(K^2 d + K d^3)`` work.
 
@@ -67,10 +69,16 @@ _TABLE = (
         "dimension of a landscape that stores and factorises a d x d matrix: d^2 floats and "
         "O(d^3) work",
     ),
-    Limit("n_features", 100_000, "", "random Fourier features of random_fourier_field"),
+    Limit(
+        "n_features",
+        4_096,
+        "",
+        "random Fourier features of random_fourier_field (evaluating B points holds B x "
+        "n_features floats, several times over in a Hessian)",
+    ),
     Limit(
         "feature_entries",
-        10_000_000,
+        1_000_000,
         "",
         "n_features x dim of random_fourier_field (its frequency matrix, 8 bytes each)",
     ),

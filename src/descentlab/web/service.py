@@ -18,8 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from descentlab.errors import DescentlabError, DimensionError, InvalidParameterError
+from descentlab.errors import (
+    DescentlabError,
+    DimensionError,
+    FormulaError,
+    InvalidParameterError,
+    UnknownNameError,
+    normalize_name,
+)
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
+from descentlab.limits import check_schedule_length, check_spec_integers
 from descentlab.web.jobs import OverTime, call_with_deadline
 from descentlab.web.limits import Limits
 from descentlab.web.models import (
@@ -46,7 +54,20 @@ class RequestError(InvalidParameterError):
 
     def __init__(self, message: str, field: str | None = None):
         self.field = field
-        super().__init__(message)
+        super().__init__(message, param=field)
+
+
+def _field_of(exc: DescentlabError, prefix: str, params: dict[str, Any], name_field: str) -> str:
+    """The request field a library error points at, from the error's ``param`` (never its text).
+
+    ``prefix.<param>`` when the parameter is one the request gave; ``name_field`` for an unknown
+    name; else ``prefix``'s parent (the part of the request as a whole).
+    """
+    if isinstance(exc, UnknownNameError):
+        return name_field
+    if exc.param is not None and exc.param in params:
+        return f"{prefix}.{exc.param}"
+    return prefix.rsplit(".", 1)[0]
 
 
 # ---------------------------------------------------------------------------- arrays -> JSON
@@ -119,10 +140,24 @@ def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
     else:
         name = str(spec.name)
         params = dict(spec.params)
-        entry = {e.name: e for e in list_landscapes()}.get(name.strip().lower().replace("-", "_"))
+        entry = {e.name: e for e in list_landscapes()}.get(normalize_name(name))
         if entry is not None and entry.any_dim:
-            params.setdefault("dim", 2)
-        L = get_landscape(name, **params)
+            dim = params.setdefault("dim", 2)
+            if dim != 2 or isinstance(dim, bool):  # refused before building (dim may be huge)
+                raise RequestError(
+                    f"the playground draws 2-D landscapes; got dim={dim!r}", "landscape.params.dim"
+                )
+        try:
+            check_spec_integers(params, "landscape params")
+            L = get_landscape(name, **params)
+        except FormulaError:
+            raise
+        except UnknownNameError as exc:  # kept as it is: the detail endpoint answers 404
+            exc.field = "landscape.name"  # type: ignore[attr-defined]
+            raise
+        except DescentlabError as exc:
+            field = _field_of(exc, "landscape.params", params, "landscape.name")
+            raise RequestError(str(exc), field) from None
         if domain is not None:
             L = _with_domain(L, domain)
     if L.dim != 2:
@@ -292,6 +327,47 @@ def critical_points(
     return hit[0], "found", hit[1], hit[2]
 
 
+_GRID_CHUNK = 1024
+
+
+def _grid_values(
+    L: Landscape, n: int, budget_seconds: float = math.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, y, z)`` with ``z[j, i] = f(x_i, y_j)`` on the ``n x n`` grid of the domain.
+
+    The same points as :meth:`Landscape.grid`, evaluated ``_GRID_CHUNK`` rows at a time, so a
+    landscape whose evaluation holds ``B x m`` intermediates (random features) never holds more
+    than ``_GRID_CHUNK x m`` of them at once; rows are independent, so the values are the same.
+    The second chunk is timed: when the whole grid would take over ``budget_seconds`` (at that
+    rate, on this machine now) the request is refused before the rest is computed, naming the
+    largest grid that fits.
+    """
+    import torch
+
+    (x0, x1), (y0, y1) = L.require_domain()
+    xs = torch.linspace(x0, x1, n, dtype=L.dtype)
+    ys = torch.linspace(y0, y1, n, dtype=L.dtype)
+    Y, X = torch.meshgrid(ys, xs, indexing="ij")
+    P = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
+    parts = []
+    with torch.no_grad():
+        parts.append(L.fn(P[:_GRID_CHUNK]))  # the first call may pay one-time costs: untimed
+        t0 = time.perf_counter()
+        parts.append(L.fn(P[_GRID_CHUNK : 2 * _GRID_CHUNK]))
+        per_row = (time.perf_counter() - t0) / _GRID_CHUNK
+        if len(P) > 2 * _GRID_CHUNK and per_row * len(P) > budget_seconds:
+            fit = max(5, int(math.sqrt(budget_seconds / per_row)))
+            raise RequestError(
+                f"a {n} x {n} grid of {L.name} would take about {per_row * len(P):.0f} s here "
+                f"(over {budget_seconds:g} s, half the wall-time bound); ask for grid <= {fit}",
+                "grid",
+            )
+        for i in range(2 * _GRID_CHUNK, len(P), _GRID_CHUNK):
+            parts.append(L.fn(P[i : i + _GRID_CHUNK]))
+    z = torch.cat(parts)
+    return xs.numpy(), ys.numpy(), z.reshape(n, n).numpy()
+
+
 def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
     """Grid values for the contour view, plus every critical point in the domain, labelled.
 
@@ -304,15 +380,14 @@ def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
     if not 5 <= grid <= limits.max_grid:
         raise RequestError(f"grid must be between 5 and {limits.max_grid}, got {grid}", "grid")
     L = build_landscape(spec, limits)
-    X, Y, Z = L.grid(grid)
-    z = Z.numpy()
+    xs, ys, z = _grid_values(L, grid, limits.wall_seconds / 2)
     finite = z[np.isfinite(z)]
     cps, source, complete, note = critical_points(L, spec, limits)
     info = L.info()
     return {
         "landscape": info,
-        "x": X[0].tolist(),
-        "y": Y[:, 0].tolist(),
+        "x": xs.tolist(),
+        "y": ys.tolist(),
         "z": json_array(z),
         "z_min": json_number(finite.min()) if finite.size else None,
         "z_max": json_number(finite.max()) if finite.size else None,
@@ -384,9 +459,11 @@ def _resolve_optimizers(choices: list[OptimizerChoice], limits: Limits) -> list[
     for i, c in enumerate(choices):
         hyper = {k: (tuple(v) if isinstance(v, list) else v) for k, v in c.hyper.items()}
         try:
+            check_spec_integers(hyper, "hyper")
             specs.append(resolve_optimizer(c.name, **hyper))
         except DescentlabError as exc:
-            raise RequestError(f"optimizers[{i}]: {exc}", f"optimizers[{i}]") from None
+            field = _field_of(exc, f"optimizers[{i}].hyper", hyper, f"optimizers[{i}].name")
+            raise RequestError(f"optimizers[{i}]: {exc}", field) from None
     return specs
 
 
@@ -411,12 +488,23 @@ def _check_starts(starts: list[list[float]], limits: Limits) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- run and race
-def _schedule_arg(choice: ScheduleChoice | None) -> Any:
-    """The engine's ``schedule`` argument: a ``(name, params)`` pair (validated by the engine)."""
+def _schedule_arg(choice: ScheduleChoice | None, steps: int) -> Any:
+    """The engine's ``schedule`` argument, validated here at the request's boundary: a resolved
+    schedule whose length fits the run (errors name ``schedule.name`` or
+    ``schedule.params.<key>``)."""
     if choice is None:
         return None
+    from descentlab.optim.schedules import resolve_schedule
+
     params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in choice.params.items()}
-    return (choice.name, params)
+    try:
+        check_spec_integers(params, "schedule")
+        spec = resolve_schedule(choice.name, **params)
+        check_schedule_length(spec.name, params, steps)
+    except DescentlabError as exc:
+        field = _field_of(exc, "schedule.params", params, "schedule.name")
+        raise RequestError(str(exc), field) from None
+    return spec
 
 
 def _engine_run(L: Landscape, specs: list[Any], starts: np.ndarray, steps: int, **kw: Any) -> Any:
@@ -425,9 +513,7 @@ def _engine_run(L: Landscape, specs: list[Any], starts: np.ndarray, steps: int, 
     try:
         return run(L, list(specs), starts, steps, progress=False, **kw)
     except DescentlabError as exc:
-        msg = str(exc)
-        field = "schedule" if "schedul" in msg.lower() else None
-        raise RequestError(msg, field) from None
+        raise RequestError(str(exc), exc.param) from None
 
 
 def _point_text(p: Any) -> str:
@@ -495,7 +581,12 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
         )
     record_every = max(1, math.ceil(req.steps / frames))
     race = _engine_run(
-        L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=record_every
+        L,
+        specs,
+        starts,
+        req.steps,
+        schedule=_schedule_arg(req.schedule, req.steps),
+        record_every=record_every,
     )
     from descentlab.viz.style import optimizer_colors
 
@@ -584,7 +675,12 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
         )
     xs, ys, starts = basin_grid(L, req.n)
     race = _engine_run(
-        L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=req.steps
+        L,
+        specs,
+        starts,
+        req.steps,
+        schedule=_schedule_arg(req.schedule, req.steps),
+        record_every=req.steps,
     )
     maps = []
     for (label, tr), spec in zip(race.items(), specs, strict=True):
