@@ -102,12 +102,17 @@ class ApiError(Exception):
 def _error(
     status: int, message: str, field: str | None = None, position: int | None = None
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": message}
+    body: dict[str, Any] = {"error": _one_line(message)}
     if field is not None:
         body["field"] = field
     if position is not None:
         body["position"] = position
     return JSONResponse(body, status_code=status)
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: line breaks a client put in its input are shown escaped."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 _CLOSE = [(b"connection", b"close")]
@@ -307,7 +312,11 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str | No
     parts = []
     first_field = None
     for e in errors[:3]:
-        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+        loc = [
+            str(p) if str(p).isprintable() else json.dumps(str(p))
+            for p in e.get("loc", ())
+            if p != "body"
+        ]
         field = ".".join(loc) or "body"
         first_field = first_field or field
         if e.get("type") == "missing":
