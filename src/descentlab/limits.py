@@ -42,10 +42,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from descentlab.errors import InvalidParameterError, LimitError, normalize_name
+from descentlab.validate import MAX_SEED
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-INT64_MAX = 2**63 - 1
+INT64_MAX = MAX_SEED  # 2^63 - 1: a signed 64-bit integer
 
 
 @dataclass(frozen=True)
@@ -157,27 +158,6 @@ def check_size(
             bound=lim.value,
         )
     return asked
-
-
-def check_int(param: str, value: Any, minimum: int, limit_name: str | None = None) -> int:
-    """An integer ``>= minimum`` (bools refused), within ``limit_name`` when given."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidParameterError(
-            f"{param} must be an integer >= {minimum}, got {value!r}", param=param
-        )
-    if limit_name is not None:
-        check_size(limit_name, value, param=param)
-    return value
-
-
-def check_seed(value: Any, param: str = "seed") -> int:
-    """A seed: an integer in ``[0, 2^63 - 1]`` (range-checked, never hashed)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
-        raise InvalidParameterError(
-            f"{param} must be an integer between 0 and 2^63 - 1 = {INT64_MAX}, got {value!r}",
-            param=param,
-        )
-    return value
 
 
 def check_spec_integers(params: dict[str, Any], where: str) -> dict[str, Any]:

@@ -31,17 +31,19 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
-from descentlab.limits import check_int, check_seed, check_size
+from descentlab.limits import check_size
+from descentlab.validate import check_int, check_positive, check_seed
 
 Tensor = torch.Tensor
 _F64 = torch.float64
 
 
 def _check_int(name: str, value: Any, minimum: int, limit_name: str | None = None) -> int:
-    return check_int(name, value, minimum, limit_name)
+    v = check_int(name, value, lo=minimum)
+    return v if limit_name is None else check_size(limit_name, v, param=name)
 
 
 def _generator(seed: Any) -> torch.Generator:
