@@ -1,7 +1,7 @@
 """Hostile input against the playground's API: random valid and invalid bodies never get a 5xx.
 
 Hypothesis draws bodies for every request model (SurfaceRequest, CriticalRequest, RunRequest,
-BasinRequest, the landscape detail path and its grid): well-formed ones with adversarial values
+BasinRequest, PointRequest, the landscape detail path and its grid): well-formed ones with adversarial values
 (seeds of 2^70, dimensions of 10^12, NaN, huge and negative counts, unknown names, schedule
 lengths shorter than the run) and broken ones (wrong types, missing and extra keys, raw bytes,
 invalid UTF-8, deep nesting). Every answer must be 2xx or 4xx with a one-line ``error`` message;
@@ -269,6 +269,13 @@ def test_basin_bodies_never_5xx(client, data):
         "schedule": data.draw(schedule_choices),
     }
     _post(client, "/api/basin", _maybe_break(body, data))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_point_bodies_never_5xx(client, data):
+    body = {"landscape": data.draw(landscape_specs), "points": data.draw(starts)}
+    _post(client, "/api/point", _maybe_break(body, data))
 
 
 hostile = st.one_of(st.sampled_from(HUGE), numbers, json_scalars, json_values)

@@ -558,7 +558,11 @@ def test_same_optimizer_twice_gets_distinct_labels_and_colours(client):
     "kw, field, needle",
     [
         ({"optimizers": [{"name": "sgdd"}]}, "optimizers[0].name", "valid: "),
-        ({"optimizers": [{"name": "gd", "hyper": {"lr": -1}}]}, "optimizers[0]", "lr must be > 0"),
+        (
+            {"optimizers": [{"name": "gd", "hyper": {"lr": -1}}]},
+            "optimizers[0].hyper.lr",
+            "lr must be > 0",
+        ),
         ({"optimizers": [{"name": "gd", "hyper": {"nope": 1}}]}, "optimizers[0]", "accepted"),
         ({"optimizers": []}, "optimizers", "at least one"),
         ({"optimizers": [{"name": "gd"}] * 9}, "optimizers", "limit is 8"),
