@@ -1,7 +1,8 @@
 """Loopback load with hostile clients mixed in: 60 clients against the real server (issue 13).
 
-The server (uvicorn, ``BackgroundServer``, 127.0.0.1 only, default limits: 2 compute slots and a
-light lane of 2) is hit by 60 client threads at once, each sending ``--per-client`` requests
+The server (``descentlab play`` in a process of its own, so the clients do not share its GIL;
+127.0.0.1 only; default limits: 2 compute slots and a light lane of 2) is hit by 60 client
+threads at once, each sending ``--per-client`` requests
 drawn in a fixed pattern:
 
 * ``run``: a 2-optimizer race (2 starts x 100 steps) — heavy lane;
@@ -24,14 +25,19 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures as cf
+import contextlib
 import json
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from descentlab.web.server import BackgroundServer
+from descentlab.web.server import free_port, url_for
 
 RUN = {
     "landscape": {"name": "double_well"},
@@ -83,21 +89,43 @@ def _client(url: str, cid: int, per_client: int) -> list[tuple[str, int, float]]
     return out
 
 
+@contextlib.contextmanager
+def play_server() -> Iterator[str]:
+    """``descentlab play`` on a free loopback port in a child process; yields its URL."""
+    port = free_port("127.0.0.1")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "descentlab", "play", "--port", str(port), "--no-browser"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = url_for("127.0.0.1", port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "api/meta", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {proc.stderr.read().decode()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=60)
     ap.add_argument("--per-client", type=int, default=5)
     ap.add_argument("--write", action="store_true", help="append the table to RESULTS.md")
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
-    with BackgroundServer() as srv:
-        with httpx.Client(base_url=srv.url, timeout=60.0) as c:  # warm caches once
+    with play_server() as url:
+        with httpx.Client(base_url=url, timeout=60.0) as c:  # warm caches once
             c.get("/api/meta"), c.get("/api/landscapes"), c.post("/api/run", json=RUN)
         t0 = time.perf_counter()
         with cf.ThreadPoolExecutor(max_workers=args.clients) as pool:
-            futs = [pool.submit(_client, srv.url, i, args.per_client) for i in range(args.clients)]
+            futs = [pool.submit(_client, url, i, args.per_client) for i in range(args.clients)]
             results = [x for f in futs for x in f.result(timeout=600)]
         wall = time.perf_counter() - t0
 

@@ -476,12 +476,16 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         return meta_cache
 
     @app.get("/api/meta", summary="Version, limits, optimizers, schedules and colours")
-    async def meta() -> dict[str, Any]:
-        return await compute(_meta, lane=light)
+    async def meta() -> JSONResponse:
+        if meta_cache:  # built once: answered on the loop, no thread hop
+            return JSONResponse(meta_cache)
+        return JSONResponse(await compute(_meta, lane=light))
 
     @app.get("/api/landscapes", summary="The catalogue landscapes the playground can draw")
-    async def landscapes() -> list[dict[str, Any]]:
-        return await compute(service.catalogue, lane=light)
+    async def landscapes() -> JSONResponse:
+        if service.catalogue_ready():  # built once: answered on the loop, no thread hop
+            return JSONResponse(service.catalogue())
+        return JSONResponse(await compute(service.catalogue, lane=light))
 
     @app.get(
         "/api/landscapes/{name}",
@@ -503,6 +507,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         summary="Grid values and labelled critical points of a landscape or formula",
     )
     async def surface(req: SurfaceRequest) -> JSONResponse:
+        service.precheck(req, limits)
         return JSONResponse(await compute(service.surface, req.landscape, req.grid, limits))
 
     @app.post(
@@ -512,6 +517,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         summary="Critical points of a landscape or formula, each with kind, index and value",
     )
     async def critical(req: CriticalRequest) -> JSONResponse:
+        service.precheck(req, limits)
         return JSONResponse(await compute(service.critical, req.landscape, limits))
 
     @app.post(
@@ -521,6 +527,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         summary="Race optimizers from the same starts; each run's diagnosis in words",
     )
     async def run(req: RunRequest) -> JSONResponse:
+        service.precheck(req, limits)
         return JSONResponse(await compute(service.run_race, req, limits))
 
     @app.post(
@@ -530,6 +537,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         summary="Basin map: an n x n grid of starts coloured by where each optimizer ends",
     )
     async def basin(req: BasinRequest) -> JSONResponse:
+        service.precheck(req, limits)
         return JSONResponse(await compute(service.basin_map, req, limits))
 
     # ------------------------------------------------------------------ explain a point
@@ -541,6 +549,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         "nearest critical point",
     )
     async def point(req: PointRequest) -> JSONResponse:
+        service.precheck(req, limits)
         return JSONResponse(await compute(service.point_info, req, limits))
 
     app.add_middleware(

@@ -116,7 +116,14 @@ def _build_cached(key: str, max_formula_chars: int, max_coordinate: float) -> La
     return _build(spec, limits)
 
 
-def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
+def _landscape_args(
+    spec: LandscapeSpec, limits: Limits
+) -> tuple[tuple[float, float, float, float] | None, dict[str, Any]]:
+    """The checks on a landscape spec that allocate nothing: ``(domain, params)``.
+
+    Run on the event loop before a request queues for a compute slot (see :func:`precheck`),
+    and again by :func:`_build`.
+    """
     if (spec.name is None) == (spec.formula is None):
         raise RequestError("give either a catalogue 'name' or a 'formula', not both", "landscape")
     domain = None if spec.domain is None else _check_domain(spec.domain, limits)
@@ -131,19 +138,33 @@ def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
             raise RequestError("formula is empty; type an expression in x and y", "formula")
         if spec.params:
             raise RequestError("a formula takes no 'params'", "params")
+        return domain, {}
+    params = dict(spec.params)
+    entry = {e.name: e for e in list_landscapes()}.get(normalize_name(str(spec.name)))
+    if entry is None:
+        exc = UnknownNameError("landscape", str(spec.name), [e.name for e in list_landscapes()])
+        exc.field = "landscape.name"  # type: ignore[attr-defined]
+        raise exc
+    if entry.any_dim:
+        dim = params.setdefault("dim", 2)
+        if dim != 2 or isinstance(dim, bool):  # refused before building (dim may be huge)
+            raise RequestError(
+                f"the playground draws 2-D landscapes; got dim={dim!r}", "landscape.params.dim"
+            )
+    try:
+        check_spec_integers(params, "landscape params")
+    except DescentlabError as exc:
+        raise RequestError(str(exc), f"landscape.params.{exc.param}") from None
+    return domain, params
+
+
+def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
+    domain, params = _landscape_args(spec, limits)
+    if spec.formula is not None:
         L = Landscape.from_formula(spec.formula, domain=domain or DEFAULT_FORMULA_DOMAIN, dim=2)
     else:
         name = str(spec.name)
-        params = dict(spec.params)
-        entry = {e.name: e for e in list_landscapes()}.get(normalize_name(name))
-        if entry is not None and entry.any_dim:
-            dim = params.setdefault("dim", 2)
-            if dim != 2 or isinstance(dim, bool):  # refused before building (dim may be huge)
-                raise RequestError(
-                    f"the playground draws 2-D landscapes; got dim={dim!r}", "landscape.params.dim"
-                )
         try:
-            check_spec_integers(params, "landscape params")
             L = get_landscape(name, **params)
         except FormulaError:
             raise
@@ -189,6 +210,11 @@ def build_landscape(spec: LandscapeSpec, limits: Limits) -> Landscape:
 @functools.lru_cache(maxsize=1)
 def _catalogue_cached() -> tuple[dict[str, Any], ...]:
     return tuple(_catalogue())
+
+
+def catalogue_ready() -> bool:
+    """Whether :func:`catalogue` is built (then it costs a copy, not a build)."""
+    return _catalogue_cached.cache_info().currsize > 0
 
 
 def catalogue() -> list[dict[str, Any]]:
@@ -823,6 +849,30 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
         "y": ys.tolist(),
         "maps": maps,
     }
+
+
+def precheck(req: Any, limits: Limits) -> None:
+    """Every check of a request that allocates nothing, run on the event loop before the request
+    queues for a compute slot: a request that can only be refused is refused at once.
+
+    The job repeats them (they are cheap); what needs the landscape built or a size measured
+    (a factory's limits, the grid's cost) stays in the job.
+    """
+    spec = getattr(req, "landscape", None)
+    if isinstance(spec, LandscapeSpec):
+        _landscape_args(spec, limits)
+    if isinstance(req, RunRequest | BasinRequest):
+        _check_steps(req.steps, limits)
+        if not req.optimizers:
+            raise RequestError("pick at least one optimizer", "optimizers")
+        if len(req.optimizers) > limits.max_optimizers:
+            raise RequestError(
+                f"{len(req.optimizers)} optimizers requested; the limit is {limits.max_optimizers}",
+                "optimizers",
+            )
+        _schedule_arg(req.schedule, req.steps)
+    if isinstance(req, RunRequest):
+        _check_starts(req.starts, limits)
 
 
 def warm_up() -> None:
