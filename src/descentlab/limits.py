@@ -117,19 +117,25 @@ def table() -> list[dict[str, Any]]:
     return [asdict(lim) for lim in _TABLE]
 
 
-def help_text() -> str:
-    """The table as text for ``--help``: one ``name  value  what`` line per limit."""
-    width = max(len(lim.name) for lim in _TABLE)
+def help_text(width: int = 79) -> str:
+    """The table as text for ``--help``: the name and value, then what it bounds (wrapped)."""
+    import textwrap
+
+    name_w = max(len(lim.name) for lim in _TABLE)
     lines = ["Limits (sizes are checked before any allocation; see descentlab.limits):"]
     for lim in _TABLE:
-        value = _human(lim.value, lim.unit)
-        lines.append(f"  {lim.name.ljust(width)}  {value:>13}  {lim.what}")
+        head = f"  {lim.name.ljust(name_w)}  {_human(lim.value, lim.unit):>13}  "
+        body = textwrap.wrap(lim.what, max(20, width - len(head)))
+        lines.append(head + body[0])
+        lines.extend(" " * len(head) + more for more in body[1:])
     return "\n".join(lines)
 
 
 def _human(v: float, unit: str) -> str:
     if unit == "bytes":
         return f"{v / GiB:g} GiB" if v >= GiB else f"{v / MiB:g} MiB"
+    if v == INT64_MAX:
+        return "2^63 - 1"
     return f"{int(v):,}"
 
 
