@@ -1,11 +1,12 @@
 """Hostile input against the playground's API: random valid and invalid bodies never get a 5xx.
 
 Hypothesis draws bodies for every request model (SurfaceRequest, CriticalRequest, RunRequest,
-BasinRequest, PointRequest, the landscape detail path and its grid): well-formed ones with adversarial values
-(seeds of 2^70, dimensions of 10^12, NaN, huge and negative counts, unknown names, schedule
-lengths shorter than the run) and broken ones (wrong types, missing and extra keys, raw bytes,
-invalid UTF-8, deep nesting). Every answer must be 2xx or 4xx with a one-line ``error`` message;
-a 5xx fails the test. Then every case listed in issue 13 is pinned as a regression test.
+BasinRequest, PointRequest, the landscape detail path and its grid): well-formed ones with
+adversarial values (seeds of 2^70, dimensions of 10^12, NaN, huge and negative counts, unknown
+names, schedule lengths shorter than the run) and broken ones (wrong types, missing and extra
+keys, raw bytes, invalid UTF-8, deep nesting). Every answer must be 2xx or 4xx with a one-line
+``error`` message; a 5xx fails the test. Then every case listed in issue 13 is pinned as a
+regression test.
 
 The tally of answers (requests tried, by status class) is printed at the end of the module
 (run with ``-s`` to see it).
