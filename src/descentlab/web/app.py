@@ -272,6 +272,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     def _meta() -> dict[str, Any]:
         if not meta_cache:
+            from descentlab.analysis import outcomes
             from descentlab.viz import style
 
             meta_cache.update(
@@ -285,8 +286,9 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                             k: {"label": s.label, "color": s.color}
                             for k, s in style.KIND_STYLES.items()
                         },
-                        "outcome_colors": dict(style.OUTCOME_COLORS),
-                        "outcome_labels": dict(style.OUTCOME_LABELS),
+                        "outcome_colors": dict(outcomes.OUTCOME_COLORS),
+                        "outcome_labels": dict(outcomes.OUTCOME_LABELS),
+                        "outcomes": outcomes.vocabulary(),
                         "optimizer_palette": list(style.OPTIMIZER_PALETTE),
                         "optimizer_colors": dict(style._FIXED_OPTIMIZER_COLORS),
                     },

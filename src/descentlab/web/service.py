@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.analysis.outcomes import OUTCOME_SHORT_LABELS, critical_point_kind, outcome_kind
 from descentlab.errors import DescentlabError, DimensionError, InvalidParameterError
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
 from descentlab.web.jobs import OverTime, call_with_deadline
@@ -33,14 +34,6 @@ from descentlab.web.models import (
 )
 
 DEFAULT_FORMULA_DOMAIN = (-3.0, 3.0, -3.0, 3.0)
-
-# Words the page prints beside a critical point's marker.
-_KIND_WORDS = {
-    "minimum": "local min",
-    "maximum": "max",
-    "saddle": "saddle",
-    "degenerate": "degenerate",
-}
 
 
 class RequestError(InvalidParameterError):
@@ -207,11 +200,9 @@ def _jsonable_scalar(v: Any) -> bool:
 
 
 def _cp_label(c: CriticalPoint) -> str:
-    if c.kind == "minimum":
-        return "global min" if c.is_global else "local min"
-    if c.kind == "saddle":
-        return f"saddle (index {c.index})" if c.dim > 2 else "saddle"
-    return _KIND_WORDS[c.kind]
+    """Words the page prints beside a critical point's marker (the vocabulary's short label)."""
+    word = OUTCOME_SHORT_LABELS[critical_point_kind(c.kind, c.is_global)]
+    return f"{word} (index {c.index})" if c.kind == "saddle" and c.dim > 2 else word
 
 
 def cp_to_json(c: CriticalPoint) -> dict[str, Any]:
@@ -643,18 +634,6 @@ def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- basin map
-_OUTCOME_WORDS = {
-    "global_minimum": "global min",
-    "local_minimum": "local min",
-    "saddle": "saddle",
-    "maximum": "max",
-    "degenerate": "degenerate point",
-    "plateau": "plateau",
-    "diverged": "diverged",
-    "max_steps": "still moving",
-}
-
-
 def basin_grid(L: Landscape, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n x n`` starts over the domain: ``(x, y, starts)``, start ``j*n + i`` at ``(x_i, y_j)``."""
     (x0, x1), (y0, y1) = L.require_domain()
@@ -708,7 +687,7 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
             key = (str(o.kind), pt)
             entry = legend.get(key)
             if entry is None:
-                word = _OUTCOME_WORDS.get(key[0], key[0])
+                word = outcome_kind(key[0]).short
                 entry = {
                     "code": len(legend),
                     "kind": key[0],
