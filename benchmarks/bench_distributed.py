@@ -150,6 +150,7 @@ def main() -> None:
         "1 proc, 2 threads": single(2, args.repeats),
         f"{args.ranks} ranks (gloo), 1 thread each": launch(args.ranks, args.repeats),
     }
+    print("load average after the runs (1, 5, 15 min):", *(f"{x:.1f}" for x in os.getloadavg()))
     base = rows["1 proc, 1 thread"]["seconds"]
     two = rows["1 proc, 2 threads"]["seconds"]
     print(
