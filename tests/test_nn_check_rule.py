@@ -238,3 +238,28 @@ def test_unconverged_lambda_min_is_unresolved_not_minimum(moons_models):
     assert "lanczos_max_steps" in short.summary
     full = check_point(net, loss_fn, (task.X, task.y), lanczos_max_steps=200, **kw)
     assert full.verdict == "minimum" and full.converged
+
+
+def test_without_per_sample_noise_the_threshold_is_grad_tol_and_says_so(moons_models):
+    task, _, models = moons_models
+    net = models["early stop"]
+    weighted = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0], dtype=F64))  # not a mean
+    for kw in ({"data": (task.X, task.y)}, {"data": (task.X, task.y), "batch_size": 300}):
+        c = check_point(net, weighted, density_vectors=0, **kw)
+        assert c.grad_stderr is None and c.thresholds["grad_threshold"] == 1e-3
+        assert any("not an average of per-sample losses" in n for n in c.notes)
+        assert c.verdict == "descending"
+    c = check_point(net, nn.CrossEntropyLoss(), (task.X, task.y), mode="train", density_vectors=0)
+    assert c.grad_stderr is None and any("train mode" in n for n in c.notes)
+
+
+def test_an_unconverged_negative_ritz_value_still_proves_a_saddle():
+    # two Lanczos steps: lambda_min has not converged, but its Ritz value is the Rayleigh
+    # quotient of an explicit direction, so lambda_min <= it < 0 is certain
+    X, Y = whitened_data()
+    net = linear_critical_point(X, Y, (1, 2), GAUGES["general"])
+    ev, _ = oracle(net, nn.MSELoss(), X, Y)
+    c = check_point(net, nn.MSELoss(), (X, Y), exact_below=0, lanczos_max_steps=3, k=1)
+    assert not c.evidence["lambda_min"]["converged"]
+    assert c.verdict == "saddle" and c.index is None and c.index_lower_bound >= 1, c.summary
+    assert float(ev[0]) <= c.lambda_min < 0

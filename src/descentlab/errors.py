@@ -49,16 +49,29 @@ class DimensionError(DescentlabError, ValueError):
     """Points whose shape does not match the landscape's dimension."""
 
 
-def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    """Validate a hyper-parameter that must be positive (or non-negative)."""
+def check_positive(
+    name: str, value: float, *, allow_zero: bool = False, owner: str | None = None
+) -> float:
+    """A finite number ``> 0`` (``>= 0`` with ``allow_zero``), as a ``float``.
+
+    Part of the one set of argument checks, :mod:`descentlab.validate`, which re-exports it;
+    it lives here, beside the exception it raises, so that nothing below ``validate`` imports
+    it (import it from ``descentlab.validate``). Anything ``float()`` reads is accepted
+    (``"0.5"`` from a form field included).
+
+    Example:
+        >>> check_positive("lr", "0.5")
+        0.5
+    """
+    who = f"{owner}: {name}" if owner else name
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise InvalidParameterError(f"{name} must be a number, got {value!r}") from None
+        raise InvalidParameterError(f"{who} must be a number, got {value!r}") from None
     if v != v or v in (float("inf"), float("-inf")):
-        raise InvalidParameterError(f"{name} must be finite, got {value!r}")
+        raise InvalidParameterError(f"{who} must be finite, got {value!r}")
     if allow_zero and v < 0:
-        raise InvalidParameterError(f"{name} must be >= 0, got {value!r}")
+        raise InvalidParameterError(f"{who} must be >= 0, got {value!r}")
     if not allow_zero and v <= 0:
-        raise InvalidParameterError(f"{name} must be > 0, got {value!r}")
+        raise InvalidParameterError(f"{who} must be > 0, got {value!r}")
     return v

@@ -57,7 +57,7 @@ def _optimizers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _figure(args: argparse.Namespace) -> int:
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
 
     kind = args.kind
     L = _landscape(args)
@@ -94,7 +94,7 @@ def _figure(args: argparse.Namespace) -> int:
 
 def _race_figure(args: argparse.Namespace, L: Any, out: Path, stem: str) -> list[Path]:
     from descentlab.engine import run
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
 
     if L.dim != 2 and args.kind != "curves":
         raise InvalidParameterError(
@@ -140,7 +140,7 @@ def _race_figure(args: argparse.Namespace, L: Any, out: Path, stem: str) -> list
 
 def _lr_sweep(args: argparse.Namespace, L: Any, path: Path) -> Path:
     from descentlab.engine import run
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
     from descentlab.viz.sweep import plot_lr_sweep
 
     opts = _optimizers(args) if args.optimizer else [("gd", {})]

@@ -154,7 +154,7 @@ def _task_args_only(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from descentlab.io import write_json
     from descentlab.optim.lr_finder import lr_find, lr_find_landscape
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
     from descentlab.viz.lr_finder import plot_lr_finder
 
     if args.iters < 2:

@@ -95,29 +95,29 @@ def _coord(x: float) -> str:
 
 
 def _outcome_words(o: Any) -> str:
+    from descentlab.analysis.outcomes import OUTCOME_LABELS
+
     cp = o.critical_point
     # critical points found numerically carry rounding noise such as 3e-34 for an exact zero
     where = "" if cp is None else " (" + ", ".join(_coord(x) for x in cp.point) + ")"
-    if o.kind == "global_minimum":
-        return f"global minimum{where}"
+    word = OUTCOME_LABELS[o.kind]
     if o.kind == "local_minimum":
         gap = "" if o.gap is None else f", gap {o.gap:.4g}"
-        return f"local minimum{where}{gap}"
+        return f"{word}{where}{gap}"
     if o.kind == "saddle":
-        return f"saddle{where}, index {o.index}"
-    if o.kind == "maximum":
-        return f"maximum{where}"
-    if o.kind == "degenerate":
-        return f"degenerate point{where}"
+        return f"{word}{where}, index {o.index}"
     if o.kind == "diverged":
-        return f"diverged at step {o.step}"
+        return f"{word} at step {o.step}"
     if o.kind == "plateau":
-        return "stalled on a plateau"
-    return "still moving (out of steps)"
+        return f"stalled on a {word}"
+    if o.kind == "max_steps":
+        return f"{word} (out of steps)"
+    return f"{word}{where}"
 
 
 def _run(args: argparse.Namespace) -> int:
     from descentlab.analysis.diagnose import diagnose
+    from descentlab.analysis.outcomes import OUTCOME_LABELS
     from descentlab.engine import run
     from descentlab.trajectory import Race
 
@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"... {len(rows) - len(shown)} more rows (use --max-rows 0, --json or --csv for all)")
     print()
     for label, d in diagnoses.items():
-        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.counts().items() if v)
+        counts = ", ".join(f"{OUTCOME_LABELS[k]} {v}" for k, v in d.counts().items() if v)
         print(f"{label}: {counts}")
     notes = next(iter(diagnoses.values())).notes
     for note in notes:

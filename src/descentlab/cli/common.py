@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from descentlab.errors import InvalidParameterError
+from descentlab.formatting import format_table  # noqa: F401  (re-exported for the commands)
 from descentlab.io import to_jsonable
 
 
@@ -86,25 +87,6 @@ def parse_floats(text: str, what: str, n: int | None = None) -> list[float]:
 def print_json(obj: Any) -> None:
     json.dump(to_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table."""
-    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _fmt(c: Any) -> str:
-    if isinstance(c, float):
-        if c == 0 or 1e-4 <= abs(c) < 1e6:
-            return f"{c:.6g}"
-        return f"{c:.3e}"
-    if isinstance(c, list | tuple):
-        return "(" + ", ".join(_fmt(x) for x in c) + ")"
-    return str(c)
 
 
 # ---------------------------------------------------------------------------- argparse types

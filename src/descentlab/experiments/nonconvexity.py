@@ -374,8 +374,7 @@ def curvature_splits(net: TanhNet, points: Tensor) -> dict[str, list[dict[str, f
 
 # ---------------------------------------------------------------------------- figures
 def _fig_min_eigs(rows: list[tuple[str, np.ndarray, bool]], path: Path) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     fig = new_figure(style.FIGSIZE_WIDE)
     ax = fig.add_subplot(1, 1, 1)
@@ -398,8 +397,7 @@ def _fig_min_eigs(rows: list[tuple[str, np.ndarray, bool]], path: Path) -> Path:
 
 
 def _fig_product(path: Path) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     fig = new_figure(style.FIGSIZE_CONTOUR)
     ax = fig.add_subplot(1, 1, 1)
@@ -431,8 +429,7 @@ def _fig_product(path: Path) -> Path:
 def _fig_certificate(
     net: TanhNet, theta: Tensor, cert: Certificate, path: Path
 ) -> tuple[Path, float]:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     other = net.swap_units(theta, *cert.units)
     t = torch.linspace(-0.25, 1.25, 121, dtype=DTYPE)
@@ -474,8 +471,7 @@ def _fig_certificate(
 def _fig_negative_slice(
     loss: Callable[[Tensor], Tensor], theta: Tensor, v: Tensor, lam: float, path: Path
 ) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     s = torch.linspace(-1.0, 1.0, 101, dtype=DTYPE)
     vals = torch.stack([loss(theta + si * v) for si in s]).detach().numpy()
@@ -505,8 +501,7 @@ def _fig_negative_slice(
 def _fig_training(
     losses: np.ndarray, lmin: np.ndarray, lmax: np.ndarray, every: int, path: Path
 ) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     steps = every * np.arange(losses.size)
     fig = new_figure(style.FIGSIZE_WIDE)

@@ -44,9 +44,10 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.validate import check_int, check_positive
 
 Tensor = torch.Tensor
 
@@ -77,9 +78,7 @@ def _cp(
 
 
 def _check_dim(dim: Any, minimum: int = 1) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < minimum:
-        raise InvalidParameterError(f"dim must be an integer >= {minimum}, got {dim!r}")
-    return dim
+    return check_int("dim", dim, lo=minimum)
 
 
 def _bisect_root(g: Callable[[float], float], lo: float, hi: float) -> float:

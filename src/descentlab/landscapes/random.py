@@ -31,24 +31,21 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.validate import check_int, check_positive, check_seed
 
 Tensor = torch.Tensor
 _F64 = torch.float64
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return check_int(name, value, lo=minimum)
 
 
 def _generator(seed: Any) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(check_seed(seed))
 
 
 def random_orthogonal(dim: int, generator: torch.Generator) -> Tensor:

@@ -9,7 +9,8 @@
   ``R = H - G`` (where negative curvature comes from);
 * :func:`lanczos` — top-k/bottom-k eigenpairs with residuals; :func:`hutchinson`,
   :func:`hutchpp` — traces with intervals; :func:`slq_density` — spectral density;
-* :func:`check_point` — minimum / saddle (with index) / plateau / descending, with the numbers;
+* :func:`check_point` — minimum / saddle (with index) / degenerate / plateau / unresolved /
+  descending, by one stated rule, with its thresholds, evidence and confidence;
 * :class:`TrainingMonitor` — a callback that records and flags plateaus and saddle episodes;
 * landscape views: :func:`interpolate`, :func:`random_directions`, :func:`eigen_directions`,
   :func:`slice_1d`, :func:`slice_2d`, :func:`pca_path`;

@@ -59,7 +59,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.nn.density import slq_density
 from descentlab.nn.distributed import Reducer, unwrap_model
@@ -67,6 +67,7 @@ from descentlab.nn.hessian import HessianOperator
 from descentlab.nn.noise import GradientNoise, gradient_noise
 from descentlab.nn.objective import ModelLoss
 from descentlab.nn.spectrum import lanczos
+from descentlab.validate import check_positive
 
 VERDICTS = ("minimum", "saddle", "degenerate", "plateau", "unresolved", "descending")
 
@@ -185,8 +186,8 @@ def _count_negative(
     max_steps: int | None,
     floor: float,
 ) -> tuple[int, bool]:
-    """Converged eigenvalues with ``θ + max(residual, floor) < -neg_tol``, found by successive
-    deflated Lanczos runs.
+    """Converged eigenvalues with ``θ + floor < -neg_tol`` (``θ`` a Rayleigh quotient, ``floor``
+    its rounding: the verdict's own test), found by successive deflated Lanczos runs.
 
     Returns the count and whether it is exact: every counted pair converged, and the last
     run's bottom pair converged without being certainly below ``-neg_tol`` (the same reading
@@ -197,8 +198,7 @@ def _count_negative(
         return [
             c
             for c in range(b.values.numel())
-            if bool(b.converged[c])
-            and float(b.values[c]) + max(float(b.residuals[c]), floor) < -neg_tol
+            if bool(b.converged[c]) and float(b.values[c]) + floor < -neg_tol
         ]
 
     def clear(b: Any) -> bool:
@@ -417,7 +417,7 @@ def check_point(
         asym = float(torch.linalg.matrix_norm((D - D.T) / 2, ord=2)) if f.n > 1 else 0.0
         ev, U = torch.linalg.eigh((D + D.T) / 2)
         d_norm = float(ev.abs().max()) if f.n else 0.0
-        delta = asym + f.n * torch.finfo(torch.float64).eps * d_norm + f.n * eps * d_norm
+        delta = asym + f.n * eps * d_norm  # asymmetry + eigensolver backward error
         eigenvalues = ev.tolist()
         lmax, lmin = float(ev[-1]), float(ev[0])
         top, bottom = ev.flip(0)[:k_eff].tolist(), ev[:k_eff].tolist()
@@ -512,6 +512,8 @@ def check_point(
     upper_min = lmin + delta0  # Rayleigh quotient: lambda_min is at most this
     lower_min = lmin - res_min  # needs convergence
     certain_negative = upper_min < -tau
+    if certain_negative and index_lb == 0:  # the Rayleigh quotient proves one, converged or not
+        index_lb = 1
     split = _split_along(H, u_min, lmin, delta0) if certain_negative else None
     weak = certain_negative and lmax > 0 and abs(lmin) < neg_rel_tol * lmax
     flat = conv_max and conv_min and max(abs(lmax) + res_max, abs(lmin) + res_min) <= flat_tol

@@ -63,11 +63,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable, write_json
 from descentlab.nn import distributed as dist_helpers
 from descentlab.nn.hessian import HessianOperator
 from descentlab.nn.spectrum import lanczos
+from descentlab.validate import check_positive
 
 
 @dataclass

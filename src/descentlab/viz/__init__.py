@@ -7,6 +7,7 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "save_figure": "descentlab.viz._common",
+    "new_figure": "descentlab.viz._common",
     "plot_contour": "descentlab.viz.landscape",
     "plot_surface": "descentlab.viz.landscape",
     "draw_critical_points": "descentlab.viz.landscape",

@@ -14,10 +14,12 @@ import json
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from descentlab.analysis.outcomes import OUTCOME_SHORT_LABELS, critical_point_kind, outcome_kind
 from descentlab.errors import DescentlabError, DimensionError, InvalidParameterError
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
 from descentlab.web.jobs import OverTime, call_with_deadline
@@ -26,19 +28,12 @@ from descentlab.web.models import (
     BasinRequest,
     LandscapeSpec,
     OptimizerChoice,
+    PointRequest,
     RunRequest,
     ScheduleChoice,
 )
 
 DEFAULT_FORMULA_DOMAIN = (-3.0, 3.0, -3.0, 3.0)
-
-# Words the page prints beside a critical point's marker.
-_KIND_WORDS = {
-    "minimum": "local min",
-    "maximum": "max",
-    "saddle": "saddle",
-    "degenerate": "degenerate",
-}
 
 
 class RequestError(InvalidParameterError):
@@ -205,11 +200,9 @@ def _jsonable_scalar(v: Any) -> bool:
 
 
 def _cp_label(c: CriticalPoint) -> str:
-    if c.kind == "minimum":
-        return "global min" if c.is_global else "local min"
-    if c.kind == "saddle":
-        return f"saddle (index {c.index})" if c.dim > 2 else "saddle"
-    return _KIND_WORDS[c.kind]
+    """Words the page prints beside a critical point's marker (the vocabulary's short label)."""
+    word = OUTCOME_SHORT_LABELS[critical_point_kind(c.kind, c.is_global)]
+    return f"{word} (index {c.index})" if c.kind == "saddle" and c.dim > 2 else word
 
 
 def cp_to_json(c: CriticalPoint) -> dict[str, Any]:
@@ -533,19 +526,114 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- page messages
+WEB_LANGS = ("en", "ko")
+_I18N_DIR = Path(__file__).resolve().parents[1] / "i18n"
+
+
+@functools.lru_cache(maxsize=1)
+def web_messages() -> dict[str, dict[str, str]]:
+    """The page's message catalogues: ``{lang: {key: text}}`` from ``i18n/<lang>/web.json``.
+
+    Texts may hold ``{name}`` placeholders that the page fills in.
+    """
+    return {
+        lang: json.loads((_I18N_DIR / lang / "web.json").read_text(encoding="utf-8"))
+        for lang in WEB_LANGS
+    }
+
+
+# ---------------------------------------------------------------------------- one point
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Eigenvectors as rows, each signed so its largest-magnitude component is positive."""
+    rows = vecs.T.copy()
+    for r in rows:
+        if r[np.argmax(np.abs(r))] < 0:
+            r *= -1
+    return rows
+
+
+def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
+    """What the page explains about a point: ``f``, ``∇f``, ``∇²f`` and its eigen-decomposition.
+
+    For each point ``p``: the value ``f(p)``, the gradient ``∇f(p)`` and the Hessian
+    ``H = ∇²f(p)`` (autograd at the landscape's float64), the eigenvalues ``λ1 <= λ2`` of ``H``
+    with unit eigenvectors ``v1, v2`` (``H v_k = λ_k v_k``), the local quadratic model's shape
+    from the signs of ``λ`` (:func:`~descentlab.landscapes.base.classify_eigenvalues`: both
+    signs make a saddle, all positive a minimum's bowl...), and the nearest critical point the
+    page draws with its distance. At most ``max_starts x max_optimizers`` points per request
+    (a race's current iterates).
+
+    Example:
+        >>> req = PointRequest.model_validate(
+        ...     {"landscape": {"name": "double_well"}, "points": [[0.0, 0.0]]})
+        >>> out = point_info(req, Limits())["points"][0]
+        >>> out["shape"], out["eigenvalues"], out["nearest"]["label"]
+        ('saddle', [-4.0, 2.0], 'saddle')
+    """
+    import torch
+
+    from descentlab.landscapes.base import classify_eigenvalues
+
+    L = build_landscape(req.landscape, limits)
+    bound = limits.max_starts * limits.max_optimizers
+    if not req.points:
+        raise RequestError("give at least one point [x, y]", "points")
+    if len(req.points) > bound:
+        raise RequestError(f"{len(req.points)} points given; the limit is {bound}", "points")
+    P = np.asarray(req.points, dtype=float)
+    if not np.all(np.isfinite(P)) or np.any(np.abs(P) > limits.max_coordinate):
+        raise RequestError(
+            f"points must be finite with |coordinate| <= {limits.max_coordinate:g}", "points"
+        )
+    values, grads = L.value_and_grad(P)
+    H = L.hessian(P)
+    H = 0.5 * (H + H.transpose(1, 2))
+    finite = torch.isfinite(H).flatten(1).all(1)
+    lam = torch.full((len(P), 2), float("nan"), dtype=H.dtype)
+    vec = torch.full((len(P), 2, 2), float("nan"), dtype=H.dtype)
+    if bool(finite.any()):
+        lam[finite], vec[finite] = torch.linalg.eigh(H[finite])  # one batched call
+    lam_np, vec_np, H_np = lam.numpy(), vec.numpy(), H.detach().numpy()
+    g_np = grads.detach().numpy()
+    cps, _, _, _ = critical_points(L, req.landscape, limits)
+    nearest_k = nearest_d = None
+    if cps:
+        cp_xy = np.array([c.point for c in cps], dtype=float).reshape(-1, 2)
+        d = np.hypot(P[:, None, 0] - cp_xy[None, :, 0], P[:, None, 1] - cp_xy[None, :, 1])
+        nearest_k = d.argmin(axis=1)
+        nearest_d = d[np.arange(len(P)), nearest_k]
+    cp_json: dict[int, dict[str, Any]] = {}
+    out = []
+    for i in range(len(P)):
+        if bool(finite[i]):
+            rows = _unit_rows(vec_np[i])
+            shape = classify_eigenvalues(lam_np[i])[0]
+        else:
+            rows, shape = np.full((2, 2), np.nan), "degenerate"
+        nearest = None
+        if nearest_k is not None:
+            k = int(nearest_k[i])
+            if k not in cp_json:
+                cp_json[k] = cp_to_json(cps[k])
+            nearest = {**cp_json[k], "distance": float(nearest_d[i])}
+        out.append(
+            {
+                "point": P[i].tolist(),
+                "value": json_number(values[i]),
+                "gradient": json_array(g_np[i]),
+                "grad_norm": json_number(np.linalg.norm(g_np[i])),
+                "hessian": json_array(H_np[i]),
+                "eigenvalues": json_array(lam_np[i]),
+                "eigenvectors": json_array(rows),
+                "shape": shape,
+                "nearest": nearest,
+            }
+        )
+    return {"points": out}
+
+
 # ---------------------------------------------------------------------------- basin map
-_OUTCOME_WORDS = {
-    "global_minimum": "global min",
-    "local_minimum": "local min",
-    "saddle": "saddle",
-    "maximum": "max",
-    "degenerate": "degenerate point",
-    "plateau": "plateau",
-    "diverged": "diverged",
-    "max_steps": "still moving",
-}
-
-
 def basin_grid(L: Landscape, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n x n`` starts over the domain: ``(x, y, starts)``, start ``j*n + i`` at ``(x_i, y_j)``."""
     (x0, x1), (y0, y1) = L.require_domain()
@@ -599,7 +687,7 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
             key = (str(o.kind), pt)
             entry = legend.get(key)
             if entry is None:
-                word = _OUTCOME_WORDS.get(key[0], key[0])
+                word = outcome_kind(key[0]).short
                 entry = {
                     "code": len(legend),
                     "kind": key[0],
