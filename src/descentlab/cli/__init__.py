@@ -14,15 +14,24 @@ import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from descentlab import i18n
+from descentlab.cli.common import StoreOnce, check_outputs
 from descentlab.errors import DescentlabError, InvalidParameterError
+from descentlab.limits import help_text
 from descentlab.progress import reporting
 
 THREADS_ENV = "DESCENTLAB_THREADS"
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a single-valued option given twice is an error, not "the last one wins"
+        self.register("action", None, StoreOnce)
+        self.register("action", "store", StoreOnce)
+
     def error(self, message: str) -> None:  # argparse's default prints usage + exits 2
         self.exit(2, f"descentlab: error: {message} (see --help)\n")
 
@@ -58,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run, watch and diagnose gradient descent on non-convex losses.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n  descentlab demo\n  descentlab critical --landscape himmelblau\n"
-        "  descentlab <command> --help",
+        "  descentlab <command> --help\n\n" + help_text(),
     )
     from descentlab import __version__
 
@@ -96,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         with i18n.using(args.lang), torch_threads(args.global_threads), reporting():
+            check_outputs(args)  # output folders and files: writable before any compute
             rc = args.func(args)
     except DescentlabError as exc:
         print(f"descentlab: error: {exc}", file=sys.stderr)
