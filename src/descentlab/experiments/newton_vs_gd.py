@@ -45,6 +45,7 @@ from descentlab.errors import InvalidParameterError
 from descentlab.experiments.base import ExperimentResult, Table, register
 from descentlab.landscapes.base import Landscape
 from descentlab.progress import Progress
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
@@ -88,8 +89,7 @@ class MLPProblem:
 
 def mlp_problem(width: int, samples: int = 64, inputs: int = 8, seed: int = 0) -> MLPProblem:
     """A one-hidden-layer tanh regression problem with ``width * (inputs + 2) + 1`` parameters."""
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise InvalidParameterError(f"width must be a positive integer, got {width!r}")
+    check_int("width", width, lo=1)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(samples, inputs, generator=g, dtype=DTYPE)
     y = torch.sin(X[:, 0]) + 0.1 * torch.randn(samples, generator=g, dtype=DTYPE)

@@ -50,6 +50,7 @@ import torch
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments.base import ExperimentResult, Table, register
 from descentlab.progress import Progress
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
@@ -262,8 +263,7 @@ def train_path(
     Returns ``(checkpoints, final)``: the weights every ``every`` steps from step 0, shape
     ``(K, n)``, and the weights after ``steps`` steps.
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise InvalidParameterError(f"every must be a positive integer, got {every!r}")
+    check_int("every", every, lo=1)
     g = torch.Generator().manual_seed(seed)
     theta = (0.7 * torch.randn(net.n_params, generator=g, dtype=DTYPE)).requires_grad_(True)
     opt = torch.optim.Adam([theta], lr=lr)
