@@ -31,6 +31,15 @@ or its gradient norm is below ``plateau_rel`` times the landscape's characterist
 ``(q95 - q5) / w`` (spread of ``f`` over 256 points of the domain, divided by the domain's
 largest width ``w``). Defaults scale with ``w``: ``tol = 1e-3 w``, ``far = 5e-2 w``,
 saddle-visit ``radius = 1e-2 w``.
+
+In a noisy run (an optimizer that keeps moving at critical points, run without a gradient stop,
+``grad_tol = 0``, whose rows over the last quarter of the run travel, in the median, more than
+three times their net displacement), rows that ran out of steps are judged by their
+neighbourhood, not by their last iterate, which depends on when the last kick came: a row is at
+a critical point when the centre ``c`` (mean) of its last quarter is within ``tol + σ`` of it,
+``σ`` being the run's noise scale (the median of the tails' RMS spreads around their centres).
+One threshold for the whole run: rows whose centres are at equal distances get equal outcomes;
+``distance`` is then ``‖c - x*‖``.
 """
 
 from __future__ import annotations
@@ -315,6 +324,14 @@ def _diagnose(
         near_i[idx] = dist.argmin(1)
         near_d[idx] = dist.min(1)
 
+    hover, noise = _noisy_tails(trajectory)
+    if hover and len(cps):
+        rows = np.array(sorted(hover))
+        centres = np.stack([hover[i] for i in rows])
+        dist = np.linalg.norm(centres[:, None, :] - C[None], axis=-1)
+        near_i[rows] = dist.argmin(1)
+        near_d[rows] = dist.min(1)
+
     # rows not at a known point when the known set may miss some: Newton polish from the end point
     found: dict[int, CriticalPoint] = {}
     if not complete:
@@ -342,6 +359,7 @@ def _diagnose(
                 plateau_tol=plateau_tol,
                 gmin=gmin,
                 value_tol=value_tol,
+                noise=noise if i in hover else None,
             )
         )
     return Diagnosis(
@@ -616,6 +634,7 @@ def _outcome(
     plateau_tol: float,
     gmin: float | None,
     value_tol: float,
+    noise: float | None = None,
 ) -> Outcome:
     reason = str(tr.stop_reason[i])
     step = int(tr.stop_step[i])
@@ -656,10 +675,12 @@ def _outcome(
 
     # the critical point this row ended at, if any
     reach = far if reason == "converged" else tol
+    if noise is not None:  # a noisy row: judged by its tail's centre (module docstring)
+        reach = tol + noise
     cand: list[tuple[float, CriticalPoint]] = []
     if near_i >= 0:
         cand.append((near_d, cps[near_i]))
-    if polished is not None:
+    if polished is not None and noise is None:
         cand.append((float(np.linalg.norm(np.asarray(polished.point) - x)), polished))
     cand.sort(key=lambda e: e[0])
     dist, cp = (float(cand[0][0]), cand[0][1]) if cand else (None, None)
@@ -669,6 +690,11 @@ def _outcome(
         where = _cp_words(cp, gmin, value_tol)
         if reason == "converged":
             text = f"reached {where} in {step} steps"
+        elif noise is not None:
+            text = (
+                f"ended hovering at {where} after {step} steps: the centre of its last quarter is "
+                f"{_num(dist)} from it, within tol + noise scale {_num(reach)}"
+            )
         else:
             text = (
                 f"ended {_num(dist)} from {where} after {step} steps, still moving "
@@ -710,6 +736,39 @@ def _outcome(
         distance=dist,
         **base,
     )
+
+
+def _noisy_tails(tr: Trajectory) -> tuple[dict[int, np.ndarray], float]:
+    """Rows judged by their neighbourhood, with their tail centres, and the run's noise scale.
+
+    Only for a run without a gradient stop (``grad_tol == 0``, the engine's default for
+    optimizers that move at critical points), whose rows that ran out of steps are noisy: over
+    the last quarter of the run (at least 3 records) their recorded positions travel, in the
+    median, more than three times their net displacement. The noise scale is the median over
+    those rows of the tail's RMS distance to its centre. A property of the run (the optimizer's
+    noise), so every such row is judged the same way.
+    """
+    if tr.grad_tol != 0 or tr.steps < 4:
+        return {}, 0.0
+    keep = np.flatnonzero(np.asarray(tr.record_steps) >= 0.75 * tr.steps)
+    if keep.size < 3:
+        return {}, 0.0
+    P = np.asarray(tr.positions)[keep]  # (K, B, d)
+    rows = [
+        int(i)
+        for i in np.flatnonzero(tr.stop_reason == "max_steps")
+        if np.isfinite(P[:, i, :]).all()
+    ]
+    if not rows:
+        return {}, 0.0
+    tails = P[:, rows, :]
+    path = np.linalg.norm(np.diff(tails, axis=0), axis=2).sum(0)
+    net = np.linalg.norm(tails[-1] - tails[0], axis=1)
+    if not float(np.median(path)) > 3 * float(np.median(net)):  # a run that mostly descends
+        return {}, 0.0
+    c = tails.mean(0)  # (R, d)
+    spread = np.sqrt(((tails - c[None]) ** 2).sum(2).mean(0))
+    return {i: c[j] for j, i in enumerate(rows)}, float(np.median(spread))
 
 
 def _kind_of(

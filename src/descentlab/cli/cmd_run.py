@@ -176,8 +176,9 @@ def register(sub: Any) -> None:
             "diagnose each run's end: global minimum, local minimum (with its gap to the global "
             "value), saddle (with its index), maximum, degenerate point, plateau, diverged (with "
             "its step) or still moving when the steps ran out. Rows stop when the gradient norm "
-            "falls below --grad-tol, diverge when the value or gradient is not finite or the "
-            "point's norm passes --bound, and are otherwise run for --steps steps."
+            "falls below --grad-tol (by default never for optimizers that escape critical "
+            "points), diverge when the value or gradient is not finite or the point's norm "
+            "passes --bound, and are otherwise run for --steps steps."
         ),
     )
     add_landscape_arguments(
@@ -225,8 +226,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--grad-tol",
         type=number,
-        default=1e-8,
-        help="a row converges when its gradient norm is at most this (default 1e-8; 0 = never)",
+        default=None,
+        help="a row converges when its gradient norm is at most this (0 = never). Default: "
+        "1e-8, and no gradient stop for optimizers that move where the gradient vanishes "
+        "(perturbed_gd, noisy_gd, cubic_newton), as in the library's run",
     )
     p.add_argument(
         "--bound",

@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
             put("slice_random_plane", out / f"slice_random_plane.{ext}")
             H = HessianOperator(model, loss_fn, data, weight_decay=args.l2)
             dens = slq_density(H, n_vectors=4, n_iter=min(H.n, 80), seed=args.seed)
-            figs.plot_spectrum_density(dens, path=out / f"spectrum.{ext}")
+            figs.plot_spectrum_density(dens, check=verdict, path=out / f"spectrum.{ext}")
             put("spectrum", out / f"spectrum.{ext}")
             e = eigen_directions(model, loss_fn, data, k=1, weight_decay=args.l2)
             lines = {

@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "plot_basins": "descentlab.viz.basins",
     "plot_lr_sweep": "descentlab.viz.sweep",
     "plot_lr_finder": "descentlab.viz.lr_finder",
+    "plot_curvature_split": "descentlab.viz.curvature",
     "animate_race": "descentlab.viz.animate",
     "ffmpeg_available": "descentlab.viz.animate",
     "gradient_descent_figure": "descentlab.viz.seed",

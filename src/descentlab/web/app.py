@@ -10,7 +10,11 @@ Endpoints (all documented at ``/docs`` and ``/openapi.json``):
   formula (formula errors come back with their position);
 * ``POST /api/critical-points`` — only the critical points;
 * ``POST /api/run`` — race optimizers from the same starts, with each run's diagnosis in words;
-* ``POST /api/basin`` — a basin map: a grid of starts coloured by where each optimizer ends.
+* ``POST /api/basin`` — a basin map: a grid of starts coloured by where each optimizer ends;
+* ``POST /api/point`` — value, gradient, Hessian eigenvalues and eigen-directions at points, with
+  the nearest critical point (the page's explanation panel and arrows).
+
+``/api/meta`` also carries the page's message catalogues (``messages[lang][key]``, en and ko).
 
 Every error is JSON ``{"error": ..., "field": ..., "position": ...}`` with a 4xx status for
 anything the client got wrong (400 bad values or formula, 404 unknown path name, 413 body too
@@ -52,6 +56,8 @@ from descentlab.web.models import (
     CriticalResponse,
     ErrorResponse,
     LandscapeSpec,
+    PointRequest,
+    PointResponse,
     RunRequest,
     RunResponse,
     SurfaceRequest,
@@ -286,6 +292,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                         "optimizer_palette": list(style.OPTIMIZER_PALETTE),
                         "optimizer_colors": dict(style.FIXED_OPTIMIZER_COLORS),
                     },
+                    "messages": service.web_messages(),
                 }
             )
         return meta_cache
@@ -346,6 +353,17 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     )
     async def basin(req: BasinRequest) -> JSONResponse:
         return JSONResponse(await compute(service.basin_map, req, limits))
+
+    # ------------------------------------------------------------------ explain a point
+    @app.post(
+        "/api/point",
+        response_model=PointResponse,
+        responses=_ERRORS,
+        summary="Value, gradient, Hessian eigenvalues and eigen-directions at points, and the "
+        "nearest critical point",
+    )
+    async def point(req: PointRequest) -> JSONResponse:
+        return JSONResponse(await compute(service.point_info, req, limits))
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     return app

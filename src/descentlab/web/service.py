@@ -14,6 +14,7 @@ import json
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from descentlab.web.models import (
     BasinRequest,
     LandscapeSpec,
     OptimizerChoice,
+    PointRequest,
     RunRequest,
     ScheduleChoice,
 )
@@ -522,6 +524,113 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
         "schedule": None if req.schedule is None else req.schedule.model_dump(),
         "runs": runs,
     }
+
+
+# ---------------------------------------------------------------------------- page messages
+WEB_LANGS = ("en", "ko")
+_I18N_DIR = Path(__file__).resolve().parents[1] / "i18n"
+
+
+@functools.lru_cache(maxsize=1)
+def web_messages() -> dict[str, dict[str, str]]:
+    """The page's message catalogues: ``{lang: {key: text}}`` from ``i18n/<lang>/web.json``.
+
+    Texts may hold ``{name}`` placeholders that the page fills in.
+    """
+    return {
+        lang: json.loads((_I18N_DIR / lang / "web.json").read_text(encoding="utf-8"))
+        for lang in WEB_LANGS
+    }
+
+
+# ---------------------------------------------------------------------------- one point
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Eigenvectors as rows, each signed so its largest-magnitude component is positive."""
+    rows = vecs.T.copy()
+    for r in rows:
+        if r[np.argmax(np.abs(r))] < 0:
+            r *= -1
+    return rows
+
+
+def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
+    """What the page explains about a point: ``f``, ``∇f``, ``∇²f`` and its eigen-decomposition.
+
+    For each point ``p``: the value ``f(p)``, the gradient ``∇f(p)`` and the Hessian
+    ``H = ∇²f(p)`` (autograd at the landscape's float64), the eigenvalues ``λ1 <= λ2`` of ``H``
+    with unit eigenvectors ``v1, v2`` (``H v_k = λ_k v_k``), the local quadratic model's shape
+    from the signs of ``λ`` (:func:`~descentlab.landscapes.base.classify_eigenvalues`: both
+    signs make a saddle, all positive a minimum's bowl...), and the nearest critical point the
+    page draws with its distance. At most ``max_starts x max_optimizers`` points per request
+    (a race's current iterates).
+
+    Example:
+        >>> req = PointRequest.model_validate(
+        ...     {"landscape": {"name": "double_well"}, "points": [[0.0, 0.0]]})
+        >>> out = point_info(req, Limits())["points"][0]
+        >>> out["shape"], out["eigenvalues"], out["nearest"]["label"]
+        ('saddle', [-4.0, 2.0], 'saddle')
+    """
+    import torch
+
+    from descentlab.landscapes.base import classify_eigenvalues
+
+    L = build_landscape(req.landscape, limits)
+    bound = limits.max_starts * limits.max_optimizers
+    if not req.points:
+        raise RequestError("give at least one point [x, y]", "points")
+    if len(req.points) > bound:
+        raise RequestError(f"{len(req.points)} points given; the limit is {bound}", "points")
+    P = np.asarray(req.points, dtype=float)
+    if not np.all(np.isfinite(P)) or np.any(np.abs(P) > limits.max_coordinate):
+        raise RequestError(
+            f"points must be finite with |coordinate| <= {limits.max_coordinate:g}", "points"
+        )
+    values, grads = L.value_and_grad(P)
+    H = L.hessian(P)
+    H = 0.5 * (H + H.transpose(1, 2))
+    finite = torch.isfinite(H).flatten(1).all(1)
+    lam = torch.full((len(P), 2), float("nan"), dtype=H.dtype)
+    vec = torch.full((len(P), 2, 2), float("nan"), dtype=H.dtype)
+    if bool(finite.any()):
+        lam[finite], vec[finite] = torch.linalg.eigh(H[finite])  # one batched call
+    lam_np, vec_np, H_np = lam.numpy(), vec.numpy(), H.detach().numpy()
+    g_np = grads.detach().numpy()
+    cps, _, _, _ = critical_points(L, req.landscape, limits)
+    nearest_k = nearest_d = None
+    if cps:
+        cp_xy = np.array([c.point for c in cps], dtype=float).reshape(-1, 2)
+        d = np.hypot(P[:, None, 0] - cp_xy[None, :, 0], P[:, None, 1] - cp_xy[None, :, 1])
+        nearest_k = d.argmin(axis=1)
+        nearest_d = d[np.arange(len(P)), nearest_k]
+    cp_json: dict[int, dict[str, Any]] = {}
+    out = []
+    for i in range(len(P)):
+        if bool(finite[i]):
+            rows = _unit_rows(vec_np[i])
+            shape = classify_eigenvalues(lam_np[i])[0]
+        else:
+            rows, shape = np.full((2, 2), np.nan), "degenerate"
+        nearest = None
+        if nearest_k is not None:
+            k = int(nearest_k[i])
+            if k not in cp_json:
+                cp_json[k] = cp_to_json(cps[k])
+            nearest = {**cp_json[k], "distance": float(nearest_d[i])}
+        out.append(
+            {
+                "point": P[i].tolist(),
+                "value": json_number(values[i]),
+                "gradient": json_array(g_np[i]),
+                "grad_norm": json_number(np.linalg.norm(g_np[i])),
+                "hessian": json_array(H_np[i]),
+                "eigenvalues": json_array(lam_np[i]),
+                "eigenvectors": json_array(rows),
+                "shape": shape,
+                "nearest": nearest,
+            }
+        )
+    return {"points": out}
 
 
 # ---------------------------------------------------------------------------- basin map
