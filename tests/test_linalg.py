@@ -220,3 +220,17 @@ def test_dense_hessian_of_an_affine_function_is_zero():
     w = torch.randn(4, dtype=F64)
     H = linalg.dense_hessian(lambda v: (3.0 * v).sum() + 1.0, w)
     assert torch.equal(H, torch.zeros(4, 4, dtype=F64))
+
+
+def test_eigh_of_diagonal_two_by_two_gives_exact_axis_vectors():
+    H = torch.tensor(
+        [[[-4.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, -4.0]], [[3.0, -0.0], [-0.0, 1.0]]],
+        dtype=F64,
+    )
+    lam, V = linalg.eigh(H)
+    assert lam.tolist() == [[-4.0, 2.0], [-4.0, 2.0], [1.0, 3.0]]
+    assert V.abs().tolist() == [
+        [[1.0, 0.0], [0.0, 1.0]],
+        [[0.0, 1.0], [1.0, 0.0]],
+        [[0.0, 1.0], [1.0, 0.0]],
+    ]

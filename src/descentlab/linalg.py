@@ -217,7 +217,8 @@ def eigh(H: Tensor) -> tuple[Tensor, Tensor]:
     the top eigenvector is ``(cos t, sin t)`` with ``t = atan2(b, (a - c) / 2) / 2``. Only the
     symmetric part is used (``b`` is the mean of the two off-diagonal entries). Larger ``n``
     goes to ``torch.linalg.eigh``. With a repeated eigenvalue any orthonormal basis is returned
-    (``V`` is the identity for a multiple of the identity).
+    (``V`` is the identity for a multiple of the identity); a diagonal ``2 x 2`` gets exact axis
+    vectors.
 
     Example:
         >>> lam, V = eigh(torch.tensor([[[2.0, 1.0], [1.0, 2.0]]], dtype=torch.float64))
@@ -235,6 +236,11 @@ def eigh(H: Tensor) -> tuple[Tensor, Tensor]:
         lam = torch.stack([m - r, m + r], dim=-1)
         t = 0.5 * torch.atan2(b, h)
         cos, sin = torch.cos(t), torch.sin(t)
+        # a diagonal matrix with a > c has t = +-pi/2, where cos(t) ~ 6e-17 instead of 0: snap
+        # it, so diagonal Hessians (separable functions) get exact axis eigenvectors
+        swap = (b == 0) & (h < 0)
+        cos = torch.where(swap, 0.0, cos)
+        sin = torch.where(swap, 1.0, sin)
         # columns: v_min = (-sin, cos), v_max = (cos, sin)
         V = torch.stack([torch.stack([-sin, cos], -1), torch.stack([cos, sin], -1)], dim=-1)
         return lam, V
