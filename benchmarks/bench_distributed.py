@@ -141,6 +141,7 @@ def main() -> None:
         return
     net, _, _ = problem()
     n = sum(p.numel() for p in net.parameters())
+    print("load average before (1, 5, 15 min):", *(f"{x:.1f}" for x in os.getloadavg()))
     print(
         f"torch {torch.__version__}; MLP 64-{WIDTH}-{WIDTH}-10 tanh, {n:,} parameters, "
         f"{N_SAMPLES} samples, float32; lanczos top, tol 1e-3; {args.repeats} repeats"
@@ -150,6 +151,7 @@ def main() -> None:
         "1 proc, 2 threads": single(2, args.repeats),
         f"{args.ranks} ranks (gloo), 1 thread each": launch(args.ranks, args.repeats),
     }
+    print("load average after the runs (1, 5, 15 min):", *(f"{x:.1f}" for x in os.getloadavg()))
     base = rows["1 proc, 1 thread"]["seconds"]
     two = rows["1 proc, 2 threads"]["seconds"]
     print(
