@@ -677,3 +677,11 @@ def test_on_a_phone_a_tap_explains_and_a_tap_on_a_critical_point_places_no_start
         assert errors == []
     finally:
         ctx.close()
+
+
+def test_a_bad_link_pasted_into_an_open_page_shows_a_message(page):
+    _select_landscape(page, "double_well")
+    page.evaluate("location.hash = '#s=%%%broken'")
+    page.wait_for_function("document.getElementById('status').className === 'error'")
+    assert "could not be read" in page.inner_text("#status")
+    assert page.evaluate("app.surface.landscape.name") == "double_well"  # the page carries on

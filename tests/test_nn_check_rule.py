@@ -162,7 +162,10 @@ def moons_models():
     loss_fn = nn.CrossEntropyLoss()
     strict = _train(build_model("mlp", task, seed=0, hidden=4), loss_fn, task.X, task.y, 1000)
     early = _train(build_model("mlp", task, seed=0, hidden=4), loss_fn, task.X, task.y, 12)
-    return task, loss_fn, {"strict minimum": strict, "early stop": early}
+    # the case: the former rule said "descending" as a pair or in batches of 400 and
+    # "minimum" in batches of 100 or 300 (|g| = 1.1e-2 between grad_tol and 2 batch SEs)
+    mid = _train(build_model("mlp", task, seed=0, hidden=4), loss_fn, task.X, task.y, 40)
+    return task, loss_fn, {"strict minimum": strict, "early stop": early, "former flip": mid}
 
 
 def batchings(task):
@@ -197,6 +200,9 @@ def test_same_data_same_verdict_however_batched(moons_models):
             assert c.lambda_min == pytest.approx(float(ev[0]), rel=1e-8, abs=1e-12)
         if label == "strict minimum":
             assert ref.verdict == "minimum" and ev[0] > 0, ref.summary
+        if label == "former flip":  # |g| within noise, lambda_min = 5.8e-4 below tau = 4.3e-2
+            assert ref.verdict == "degenerate", ref.summary
+            assert 0 < ref.lambda_min < ref.thresholds["curvature_scale"]
     # and on the Lanczos path
     net = models["strict minimum"]
     ev, _ = oracle(net, loss_fn, task.X, task.y, WD)

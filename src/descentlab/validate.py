@@ -80,15 +80,21 @@ def check_number(
     if torch is not None and isinstance(value, torch.Tensor) and value.numel() == 1:
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{_who(name, owner)} must be a number, got {value!r}")
+        raise InvalidParameterError(
+            f"{_who(name, owner)} must be a number, got {value!r}", param=name
+        )
     v = float(value)
     if not math.isfinite(v):
-        raise InvalidParameterError(f"{_who(name, owner)} must be finite, got {value!r}")
+        raise InvalidParameterError(
+            f"{_who(name, owner)} must be finite, got {value!r}", param=name
+        )
     below = v <= lo if lo_open else v < lo
     above = v >= hi if hi_open else v > hi
     if below or above:
         need = range_text(lo, hi, lo_open=lo_open, hi_open=hi_open)
-        raise InvalidParameterError(f"{_who(name, owner)} must be {need}, got {value!r}")
+        raise InvalidParameterError(
+            f"{_who(name, owner)} must be {need}, got {value!r}", param=name
+        )
     return v
 
 
@@ -113,7 +119,9 @@ def check_int(
     if ok and value >= lo and (hi is None or value <= hi):
         return int(value)
     need = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-    raise InvalidParameterError(f"{_who(name, owner)} must be an integer {need}, got {value!r}")
+    raise InvalidParameterError(
+        f"{_who(name, owner)} must be an integer {need}, got {value!r}", param=name
+    )
 
 
 def check_at_most(
@@ -126,14 +134,18 @@ def check_at_most(
         10
     """
     if value > cap:
-        raise InvalidParameterError(f"{_who(name, owner)} must be at most {cap:,}, got {value:,}")
+        raise InvalidParameterError(
+            f"{_who(name, owner)} must be at most {cap:,}, got {value:,}", param=name
+        )
     return value
 
 
 def check_bool(name: str, value: Any, *, owner: str | None = None) -> bool:
     """``True`` or ``False`` exactly (``1`` and ``"yes"`` are refused)."""
     if not isinstance(value, bool):
-        raise InvalidParameterError(f"{_who(name, owner)} must be true or false, got {value!r}")
+        raise InvalidParameterError(
+            f"{_who(name, owner)} must be true or false, got {value!r}", param=name
+        )
     return value
 
 
@@ -151,7 +163,9 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], *, owner: str | 
     except TypeError:  # unhashable or incomparable value
         pass
     listed = ", ".join(str(c) for c in options)
-    raise InvalidParameterError(f"{_who(name, owner)} must be one of {listed}, got {value!r}")
+    raise InvalidParameterError(
+        f"{_who(name, owner)} must be one of {listed}, got {value!r}", param=name
+    )
 
 
 def check_seed(value: Any, *, name: str = "seed", owner: str | None = None) -> int:

@@ -9,12 +9,13 @@ from typing import Any
 from descentlab.cli.common import (
     add_subcommand,
     allow_negative_values,
+    dimension,
     nonneg_int,
     number,
     parse_floats,
     parse_spec,
-    positive_int,
     print_json,
+    seed_int,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -192,7 +193,7 @@ def register(sub: Any) -> None:
     )
     src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a landscape parameter")
-    p.add_argument("--dim", type=positive_int, help="dimension of a --formula")
+    p.add_argument("--dim", type=dimension, help="dimension of a --formula")
     p.add_argument("--domain", metavar="LO,HI[,...]", help="box of a --formula")
     p.add_argument(
         "--optimizer",
@@ -213,7 +214,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--lr", type=number, help="learning rate of the gradient-descent figure")
     p.add_argument("--lrs", metavar="LR,LR,...", help=f"rates for lr-sweep (default {DEFAULT_LRS})")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for random starts and noise")
     p.add_argument("--out", metavar="DIR", default="descentlab-out", help="output folder")
     p.add_argument("--format", choices=["png", "svg"], default="png", help="figure format")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")

@@ -17,8 +17,11 @@ from descentlab.cli.common import (
     parse_spec,
     positive_int,
     print_json,
+    seed_int,
+    step_count,
 )
 from descentlab.errors import InvalidParameterError
+from descentlab.limits import check_run, check_schedule_length
 
 DEFAULT_STEPS = 1000
 DEFAULT_MAX_ROWS = 50
@@ -127,6 +130,9 @@ def _run(args: argparse.Namespace) -> int:
     schedule = parse_spec(args.schedule, "schedule") if args.schedule else None
     lrs = parse_floats(args.lrs, "--lrs") if args.lrs else None
     n_rows = len(starts) * (len(lrs) if lrs else 1)
+    check_run(n_rows, landscape.dim, args.steps)  # sizes against the limits, before building
+    if schedule is not None:
+        check_schedule_length(schedule[0], schedule[1], args.steps)
     result = run(
         landscape,
         list(optimizers),
@@ -258,7 +264,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--steps",
-        type=nonneg_int,
+        type=step_count,
         default=DEFAULT_STEPS,
         help=f"steps per run (default {DEFAULT_STEPS})",
     )
@@ -288,7 +294,7 @@ def register(sub: Any) -> None:
         default=1e6,
         help="a row diverges when its point's Euclidean norm passes this (default 1e6)",
     )
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for random starts and noise")
     p.add_argument("--save", metavar="FILE.npz", help="save the trajectories (.npz)")
     p.add_argument("--csv", metavar="FILE", help="write every recorded step of every run as CSV")
     p.add_argument(

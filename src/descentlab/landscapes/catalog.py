@@ -47,6 +47,7 @@ import torch
 from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.limits import check_size
 from descentlab.validate import check_int, check_positive
 
 Tensor = torch.Tensor
@@ -78,7 +79,8 @@ def _cp(
 
 
 def _check_dim(dim: Any, minimum: int = 1) -> int:
-    return check_int("dim", dim, lo=minimum)
+    """An integer dimension ``>= minimum`` within the ``dim`` limit (checked before allocating)."""
+    return check_size("dim", check_int("dim", dim, lo=minimum), param="dim")
 
 
 def _bisect_root(g: Callable[[float], float], lo: float, hi: float) -> float:

@@ -85,6 +85,8 @@ def get_landscape(name: str | Landscape, **params: Any) -> Landscape:
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in accepted.items()) or "none"
         raise InvalidParameterError(
-            f"landscape {key!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {valid}"
+            f"landscape {key!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"accepted: {valid}",
+            param=unknown[0],
         )
     return entry.factory(**params)

@@ -425,7 +425,7 @@ function drawView() {
   }
   ctx.restore();
   drawAxes(ctx, c, g);
-  drawColorBar(ctx, c, g);
+  if (!(app.state.mode === "basin" && app.basin)) drawColorBar(ctx, c, g);  // basin colours are outcomes
   const drawLabels = drawCriticalPoints(ctx, g);
   if (app.state.mode === "race") drawRace(ctx, g);
   drawLabels();  // labels above the paths, so a ring or an end marker never hides a name
@@ -1092,6 +1092,7 @@ function renderPlayer() {
   sc.disabled = !race;
   $("play-btn").disabled = !race;
   $("step-btn").hidden = app.state.mode !== "race";
+  $("arrows-toggle").parentElement.hidden = app.state.mode !== "race";
   $("step-label").textContent = race ? stepLabel() : "";
   $("play-btn").hidden = app.state.mode !== "race";
   sc.hidden = app.state.mode !== "race";
