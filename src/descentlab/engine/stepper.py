@@ -1,0 +1,531 @@
+"""The one step loop: evaluate, let the watches decide, advance every stepper, repeat.
+
+Every descent in the project runs through :func:`step_loop`: batched runs, runs whose rows are
+kept apart, shared races, learning-rate range tests and network training. They differ only in
+the list they hand it:
+
+* a :class:`Stepper` is one ``torch.optim.Optimizer`` over its leaves, with its schedule (or a
+  fixed sequence of rates), its closure and its error reporting;
+* a track is what the loop evaluates and watches: :class:`RowTrack` holds rows ``[lo, hi)`` of
+  one ``(N, d)`` tensor ``X`` of a landscape run (one stepper over all of them when the rule is
+  element-wise, one stepper per row when rows are kept apart) with its watch (stop rules or the
+  range test's rule) and its :class:`~descentlab.engine.recorder.Recorder`; an ``nn`` training
+  supplies its own track (one mini-batch per step) with the same three methods.
+
+Each step the loop evaluates every live track once (the row tracks of one tensor share a single
+forward and backward pass over the rows they span, unless their rule needs the graph of the
+gradient), hands each its values and gradients, lets its watch stop rows, and advances the
+steppers of the tracks that still run. A stopped row is frozen: its gradient is zeroed before
+the step and its position restored after it, so the rest of the batch goes on untouched.
+
+This module imports only torch, numpy and :mod:`descentlab.errors`: the optimizers' range test
+and the network trainer build on it without importing the landscape engine above it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from descentlab.errors import DescentlabError, InvalidParameterError
+
+_CREATE_GRAPH_WARNING = "Using backward\\(\\) with create_graph"
+
+
+def backward(loss: torch.Tensor, create_graph: bool) -> None:
+    """``loss.backward()``, with ``create_graph`` for Newton-type rules (warning silenced: the
+    parameter <-> gradient cycle it warns about is broken after every step)."""
+    if create_graph:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_CREATE_GRAPH_WARNING)
+            loss.backward(create_graph=True)
+    else:
+        loss.backward()
+
+
+def lr_of(group: dict) -> float:
+    """A param group's learning rate as a float (``nan`` when it has none)."""
+    lr = group.get("lr", math.nan)
+    return float(lr) if isinstance(lr, int | float | torch.Tensor) else math.nan
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every group's rate (in place when the rate is a tensor)."""
+    for g in optimizer.param_groups:
+        if isinstance(g.get("lr"), torch.Tensor):
+            g["lr"].fill_(lr)
+        else:
+            g["lr"] = lr
+
+
+class Stepper:
+    """One optimizer advancing its leaves: the unit the loop steps.
+
+    Args:
+        leaves: the tensors the optimizer updates (views of the run's rows, or a model's
+            parameters).
+        optimizer: built on ``leaves``.
+        evaluate: ``() -> loss`` evaluating the objective at the leaves and setting their
+            ``.grad`` (with ``create_graph`` for second-order rules); the closure a line search
+            or L-BFGS calls. Its first call in a step returns the loss the loop already has.
+        schedule, schedule_spec: a built scheduler and its spec (stepped after every step;
+            reduce-on-plateau is given the step's metric).
+        rates: a fixed rate per step (the range test) set before each step instead.
+        second_order: drop the leaves' gradients after each step (they carry a graph).
+        label: names the optimizer in errors.
+    """
+
+    __slots__ = (
+        "_closure",
+        "cached",
+        "evaluate",
+        "label",
+        "leaves",
+        "optimizer",
+        "plateau",
+        "rates",
+        "schedule",
+        "schedule_spec",
+        "second_order",
+    )
+
+    def __init__(
+        self,
+        leaves: Sequence[torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        evaluate: Callable[[], torch.Tensor],
+        *,
+        schedule: Any = None,
+        schedule_spec: Any = None,
+        rates: np.ndarray | None = None,
+        second_order: bool = False,
+        label: str = "optimizer",
+    ) -> None:
+        self.leaves = list(leaves)
+        self.optimizer = optimizer
+        self.evaluate = evaluate
+        self.schedule = schedule
+        self.schedule_spec = schedule_spec
+        self.plateau = schedule is not None and bool(getattr(schedule_spec, "needs_loss", False))
+        self.rates = rates
+        self.second_order = second_order
+        self.label = label
+        self.cached: torch.Tensor | None = None
+
+        def closure() -> torch.Tensor:
+            # The first call of each step returns the evaluation made before the step (so the
+            # watches always see x_k, even for optimizers that ignore the closure); later calls
+            # (line searches, L-BFGS iterations) evaluate afresh.
+            if self.cached is not None:
+                loss, self.cached = self.cached, None
+                return loss
+            with torch.enable_grad():
+                return self.evaluate()
+
+        self._closure = closure
+
+    def lrs(self) -> list[float]:
+        """The current rate of each param group."""
+        return [lr_of(g) for g in self.optimizer.param_groups]
+
+    def step(
+        self, k: int, loss: torch.Tensor | None, metric: float | None = None, where: str = ""
+    ) -> None:
+        """Step ``k``: set the rate (fixed sequence), step the optimizer, step the schedule.
+
+        ``loss`` is the evaluation at the current point with the leaves' gradients already set
+        (``None``: the closure evaluates it). ``metric`` feeds reduce-on-plateau.
+        """
+        if self.rates is not None:
+            set_lr(self.optimizer, float(self.rates[k]))
+        self.cached = loss
+        try:
+            self.optimizer.step(self._closure)
+        except DescentlabError:
+            raise
+        except (RuntimeError, TypeError) as exc:
+            raise DescentlabError(f"{self.label} failed at step {k}{where}: {exc}") from None
+        finally:
+            self.cached = None
+        if self.second_order:
+            for p in self.leaves:
+                p.grad = None  # break the parameter <-> graph cycle of create_graph
+        if self.schedule is not None:
+            self.schedule_spec.step(self.schedule, metric if self.plateau else None)
+
+
+class Track(Protocol):
+    """What the loop evaluates, watches and advances (see the module docstring)."""
+
+    done: bool
+
+    def evaluate(self, k: int) -> Any: ...
+
+    def observe(self, k: int, result: Any, final: bool = False) -> bool: ...
+
+    def advance(self, k: int) -> None: ...
+
+
+class RowWatch(Protocol):
+    """A per-row rule set over ``B`` rows: the stop rules or the range test's watch."""
+
+    B: int
+    n_running: int
+    running: torch.Tensor
+    fpos: torch.Tensor
+
+    def observe(
+        self, k: int, x: torch.Tensor, v: torch.Tensor, gsq: torch.Tensor,
+        total: torch.Tensor | None = None, final: bool = False,
+    ) -> None: ...  # fmt: skip
+
+
+class RowTrack:
+    """Rows ``[lo, hi)`` of the loop tensor ``X``: one trajectory's watch, records and steppers.
+
+    ``steppers`` is either one stepper whose leaves are views of these rows (taking the shared
+    pass's gradients) or one stepper per row (``apart``: each evaluates its own row through its
+    closure, as ``B`` separate runs would). ``lr_hist[k]`` gets the rate of every param group
+    of every stepper before step ``k``.
+    """
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        lo: int,
+        hi: int,
+        f: Callable[[torch.Tensor], torch.Tensor],
+        watch: Any,
+        recorder: Any,
+        steps: int,
+        *,
+        graph: bool = False,
+    ) -> None:
+        self.X, self.lo, self.hi, self.f = X, lo, hi, f
+        self.rows = X[lo:hi]
+        self.watch, self.recorder = watch, recorder
+        self.graph = graph
+        self.steppers: list[Stepper] = []
+        self.apart = False
+        self.lr_hist = np.empty((steps, 0))
+        self.n_steps = steps
+        self.done = False
+        self._loss: torch.Tensor | None = None
+        self._v: torch.Tensor | None = None
+        self._g: torch.Tensor | None = None
+        self.ones = torch.ones(X.shape[1], dtype=X.dtype)
+
+    # ------------------------------------------------------------------ building
+    def leaves(self, groups: int) -> list[torch.Tensor]:
+        """``groups`` leaves, equal consecutive blocks of the rows (views of ``X``'s storage)."""
+        n = (self.hi - self.lo) // groups
+        return [self.rows[g * n : (g + 1) * n].detach().requires_grad_(True) for g in range(groups)]
+
+    def row_leaves(self) -> list[torch.Tensor]:
+        """One ``(1, d)`` leaf per row (rows kept apart)."""
+        return [
+            self.rows[i : i + 1].detach().requires_grad_(True) for i in range(self.hi - self.lo)
+        ]
+
+    def evaluator(
+        self, leaves: list[torch.Tensor], create_graph: bool
+    ) -> Callable[[], torch.Tensor]:
+        """The closure's evaluation through ``leaves``: grads set, frozen rows' grads zeroed."""
+        f = self.f
+        one = len(leaves) == 1
+        sizes = [p.shape[0] for p in leaves]
+
+        def evaluate(zero_frozen: bool = True) -> torch.Tensor:
+            for p in leaves:
+                p.grad = None
+            P = leaves[0] if one else torch.cat(leaves)
+            v = f(P)
+            loss = v.sum()
+            backward(loss, create_graph)
+            if zero_frozen and (not one or sizes[0] > 1):
+                self._zero_frozen(leaves)
+            self._v = v
+            return loss
+
+        return evaluate
+
+    def set_steppers(self, steppers: list[Stepper], apart: bool, lr_columns: int) -> None:
+        self.steppers = steppers
+        self.apart = apart
+        self.lr_hist = np.empty((self.n_steps, lr_columns))
+
+    # ------------------------------------------------------------------ the loop's calls
+    def evaluate_own(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values, gradients and their sum through the single stepper's leaves (graph kept)."""
+        s = self.steppers[0]
+        loss = s.evaluate(False)  # type: ignore[call-arg]  # the watch decides first
+        grads = s.leaves[0].grad if len(s.leaves) == 1 else torch.cat([p.grad for p in s.leaves])
+        assert self._v is not None
+        return self._v.detach(), grads.detach(), loss
+
+    def observe(
+        self,
+        k: int,
+        v: torch.Tensor,
+        g: torch.Tensor,
+        total: torch.Tensor | None,
+        final: bool = False,
+    ) -> bool:
+        """The watch and the records at iterate ``k``; whether any row still runs."""
+        w, rec = self.watch, self.recorder
+        gsq = (g * g) @ self.ones
+        x = self.rows
+        w.observe(k, x, v, gsq, total=total, final=final)
+        if rec is not None and (final or rec.due(k)):
+            if w.n_running == w.B:
+                rec.record(k, x, v, gsq.sqrt())
+            else:
+                rec.record(k, x, v, gsq.sqrt(), w.running, (w.fpos, w.fval, w.fgn))
+        self._v, self._g, self._loss = v, g, total
+        return w.n_running > 0
+
+    def advance(self, k: int) -> None:
+        """Step every stepper whose rows still run, then restore the frozen rows."""
+        w = self.watch
+        col = 0
+        for s in self.steppers:
+            for lr in s.lrs():
+                self.lr_hist[k, col] = lr
+                col += 1
+        v, g = self._v, self._g
+        assert v is not None and g is not None
+        if self.apart:
+            idx = range(w.B) if w.n_running == w.B else w.running.nonzero().flatten().tolist()
+            for i in idx:
+                s = self.steppers[i]
+                s.step(k, None, float(v[i]) if s.plateau else None, f" (row {i})")
+            return
+        s = self.steppers[0]
+        partial = w.n_running < w.B
+        loss = self._loss if self._loss is not None else v.sum()
+        if not self.graph:  # hand the shared pass's gradients over as views (no copy)
+            if partial:
+                g = torch.where(w.running[:, None], g, torch.zeros((), dtype=g.dtype))
+            n = 0
+            for p in s.leaves:
+                p.grad = g[n : n + p.shape[0]]
+                n += p.shape[0]
+        elif partial:
+            self._zero_frozen(s.leaves)
+        metric = float(v[w.running].mean()) if s.plateau else None
+        s.step(k, loss, metric)
+        if partial:
+            with torch.no_grad():
+                self.rows.copy_(torch.where(w.running[:, None], self.rows, w.fpos))
+        if not self.graph:
+            for p in s.leaves:
+                p.grad = None
+
+    def _zero_frozen(self, leaves: list[torch.Tensor]) -> None:
+        w = self.watch
+        if w.n_running == w.B:
+            return
+        keep = w.running.clone()[:, None]  # the graph must not see later in-place updates
+        n = 0
+        for p in leaves:
+            m = p.shape[0]
+            sl = keep[n : n + m]
+            n += m
+            if p.grad is None:
+                continue
+            if p.grad.requires_grad:  # out of place: the gradient carries the graph for HVPs
+                p.grad = torch.where(sl, p.grad, torch.zeros((), dtype=p.dtype))
+            else:
+                p.grad.masked_fill_(~sl, 0.0)
+
+
+def _row_groups(
+    leaves: list[torch.Tensor],
+    rates: list[float] | None,
+    row_fn: Callable,
+    first_row: int = 0,
+    rate_of: Callable[[int], float] | None = None,
+) -> list[dict]:
+    """Param groups for ``leaves`` (row ids from ``first_row``: noise does not depend on
+    batching); group ``j`` gets rate ``rates[j]`` (or ``rate_of(j)``)."""
+    groups = []
+    row = first_row
+    for j, leaf in enumerate(leaves):
+        g: dict[str, Any] = {
+            "params": [leaf],
+            "rows_independent": True,
+            "row_fn": row_fn,
+            "row_offset": row,
+        }
+        if rate_of is not None:
+            g["lr"] = rate_of(j)
+        elif rates is not None:
+            g["lr"] = rates[j]
+        groups.append(g)
+        row += leaf.shape[0]
+    return groups
+
+
+def _build_optimizer(spec: Any, groups: list[dict]) -> torch.optim.Optimizer:
+    try:
+        return spec.factory(groups)
+    except DescentlabError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"{spec.label}: could not be built on the batch: {exc}"
+        ) from None
+
+
+def build_steppers(
+    track: RowTrack,
+    spec: Any,
+    *,
+    steps: int,
+    groups: int = 1,
+    rates: list[float] | None = None,
+    schedule: Any = None,
+    apart: bool = False,
+    row_fn: Callable | None = None,
+    fixed_rates: np.ndarray | None = None,
+    first_row: int = 0,
+) -> None:
+    """Give ``track`` its steppers: one optimizer over ``groups`` leaves, or one per row.
+
+    ``rates`` (one per group, the lrs grid) become the groups' learning rates; rows kept apart
+    take ``rates[i // (B / groups)]``. ``fixed_rates`` is a rate per step (the range test).
+    """
+    second = bool(spec.second_order)
+    B = track.hi - track.lo
+    if not apart:
+        leaves = track.leaves(groups)
+        opt = _build_optimizer(spec, _row_groups(leaves, rates, row_fn, first_row))
+        sched = schedule.build(opt, steps) if schedule is not None else None
+        stepper = Stepper(
+            leaves,
+            opt,
+            track.evaluator(leaves, second),
+            schedule=sched,
+            schedule_spec=schedule,
+            rates=fixed_rates,
+            second_order=second,
+            label=spec.label,
+        )
+        track.set_steppers([stepper], apart=False, lr_columns=groups)
+        return
+    B0 = B // groups
+    steppers = []
+    for i, leaf in enumerate(track.row_leaves()):
+        rate = None if rates is None else (lambda _j, i=i: rates[i // B0])
+        opt = _build_optimizer(spec, _row_groups([leaf], None, row_fn, first_row + i, rate))
+        sched = schedule.build(opt, steps) if schedule is not None else None
+        steppers.append(
+            Stepper(
+                [leaf],
+                opt,
+                track.evaluator([leaf], second),
+                schedule=sched,
+                schedule_spec=schedule,
+                rates=fixed_rates,
+                second_order=second,
+                label=spec.label,
+            )
+        )
+    track.set_steppers(steppers, apart=True, lr_columns=B)
+
+
+def evaluate_rows(
+    f: Callable[[torch.Tensor], torch.Tensor], P: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and gradients of ``f`` at the rows of ``P`` from one backward pass of the sum."""
+    X = P.detach().requires_grad_(True)
+    with torch.enable_grad():
+        v = f(X)
+        (g,) = torch.autograd.grad(v.sum(), X)
+    return v.detach(), g
+
+
+def step_loop(
+    tracks: Sequence[RowTrack],
+    steps: int,
+    *,
+    value_and_grad: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> int:
+    """Advance ``tracks`` (row tracks of one tensor, in row order) for at most ``steps`` steps.
+
+    Each step: the tracks that evaluate through their own graph (second-order rules) do so;
+    the others share one pass of ``value_and_grad`` over the rows they span; each live track
+    observes its slice (watch + records) and, if any of its rows still runs, advances its
+    steppers. A track whose rows have all stopped is left out from then on; the loop ends early
+    when none is left. After the last step every live track observes its final iterate.
+
+    Returns the number of steps taken (``steps`` unless every track stopped earlier).
+    """
+    if not tracks:
+        return 0
+    X = tracks[0].X
+    vg = value_and_grad or (lambda P: evaluate_rows(tracks[0].f, P))
+    k = 0
+    for k in range(steps):
+        live = [t for t in tracks if not t.done]
+        if not live:
+            break
+        _observe_all(live, k, X, vg, final=False)
+        for t in live:
+            if not t.done:
+                t.advance(k)
+        if on_step is not None:
+            on_step(k)
+    else:
+        k = steps
+    live = [t for t in tracks if not t.done]
+    if live:
+        with torch.no_grad():
+            _observe_all(live, steps, X, vg, final=True)
+    return k
+
+
+def _observe_all(
+    live: list[RowTrack],
+    k: int,
+    X: torch.Tensor,
+    vg: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    final: bool,
+) -> None:
+    shared = live if final else [t for t in live if not t.graph]
+    if not final:
+        for t in live:
+            if t.graph:
+                with torch.enable_grad():
+                    v, g, loss = t.evaluate_own()
+                if not t.observe(k, v, g, loss):
+                    t.done, t.n_steps = True, k
+    if not shared:
+        return
+    lo, hi = shared[0].lo, shared[-1].hi
+    v, g = vg(X[lo:hi])
+    one = len(shared) == 1
+    for t in shared:
+        a, b = t.lo - lo, t.hi - lo
+        tv, tg = (v, g) if one else (v[a:b], g[a:b])
+        if not t.observe(k, tv, tg, tv.sum(), final=final) and not final:
+            t.done, t.n_steps = True, k
+
+
+__all__ = [
+    "RowTrack",
+    "Stepper",
+    "Track",
+    "backward",
+    "build_steppers",
+    "evaluate_rows",
+    "lr_of",
+    "set_lr",
+    "step_loop",
+]
