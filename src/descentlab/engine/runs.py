@@ -165,6 +165,7 @@ def run(
         :class:`~descentlab.trajectory.Race`.
 
     Example:
+        >>> from descentlab.engine import grid_starts
         >>> from descentlab.landscapes import Landscape
         >>> L = Landscape(lambda P: P[:, 0] ** 2 + 10 * P[:, 1] ** 2, dim=2, domain=(-2, 2))
         >>> tr = run(L, "gd", grid_starts(L, 5), steps=500, lr=0.05, grad_tol=1e-10)

@@ -160,13 +160,16 @@ class Stepper:
 
 
 class Track(Protocol):
-    """What the loop evaluates, watches and advances (see the module docstring)."""
+    """What the loop advances: it evaluates and watches itself, then steps its steppers.
+
+    Row tracks of one tensor are evaluated together instead (one pass; see :class:`RowTrack`).
+    ``observe_own`` sets ``done`` (and ``n_steps = k``) when nothing of the track runs any more.
+    """
 
     done: bool
+    n_steps: int
 
-    def evaluate(self, k: int) -> Any: ...
-
-    def observe(self, k: int, result: Any, final: bool = False) -> bool: ...
+    def observe_own(self, k: int, final: bool = False) -> None: ...
 
     def advance(self, k: int) -> None: ...
 
@@ -268,6 +271,13 @@ class RowTrack:
         assert self._v is not None
         return self._v.detach(), grads.detach(), loss
 
+    def observe_own(self, k: int, final: bool = False) -> None:
+        """Evaluate through the stepper's graph (second-order rules), then observe."""
+        with torch.enable_grad():
+            v, g, loss = self.evaluate_own()
+        if not self.observe(k, v, g, loss, final) and not final:
+            self.done, self.n_steps = True, k
+
     def observe(
         self,
         k: int,
@@ -342,6 +352,87 @@ class RowTrack:
                 p.grad = torch.where(sl, p.grad, torch.zeros((), dtype=p.dtype))
             else:
                 p.grad.masked_fill_(~sl, 0.0)
+
+
+class ModuleTrack:
+    """A model's parameters under one stepper: the loop's track for network training.
+
+    Step ``k`` evaluates ``loss_at(k)`` (the objective on step ``k``'s mini-batch) with one
+    backward pass (``create_graph`` for second-order rules), hands the value to
+    ``watch(k, loss, final)`` (which returns whether to go on) and steps the optimizer with a
+    closure over the same mini-batch. With ``final_eval`` the loop's final observation
+    evaluates ``loss_at(steps)`` without gradients (the range test's last loss); otherwise it
+    is skipped (training reports its own final loss).
+    """
+
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        loss_at: Callable[[int], torch.Tensor],
+        watch: Callable[[int, torch.Tensor, bool], bool],
+        steps: int,
+        *,
+        final_eval: bool = False,
+    ) -> None:
+        self.params = list(params)
+        self.loss_at, self.watch = loss_at, watch
+        self.final_eval = final_eval
+        self.stepper: Stepper | None = None
+        self.second_order = False
+        self.done = False
+        self.n_steps = steps
+        self._k = 0
+        self._loss: torch.Tensor | None = None
+
+    def set_stepper(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        second_order: bool = False,
+        rates: np.ndarray | None = None,
+        label: str = "optimizer",
+    ) -> Stepper:
+        """Build the track's stepper (its closure re-evaluates the current mini-batch)."""
+        self.second_order = second_order
+        self.stepper = Stepper(
+            self.params,
+            optimizer,
+            lambda: self._evaluate(self._k),
+            rates=rates,
+            second_order=second_order,
+            label=label,
+        )
+        return self.stepper
+
+    def _evaluate(self, k: int) -> torch.Tensor:
+        for p in self.params:
+            p.grad = None
+        loss = self.loss_at(k)
+        backward(loss, self.second_order)
+        return loss
+
+    def observe_own(self, k: int, final: bool = False) -> None:
+        if final:
+            if self.final_eval:
+                with torch.no_grad():
+                    self.watch(k, self.loss_at(k).detach(), True)
+            return
+        self._k = k
+        with torch.enable_grad():
+            loss = self._evaluate(k)
+        self._loss = loss
+        if not self.watch(k, loss.detach(), False):
+            self.done, self.n_steps = True, k
+
+    def advance(self, k: int) -> None:
+        assert self.stepper is not None
+        self.stepper.step(k, self._loss)
+        self._loss = None
+
+    def release(self) -> None:
+        """Drop the parameters' gradients (a graph, for second-order rules)."""
+        for p in self.params:
+            p.grad = None
 
 
 def _row_groups(
@@ -451,32 +542,36 @@ def evaluate_rows(
 
 
 def step_loop(
-    tracks: Sequence[RowTrack],
+    tracks: Sequence[Any],
     steps: int,
     *,
     value_and_grad: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> int:
-    """Advance ``tracks`` (row tracks of one tensor, in row order) for at most ``steps`` steps.
+    """Advance ``tracks`` for at most ``steps`` steps: THE loop of the project.
 
-    Each step: the tracks that evaluate through their own graph (second-order rules) do so;
-    the others share one pass of ``value_and_grad`` over the rows they span; each live track
-    observes its slice (watch + records) and, if any of its rows still runs, advances its
-    steppers. A track whose rows have all stopped is left out from then on; the loop ends early
-    when none is left. After the last step every live track observes its final iterate.
+    Each step ``k``: every live track observes iterate ``k`` (row tracks of one tensor that do
+    not need the gradient's graph share one pass of ``value_and_grad`` over the rows they span,
+    in row order; every other track evaluates itself), its watch stops rows, and each track
+    with a running row advances its steppers. A track with nothing running is left out from
+    then on; the loop ends early when none is left. After the last step every live track
+    observes its final iterate (``final=True``).
 
     Returns the number of steps taken (``steps`` unless every track stopped earlier).
     """
     if not tracks:
         return 0
-    X = tracks[0].X
-    vg = value_and_grad or (lambda P: evaluate_rows(tracks[0].f, P))
+    rows = [t for t in tracks if isinstance(t, RowTrack)]
+    vg = value_and_grad
+    if vg is None and rows:
+        f = rows[0].f
+        vg = lambda P: evaluate_rows(f, P)  # noqa: E731
     k = 0
     for k in range(steps):
         live = [t for t in tracks if not t.done]
         if not live:
             break
-        _observe_all(live, k, X, vg, final=False)
+        _observe_all(live, k, vg, final=False)
         for t in live:
             if not t.done:
                 t.advance(k)
@@ -487,27 +582,20 @@ def step_loop(
     live = [t for t in tracks if not t.done]
     if live:
         with torch.no_grad():
-            _observe_all(live, steps, X, vg, final=True)
+            _observe_all(live, steps, vg, final=True)
     return k
 
 
-def _observe_all(
-    live: list[RowTrack],
-    k: int,
-    X: torch.Tensor,
-    vg: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-    final: bool,
-) -> None:
-    shared = live if final else [t for t in live if not t.graph]
-    if not final:
-        for t in live:
-            if t.graph:
-                with torch.enable_grad():
-                    v, g, loss = t.evaluate_own()
-                if not t.observe(k, v, g, loss):
-                    t.done, t.n_steps = True, k
+def _observe_all(live: list[Any], k: int, vg: Any, final: bool) -> None:
+    shared = []
+    for t in live:
+        if isinstance(t, RowTrack) and (final or not t.graph):
+            shared.append(t)
+        else:
+            t.observe_own(k, final)
     if not shared:
         return
+    X = shared[0].X
     lo, hi = shared[0].lo, shared[-1].hi
     v, g = vg(X[lo:hi])
     one = len(shared) == 1
@@ -519,6 +607,7 @@ def _observe_all(
 
 
 __all__ = [
+    "ModuleTrack",
     "RowTrack",
     "Stepper",
     "Track",

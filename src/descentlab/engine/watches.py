@@ -220,12 +220,55 @@ class RangeTestWatch:
         return new
 
 
+class RangeTestRows:
+    """The range test's watch as the step loop's row watch.
+
+    The loop observes the iterate ``x_k`` before step ``k``: the first observation keeps the
+    initial losses, every later one is ``L_{k-1}``, the loss after step ``k - 1``, and goes to
+    :class:`RangeTestWatch`. A row it stops is frozen at ``x_{k-1}``, the point the stopping
+    step was taken from (finite there), so the next steps see it unchanged.
+    """
+
+    def __init__(self, X0: torch.Tensor, watch: RangeTestWatch) -> None:
+        self.B = X0.shape[0]
+        self.watch = watch
+        self.running = torch.ones(self.B, dtype=torch.bool)
+        self.n_running = self.B
+        self.fpos = X0.clone()
+        self.prev_pos = X0.clone()
+        self.initial = np.full(self.B, np.nan)
+
+    def observe(
+        self,
+        k: int,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        gsq: torch.Tensor,
+        total: torch.Tensor | None = None,
+        final: bool = False,
+    ) -> None:
+        """Hand ``L_{k-1}`` (or the initial losses at ``k = 0``) to the watch; freeze new stops."""
+        values = v.detach().numpy().astype(np.float64)
+        if k == 0:
+            self.initial = values.copy()
+        else:
+            new = self.watch.observe(k - 1, values)
+            if new.any():
+                stopped = torch.from_numpy(new)
+                self.fpos[stopped] = self.prev_pos[stopped]
+                self.running = torch.from_numpy(self.watch.running.copy())
+                self.n_running = int(self.watch.running.sum())
+        if not final:
+            self.prev_pos.copy_(x)
+
+
 __all__ = [
     "CONVERGED",
     "DIVERGED",
     "MAX_STEPS",
     "RUNNING",
     "STOP_REASONS",
+    "RangeTestRows",
     "RangeTestWatch",
     "StopRules",
 ]
