@@ -115,11 +115,11 @@ def value_and_grad(
 ) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """``P -> (f(P), grad f(P))`` (both detached): analytic when the landscape has a gradient.
 
-    A landscape built with ``value_and_grad=`` supplies ``(f, grad f)`` in closed form (tested
+    A landscape built with ``analytic_grad=`` supplies ``(f, grad f)`` in closed form (tested
     equal to autograd); otherwise one backward pass of ``f(P).sum()`` gives every row's
     gradient.
     """
-    analytic = getattr(landscape, "value_and_grad_fn", None)
+    analytic = landscape.analytic_grad
     if analytic is not None:
         return analytic
     f = objective(landscape)

@@ -146,6 +146,10 @@ class Landscape:
         description: one paragraph for humans: what the surface shows, and what is not known.
         formula: a human-readable formula.
         params: the parameters the landscape was built with (e.g. ``{"dim": 5}``).
+        analytic_grad: optional ``P (B, d) -> (f(P) (B,), grad f(P) (B, d))`` in closed form,
+            which the engine uses instead of autograd (must equal autograd; tested).
+        analytic_hessian: optional ``P (B, d) -> (B, d, d)`` per-row Hessians in closed form,
+            which Newton-type rules in the engine use instead of Hessian-vector products.
 
     Example:
         >>> import torch
@@ -169,6 +173,8 @@ class Landscape:
         formula: str = "",
         params: dict[str, Any] | None = None,
         dtype: torch.dtype = torch.float64,
+        analytic_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
+        analytic_hessian: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise InvalidParameterError(f"dim must be a positive integer, got {dim!r}")
@@ -186,6 +192,8 @@ class Landscape:
         self.formula = formula
         self.params = dict(params or {})
         self.dtype = dtype
+        self.analytic_grad = analytic_grad
+        self.analytic_hessian = analytic_hessian
 
     # ------------------------------------------------------------------ ground truth
     @property
