@@ -47,6 +47,7 @@ from descentlab.engine.stepper import RowTrack, build_steppers, step_loop
 from descentlab.engine.watches import StopRules
 from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
+from descentlab.optim.functional import functional_step
 from descentlab.progress import Progress
 from descentlab.trajectory import Race, Trajectory
 
@@ -334,6 +335,7 @@ def _run_tracks(
             schedule=cfg.schedule,
             apart=apart,
             row_fn=row_fn,
+            fast_path=functional_step,
         )
         tracks.append(track)
     label = " vs ".join(s.label for s in specs)

@@ -78,12 +78,16 @@ class Stepper:
         rates: a fixed rate per step (the range test) set before each step instead.
         second_order: drop the leaves' gradients after each step (they carry a graph).
         label: names the optimizer in errors.
+        fast: a function applying one step of the same rule from the leaves' gradients without
+            ``optimizer.step`` (e.g. :func:`descentlab.optim.functional.functional_step`,
+            tested equal to it); used whenever the loop has already evaluated the step's point.
     """
 
     __slots__ = (
         "_closure",
         "cached",
         "evaluate",
+        "fast",
         "label",
         "leaves",
         "optimizer",
@@ -105,8 +109,12 @@ class Stepper:
         rates: np.ndarray | None = None,
         second_order: bool = False,
         label: str = "optimizer",
+        fast: Callable[[], None] | None = None,
     ) -> None:
         self.leaves = list(leaves)
+        self.fast = fast
+        if fast is not None:  # what optimizer.step's scheduler hook records: a step was taken
+            optimizer._opt_called = True  # type: ignore[attr-defined]
         self.optimizer = optimizer
         self.evaluate = evaluate
         self.schedule = schedule
@@ -143,6 +151,14 @@ class Stepper:
         """
         if self.rates is not None:
             set_lr(self.optimizer, float(self.rates[k]))
+        if loss is not None and self.fast is not None:
+            try:
+                self.fast()
+            except RuntimeError as exc:
+                raise DescentlabError(f"{self.label} failed at step {k}{where}: {exc}") from None
+            if self.schedule is not None:
+                self.schedule_spec.step(self.schedule, metric if self.plateau else None)
+            return
         self.cached = loss
         try:
             self.optimizer.step(self._closure)
@@ -485,11 +501,14 @@ def build_steppers(
     row_fn: Callable | None = None,
     fixed_rates: np.ndarray | None = None,
     first_row: int = 0,
+    fast_path: Callable[[torch.optim.Optimizer], Callable[[], None] | None] | None = None,
 ) -> None:
     """Give ``track`` its steppers: one optimizer over ``groups`` leaves, or one per row.
 
     ``rates`` (one per group, the lrs grid) become the groups' learning rates; rows kept apart
     take ``rates[i // (B / groups)]``. ``fixed_rates`` is a rate per step (the range test).
+    ``fast_path(optimizer)`` may return a function stepping a first-order rule without
+    ``optimizer.step`` (see :class:`Stepper`).
     """
     second = bool(spec.second_order)
     B = track.hi - track.lo
@@ -497,6 +516,9 @@ def build_steppers(
         leaves = track.leaves(groups)
         opt = _build_optimizer(spec, _row_groups(leaves, rates, row_fn, first_row))
         sched = schedule.build(opt, steps) if schedule is not None else None
+        fast = None
+        if fast_path is not None and not second and not spec.needs_closure:
+            fast = fast_path(opt)
         stepper = Stepper(
             leaves,
             opt,
@@ -506,6 +528,7 @@ def build_steppers(
             rates=fixed_rates,
             second_order=second,
             label=spec.label,
+            fast=fast,
         )
         track.set_steppers([stepper], apart=False, lr_columns=groups)
         return

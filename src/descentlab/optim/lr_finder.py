@@ -80,6 +80,7 @@ from descentlab.engine.stepper import ModuleTrack, RowTrack, build_steppers, ste
 from descentlab.engine.watches import RangeTestRows, RangeTestWatch
 from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
+from descentlab.optim.functional import functional_step
 from descentlab.progress import Progress
 
 MODES = ("exp", "linear")
@@ -636,6 +637,7 @@ def lr_find_landscape(
         apart=apart,
         row_fn=row_function(landscape),
         fixed_rates=lrs,
+        fast_path=functional_step,
     )
     with (
         torch.random.fork_rng(devices=[]),
