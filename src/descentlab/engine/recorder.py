@@ -37,7 +37,9 @@ def auto_record_every(B: int, d: int, steps: int, budget: int = AUTO_RECORD_BYTE
     fit = budget // per_record - 2  # records besides the start and the end
     if fit >= steps:
         return 1
-    return max(1, steps) if fit < 1 else math.ceil(steps / fit)
+    if fit < 0:  # not even the two ends fit: record only them
+        return max(1, steps)
+    return steps // (fit + 1) + 1  # the smallest e with steps // e <= fit
 
 
 def check_memory(

@@ -323,9 +323,7 @@ def _run_tracks(
         lo = m * Bm
         rules = StopRules(X[lo : lo + Bm], cfg.steps, grad_tol, cfg.bound)
         rec = Recorder(Bm, d, cfg.steps, cfg.record_every)
-        track = RowTrack(
-            X, lo, lo + Bm, f, rules, rec, cfg.steps, graph=bool(spec.second_order) and not apart
-        )
+        track = RowTrack(X, lo, lo + Bm, f, rules, rec, cfg.steps)
         build_steppers(
             track,
             spec,
@@ -336,6 +334,7 @@ def _run_tracks(
             apart=apart,
             row_fn=row_fn,
             fast_path=functional_step,
+            row_hessian=landscape.analytic_hessian,
         )
         tracks.append(track)
     label = " vs ".join(s.label for s in specs)

@@ -502,19 +502,33 @@ def build_steppers(
     fixed_rates: np.ndarray | None = None,
     first_row: int = 0,
     fast_path: Callable[[torch.optim.Optimizer], Callable[[], None] | None] | None = None,
+    row_hessian: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> None:
     """Give ``track`` its steppers: one optimizer over ``groups`` leaves, or one per row.
 
     ``rates`` (one per group, the lrs grid) become the groups' learning rates; rows kept apart
     take ``rates[i // (B / groups)]``. ``fixed_rates`` is a rate per step (the range test).
     ``fast_path(optimizer)`` may return a function stepping a first-order rule without
-    ``optimizer.step`` (see :class:`Stepper`).
+    ``optimizer.step`` (see :class:`Stepper`). ``row_hessian`` (closed-form per-row
+    Hessians) goes to second-order rules as the ``row_hessian`` group key; those that accept it
+    then evaluate without the gradient's graph.
     """
     second = bool(spec.second_order)
     B = track.hi - track.lo
+    extra = {} if row_hessian is None or not second else {"row_hessian": row_hessian}
+
+    def build(leaves: list[torch.Tensor], groups_: list[dict]) -> tuple[Any, bool]:
+        for g in groups_:
+            g.update(extra)
+        opt = _build_optimizer(spec, groups_)
+        # a rule that takes the closed-form Hessians needs no graph of the gradient
+        graph = second and not (extra and getattr(opt, "accepts_row_hessian", False))
+        return opt, graph
+
     if not apart:
         leaves = track.leaves(groups)
-        opt = _build_optimizer(spec, _row_groups(leaves, rates, row_fn, first_row))
+        opt, graph = build(leaves, _row_groups(leaves, rates, row_fn, first_row))
+        track.graph = graph
         sched = schedule.build(opt, steps) if schedule is not None else None
         fast = None
         if fast_path is not None and not second and not spec.needs_closure:
@@ -522,31 +536,32 @@ def build_steppers(
         stepper = Stepper(
             leaves,
             opt,
-            track.evaluator(leaves, second),
+            track.evaluator(leaves, graph),
             schedule=sched,
             schedule_spec=schedule,
             rates=fixed_rates,
-            second_order=second,
+            second_order=graph,
             label=spec.label,
             fast=fast,
         )
         track.set_steppers([stepper], apart=False, lr_columns=groups)
         return
+    track.graph = False
     B0 = B // groups
     steppers = []
     for i, leaf in enumerate(track.row_leaves()):
         rate = None if rates is None else (lambda _j, i=i: rates[i // B0])
-        opt = _build_optimizer(spec, _row_groups([leaf], None, row_fn, first_row + i, rate))
+        opt, graph = build([leaf], _row_groups([leaf], None, row_fn, first_row + i, rate))
         sched = schedule.build(opt, steps) if schedule is not None else None
         steppers.append(
             Stepper(
                 [leaf],
                 opt,
-                track.evaluator([leaf], second),
+                track.evaluator([leaf], graph),
                 schedule=sched,
                 schedule_spec=schedule,
                 rates=fixed_rates,
-                second_order=second,
+                second_order=graph,
                 label=spec.label,
             )
         )

@@ -9,7 +9,10 @@ matrix of points with its gradient:
   loss with ``e_j`` repeated on every row. The optional key ``row_fn`` maps a ``(R, d)`` tensor
   to the ``(R,)`` per-row losses (used without autograd, for line searches and acceptance tests);
   ``row_offset`` (int, default 0) is the global id of row 0, so a row's random draws do not depend
-  on where it sits in a batch.
+  on where it sits in a batch. The optional key ``row_hessian`` maps ``(R, d)`` points to their
+  ``(R, d, d)`` Hessians in closed form (a landscape's ``analytic_hessian``); the curvature rules
+  then use it instead of Hessian-vector products, and need no gradient graph (their class sets
+  ``accepts_row_hessian = True``).
 * **full mode** (no ``rows_independent``, e.g. ``model.parameters()``): all parameters of the
   group, flattened and concatenated, form one problem (``R = 1``, ``n`` = number of entries).
   The Hessian is formed in full with ``n`` Hessian-vector products, so ``n`` is limited to
@@ -168,9 +171,17 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
     # A gradient without a graph means the loss is affine in the parameters (zero Hessian) --
     # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
     if prob.rows_mode:
+        row_hessian = prob.group.get("row_hessian")
+        if row_hessian is not None:  # closed-form per-row Hessians supplied by the lab engine
+            Hc = row_hessian(prob.x)
+            return 0.5 * (Hc + Hc.mT)
         (p,), (gp,) = prob.params, grads
         if gp.grad_fn is None:
             return H
+        if n >= BATCHED_HVP_MIN_DIM:
+            Hb = _batched_row_hessian(p, gp, n)
+            if Hb is not None:
+                return 0.5 * (Hb + Hb.mT)
         for j in range(n):
             e = torch.zeros_like(p)
             e[:, j] = 1.0
@@ -198,6 +209,29 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
                 ]
             )
     return 0.5 * (H + H.mT)
+
+
+BATCHED_HVP_MIN_DIM = 8
+"""From this many dimensions per row, the ``d`` Hessian-vector products of a rows-mode Hessian
+go in one batched backward call (``is_grads_batched``) instead of ``d`` sequential ones."""
+
+
+def _batched_row_hessian(p: Tensor, gp: Tensor, n: int) -> Tensor | None:
+    """``(R, n, n)`` row Hessians from one batched double-backward over ``e_1..e_n`` (every row
+    at once), or ``None`` when an operation of the graph has no batching rule."""
+    E = torch.zeros(n, *p.shape, dtype=p.dtype, device=p.device)
+    idx = torch.arange(n, device=p.device)
+    E[idx, :, idx] = 1.0
+    try:
+        (cols,) = torch.autograd.grad(
+            gp, p, grad_outputs=E, retain_graph=True, is_grads_batched=True, allow_unused=True
+        )
+    except RuntimeError:
+        return None
+    if cols is None:
+        return p.new_zeros(p.shape[0], n, n)
+    # cols[j, r] is row j of H_r; stored as column j, like the sequential loop
+    return cols.detach().permute(1, 2, 0).contiguous()
 
 
 def release(params: list[Tensor]) -> None:

@@ -629,7 +629,6 @@ def lr_find_landscape(
     rows_watch = RangeTestRows(X0, watch)
     X = X0.clone()
     track = RowTrack(X, 0, B, objective(landscape), rows_watch, None, lrs.size)
-    track.graph = bool(spec.second_order) and not apart
     build_steppers(
         track,
         spec,
@@ -638,6 +637,7 @@ def lr_find_landscape(
         row_fn=row_function(landscape),
         fixed_rates=lrs,
         fast_path=functional_step,
+        row_hessian=landscape.analytic_hessian,
     )
     with (
         torch.random.fork_rng(devices=[]),

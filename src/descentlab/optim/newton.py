@@ -253,6 +253,7 @@ class _CurvatureOptimizer(torch.optim.Optimizer):
     """Shared ``step``: closure -> per-problem Hessians -> ``_update`` -> write back."""
 
     owner = "second-order"
+    accepts_row_hessian = True  # honours the ``row_hessian`` group key (see optim._base)
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         defaults = self._validate(defaults)

@@ -1,0 +1,101 @@
+"""Each fast path of the engine equals its reference path (closed forms vs autograd, the
+functional step vs torch.optim, batched vs sequential Hessian-vector products, one loop vs a
+hand-written loop)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from descentlab.engine import run
+from descentlab.landscapes import Landscape, get_landscape
+from descentlab.optim import resolve_optimizer
+
+
+def _autograd_twin(L: Landscape) -> Landscape:
+    """The same surface without closed forms: the engine falls back to autograd."""
+    return Landscape(L.fn, L.dim, name=L.name, domain=L.domain)
+
+
+@pytest.mark.parametrize("name", ["himmelblau", "tilted_double_well", "six_hump_camel"])
+@pytest.mark.parametrize(
+    "opt", ["gd", ("adam", {"lr": 0.05}), ("momentum", {"lr": 0.005}), "newton", "armijo_gd"]
+)
+def test_closed_forms_in_the_engine_equal_autograd(name, opt):
+    L = get_landscape(name)
+    starts = L.sample(16, seed=4).numpy()
+    # No converged rule: a row at the tolerance's edge may stop one step apart on rounding.
+    # Armijo's acceptance test compares f(x - t g) with f(x) - c t |g|^2: at a minimum both
+    # sides agree to rounding and a last-bit change of g flips it, so it runs until near one.
+    steps = 8 if opt == "armijo_gd" else 60
+    a = run(L, opt, starts, steps, grad_tol=0.0)
+    b = run(_autograd_twin(L), opt, starts, steps, grad_tol=0.0)
+    np.testing.assert_allclose(a.positions, b.positions, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(a.losses, b.losses, rtol=1e-9, atol=1e-9)
+    assert a.stop_reason.tolist() == b.stop_reason.tolist()
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "kw"),
+    [
+        ("gd", torch.optim.SGD, {"lr": 0.001}),
+        ("momentum", torch.optim.SGD, {"lr": 0.001, "momentum": 0.9}),
+        ("adam", torch.optim.Adam, {"lr": 0.01}),
+        ("rmsprop", torch.optim.RMSprop, {"lr": 0.01}),
+    ],
+)
+def test_engine_equals_a_plain_torch_optim_loop_step_by_step(name, cls, kw):
+    # the functional step and the closed-form gradient against the textbook loop on autograd
+    L = get_landscape("himmelblau")
+    starts = L.sample(5, seed=1)
+    tr = run(L, (name, kw), starts, 50, grad_tol=0.0)
+    x = starts.clone().requires_grad_(True)
+    opt = cls([x], **kw)
+    ref = [x.detach().clone()]
+    for _ in range(50):
+        opt.zero_grad()
+        L.fn(x).sum().backward()
+        opt.step()
+        ref.append(x.detach().clone())
+    np.testing.assert_allclose(tr.positions, torch.stack(ref).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_batched_hvp_hessian_equals_the_sequential_one():
+    # rows of d = 12 (above the batched threshold) against torch.func.hessian per row
+    L = get_landscape("styblinski_tang", dim=12)
+    X = L.sample(6, seed=2)
+    p = X.clone().requires_grad_(True)
+    opt = resolve_optimizer("newton", lr=1.0).factory([{"params": [p], "rows_independent": True}])
+    from descentlab.optim._base import BATCHED_HVP_MIN_DIM, hessian, problems
+
+    assert L.dim >= BATCHED_HVP_MIN_DIM
+    loss = L.fn(p).sum()
+    loss.backward(create_graph=True)
+    ((prob, grads),) = list(problems(opt, opt.param_groups[0], "newton"))
+    H = hessian(prob, grads, "newton")
+    ref = torch.func.vmap(torch.func.hessian(lambda q: L.fn(q[None])[0]))(X)
+    torch.testing.assert_close(H, ref, rtol=0, atol=1e-12)
+    p.grad = None
+
+
+def test_closed_form_hessian_group_key_equals_autograd_newton():
+    L = get_landscape("himmelblau")
+    starts = L.sample(32, seed=9).numpy()
+    for opt in ("newton", "saddle_free_newton", ("damped_newton", {"adaptive": True})):
+        a = run(L, opt, starts, 20, grad_tol=1e-10)
+        b = run(_autograd_twin(L), opt, starts, 20, grad_tol=1e-10)
+        np.testing.assert_allclose(a.final_points, b.final_points, rtol=1e-9, atol=1e-9)
+        assert a.stop_reason.tolist() == b.stop_reason.tolist()
+
+
+def test_record_every_auto_keeps_small_runs_whole_and_thins_large_ones():
+    L = get_landscape("himmelblau")
+    small = run(L, "gd", L.sample(3, seed=0), 40, record_every="auto", grad_tol=0.0)
+    assert small.record_every == 1 and small.n_records == 41
+    from descentlab.engine.recorder import AUTO_RECORD_BYTES, auto_record_every
+
+    B, steps = 200_000, 100
+    every = auto_record_every(B, 2, steps)
+    assert every > 1 and 8 * (steps // every + 2) * B * 4 <= AUTO_RECORD_BYTES
+    assert 8 * (steps // (every - 1) + 2) * B * 4 > AUTO_RECORD_BYTES  # the smallest that fits
