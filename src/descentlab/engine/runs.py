@@ -43,7 +43,7 @@ import torch
 
 from descentlab.engine.batch import as_starts, objective, row_function, value_and_grad
 from descentlab.engine.recorder import Recorder, auto_record_every, check_memory
-from descentlab.engine.stepper import RowTrack, build_steppers, step_loop
+from descentlab.engine.stepper import RowTrack, WatchGroup, build_steppers, step_loop
 from descentlab.engine.watches import StopRules
 from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
@@ -318,12 +318,14 @@ def _run_tracks(
     f = objective(landscape)
     row_fn = row_function(landscape)
     X = X0.repeat(G * len(specs), 1).contiguous()  # row g * B0 + i of a member: start i, rate g
+    # one watch and one recorder over every member's rows: observed once per step
+    rules = StopRules(X, cfg.steps, grad_tol, cfg.bound)
+    rec = Recorder(X.shape[0], d, cfg.steps, cfg.record_every)
+    group = WatchGroup(rules, rec, 0, Bm, len(specs), d)
     tracks = []
     for m, spec in enumerate(specs):
         lo = m * Bm
-        rules = StopRules(X[lo : lo + Bm], cfg.steps, grad_tol, cfg.bound)
-        rec = Recorder(Bm, d, cfg.steps, cfg.record_every)
-        track = RowTrack(X, lo, lo + Bm, f, rules, rec, cfg.steps)
+        track = RowTrack(X, lo, lo + Bm, f, rules, rec, cfg.steps, group=group, segment=m)
         build_steppers(
             track,
             spec,
@@ -353,12 +355,25 @@ def _run_tracks(
 def _trajectory(
     landscape: Landscape, spec: Any, X0: torch.Tensor, track: RowTrack, cfg: RunConfig
 ) -> Trajectory:
+    """The trajectory of one track: its rows of the group's watch and records."""
     B0 = X0.shape[0]
     G = cfg.groups
     B = B0 * G
-    rules: StopRules = track.watch
-    rec: Recorder = track.recorder
-    T = rec.finish(int(rules.stop_step.max()), rules.fpos, rules.fval, rules.fgn)
+    rules: StopRules = track.group.watch
+    rec: Recorder = track.group.recorder
+    a, b = track.lo - track.group.lo, track.hi - track.group.lo
+    stop_step = rules.stop_step[a:b].numpy().copy()
+    fpos, fval, fgn = rules.fpos[a:b], rules.fval[a:b], rules.fgn[a:b]
+    # records up to the track's last stop (the group may have gone on), then its frozen end
+    last = int(stop_step.max())
+    steps_rec = [s for s in rec.steps_rec if s <= last]
+    T = len(steps_rec)
+    positions, losses, gnorms = rec.pos[:T, a:b], rec.loss[:T, a:b], rec.gn[:T, a:b]
+    if not steps_rec or steps_rec[-1] < last:
+        steps_rec.append(last)
+        positions = np.concatenate([positions, fpos.numpy()[None]])
+        losses = np.concatenate([losses, fval.numpy()[None]])
+        gnorms = np.concatenate([gnorms, fgn.numpy()[None]])
     lr_hist = track.lr_hist[: track.n_steps].copy()
     row_group = np.arange(B) if track.apart else np.repeat(np.arange(G), B0)
     if cfg.rates is not None:
@@ -370,18 +385,18 @@ def _trajectory(
         row_lr = np.full(B, float(lr0) if isinstance(lr0, int | float) else math.nan)
     return Trajectory(
         starts=X0.repeat(G, 1).numpy().copy(),
-        positions=rec.pos[:T].copy(),
-        record_steps=np.asarray(rec.steps_rec, dtype=np.int64),
-        losses=rec.loss[:T].copy(),
-        grad_norms=rec.gn[:T].copy(),
+        positions=np.array(positions),
+        record_steps=np.asarray(steps_rec, dtype=np.int64),
+        losses=np.array(losses),
+        grad_norms=np.array(gnorms),
         lr=lr_hist,
         row_group=row_group,
         row_lr=row_lr,
-        stop_step=rules.stop_step.numpy().copy(),
-        stop_reason=rules.reasons,
-        final_points=rules.fpos.numpy().copy(),
-        final_losses=rules.fval.numpy().copy(),
-        final_grad_norms=rules.fgn.numpy().copy(),
+        stop_step=stop_step,
+        stop_reason=rules.reasons[a:b].copy(),
+        final_points=fpos.numpy().copy(),
+        final_losses=fval.numpy().copy(),
+        final_grad_norms=fgn.numpy().copy(),
         optimizer=spec.label,
         hyper=dict(spec.hyper),
         landscape_name=landscape.name,

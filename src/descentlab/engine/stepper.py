@@ -204,6 +204,80 @@ class RowWatch(Protocol):
     ) -> None: ...  # fmt: skip
 
 
+class WatchGroup:
+    """One watch and one recorder over the rows of consecutive tracks, observed once per step.
+
+    The tracks of a shared race are ``n`` equal segments of these rows: one evaluation, one
+    application of the stop rules and one record serve them all (the rules are per row, so
+    this is exactly what each track would do alone). Each track sees its segment through
+    :class:`Segment`, a view with the same fields as the watch.
+    """
+
+    def __init__(
+        self, watch: Any, recorder: Any, lo: int, seg_len: int, n_seg: int, d: int
+    ) -> None:
+        self.watch, self.recorder = watch, recorder
+        self.lo, self.hi = lo, lo + seg_len * n_seg
+        self.seg_len, self.n_seg = seg_len, n_seg
+        self.counts = [seg_len] * n_seg
+        self.ones = torch.ones(d, dtype=torch.float64)
+        self.segments = [Segment(self, i) for i in range(n_seg)]
+
+    def observe(
+        self,
+        k: int,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        g: torch.Tensor,
+        total: torch.Tensor | None,
+        final: bool = False,
+    ) -> None:
+        """The watch and the records at iterate ``k`` of every row of the group."""
+        w, rec = self.watch, self.recorder
+        before = w.n_running
+        gsq = (g * g) @ self.ones
+        w.observe(k, x, v, gsq, total=total, final=final)
+        if rec is not None and (final or rec.due(k)):
+            if w.n_running == w.B:
+                rec.record(k, x, v, gsq.sqrt())
+            else:
+                rec.record(k, x, v, gsq.sqrt(), w.running, (w.fpos, w.fval, w.fgn))
+        if w.n_running != before:
+            if self.n_seg == 1:
+                self.counts = [w.n_running]
+            else:
+                self.counts = w.running.view(self.n_seg, self.seg_len).sum(1).tolist()
+
+
+class Segment:
+    """Rows ``[i * len, (i + 1) * len)`` of a :class:`WatchGroup`'s watch, as a watch."""
+
+    def __init__(self, group: WatchGroup, i: int) -> None:
+        self.group, self.i = group, i
+        self.a, self.b = i * group.seg_len, (i + 1) * group.seg_len
+        self.B = group.seg_len
+
+    @property
+    def n_running(self) -> int:
+        return self.group.counts[self.i]
+
+    @property
+    def running(self) -> torch.Tensor:
+        return self.group.watch.running[self.a : self.b]
+
+    @property
+    def fpos(self) -> torch.Tensor:
+        return self.group.watch.fpos[self.a : self.b]
+
+    @property
+    def fval(self) -> torch.Tensor:
+        return self.group.watch.fval[self.a : self.b]
+
+    @property
+    def fgn(self) -> torch.Tensor:
+        return self.group.watch.fgn[self.a : self.b]
+
+
 class RowTrack:
     """Rows ``[lo, hi)`` of the loop tensor ``X``: one trajectory's watch, records and steppers.
 
@@ -224,10 +298,16 @@ class RowTrack:
         steps: int,
         *,
         graph: bool = False,
+        group: WatchGroup | None = None,
+        segment: int = 0,
     ) -> None:
         self.X, self.lo, self.hi, self.f = X, lo, hi, f
         self.rows = X[lo:hi]
-        self.watch, self.recorder = watch, recorder
+        if group is None:
+            group = WatchGroup(watch, recorder, lo, hi - lo, 1, X.shape[1])
+        self.group = group
+        self.watch = group.segments[segment]
+        self.recorder = group.recorder
         self.graph = graph
         self.steppers: list[Stepper] = []
         self.apart = False
@@ -302,18 +382,11 @@ class RowTrack:
         total: torch.Tensor | None,
         final: bool = False,
     ) -> bool:
-        """The watch and the records at iterate ``k``; whether any row still runs."""
-        w, rec = self.watch, self.recorder
-        gsq = (g * g) @ self.ones
-        x = self.rows
-        w.observe(k, x, v, gsq, total=total, final=final)
-        if rec is not None and (final or rec.due(k)):
-            if w.n_running == w.B:
-                rec.record(k, x, v, gsq.sqrt())
-            else:
-                rec.record(k, x, v, gsq.sqrt(), w.running, (w.fpos, w.fval, w.fgn))
+        """The watch and the records at iterate ``k`` (a track alone in its group); whether
+        any of its rows still runs."""
+        self.group.observe(k, self.rows, v, g, total, final)
         self._v, self._g, self._loss = v, g, total
-        return w.n_running > 0
+        return self.watch.n_running > 0
 
     def advance(self, k: int) -> None:
         """Step every stepper whose rows still run, then restore the frozen rows."""
@@ -333,7 +406,9 @@ class RowTrack:
             return
         s = self.steppers[0]
         partial = w.n_running < w.B
-        loss = self._loss if self._loss is not None else v.sum()
+        loss = self._loss
+        if loss is None:  # the functional step needs only "the gradients are set"
+            loss = v if s.fast is not None else v.sum()
         if not self.graph:  # hand the shared pass's gradients over as views (no copy)
             if partial:
                 g = torch.where(w.running[:, None], g, torch.zeros((), dtype=g.dtype))
@@ -634,21 +709,31 @@ def _observe_all(live: list[Any], k: int, vg: Any, final: bool) -> None:
     if not shared:
         return
     X = shared[0].X
-    lo, hi = shared[0].lo, shared[-1].hi
-    v, g = vg(X[lo:hi])
-    one = len(shared) == 1
+    groups: dict[int, WatchGroup] = {}
     for t in shared:
-        a, b = t.lo - lo, t.hi - lo
-        tv, tg = (v, g) if one else (v[a:b], g[a:b])
-        if not t.observe(k, tv, tg, tv.sum(), final=final) and not final:
+        groups.setdefault(id(t.group), t.group)
+    lo = min(gr.lo for gr in groups.values())
+    hi = max(gr.hi for gr in groups.values())
+    v, g = vg(X[lo:hi])
+    for gr in groups.values():
+        a, b = gr.lo - lo, gr.hi - lo
+        gv, gg = (v, g) if (a, b) == (0, hi - lo) else (v[a:b], g[a:b])
+        gr.observe(k, X[gr.lo : gr.hi], gv, gg, gv.sum(), final)
+    whole = len(shared) == 1 and (shared[0].lo, shared[0].hi) == (lo, hi)
+    for t in shared:
+        t._v, t._g = (v, g) if whole else (v[t.lo - lo : t.hi - lo], g[t.lo - lo : t.hi - lo])
+        t._loss = None
+        if t.watch.n_running == 0 and not final:
             t.done, t.n_steps = True, k
 
 
 __all__ = [
     "ModuleTrack",
     "RowTrack",
+    "Segment",
     "Stepper",
     "Track",
+    "WatchGroup",
     "backward",
     "build_steppers",
     "evaluate_rows",
