@@ -317,7 +317,8 @@ class RowTrack:
         self._loss: torch.Tensor | None = None
         self._v: torch.Tensor | None = None
         self._g: torch.Tensor | None = None
-        self.ones = torch.ones(X.shape[1], dtype=X.dtype)
+        self._pass: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._offset, self._whole = 0, True
 
     # ------------------------------------------------------------------ building
     def leaves(self, groups: int) -> list[torch.Tensor]:
@@ -397,7 +398,13 @@ class RowTrack:
                 self.lr_hist[k, col] = lr
                 col += 1
         v, g = self._v, self._g
-        assert v is not None and g is not None
+        if v is None or g is None:  # slices of the shared pass, taken now
+            pv, pg = self._pass
+            if self._whole:
+                v, g = pv, pg
+            else:
+                a, b = self._offset, self._offset + (self.hi - self.lo)
+                v, g = pv[a:b], pg[a:b]
         if self.apart:
             idx = range(w.B) if w.n_running == w.B else w.running.nonzero().flatten().tolist()
             for i in idx:
@@ -721,7 +728,8 @@ def _observe_all(live: list[Any], k: int, vg: Any, final: bool) -> None:
         gr.observe(k, X[gr.lo : gr.hi], gv, gg, gv.sum(), final)
     whole = len(shared) == 1 and (shared[0].lo, shared[0].hi) == (lo, hi)
     for t in shared:
-        t._v, t._g = (v, g) if whole else (v[t.lo - lo : t.hi - lo], g[t.lo - lo : t.hi - lo])
+        t._pass, t._offset, t._whole = (v, g), t.lo - lo, whole
+        t._v = t._g = None
         t._loss = None
         if t.watch.n_running == 0 and not final:
             t.done, t.n_steps = True, k

@@ -62,18 +62,21 @@ def functional_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
                 return None
     groups = optimizer.param_groups
     states: dict[int, dict[str, Any]] = {}
+    # detached views share the parameters' storage: in-place updates need no grad-mode switch
+    plain: dict[int, Tensor] = {}
 
     def step() -> None:
-        with torch.no_grad():
-            for group in groups:
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = states.get(id(p))
-                    if st is None:
-                        st = states[id(p)] = {}
-                    kernel(p, g, st, group)
+        for group in groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                key = id(p)
+                st = states.get(key)
+                if st is None:
+                    st = states[key] = {}
+                    plain[key] = p.detach()
+                kernel(plain[key], g.detach() if g.requires_grad else g, st, group)
 
     return step
 
