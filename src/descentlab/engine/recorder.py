@@ -106,6 +106,16 @@ class Recorder:
             torch.where(running, gn, fgn, out=self._gn_t[t])
         self.steps_rec.append(k)
 
+    def record_numpy(self, k: int, x: np.ndarray, v: np.ndarray, gn: np.ndarray) -> None:
+        """:meth:`record` of every row from numpy arrays (a small batch: no torch overhead)."""
+        if self.steps_rec and self.steps_rec[-1] == k:
+            return
+        t = len(self.steps_rec)
+        self.pos[t] = x
+        self.loss[t] = v
+        self.gn[t] = gn
+        self.steps_rec.append(k)
+
     def finish(
         self, last_step: int, fpos: torch.Tensor, fval: torch.Tensor, fgn: torch.Tensor
     ) -> int:

@@ -221,6 +221,7 @@ class WatchGroup:
         self.seg_len, self.n_seg = seg_len, n_seg
         self.counts = [seg_len] * n_seg
         self.ones = torch.ones(d, dtype=torch.float64)
+        self.ones_np = self.ones.numpy()
         self.segments = [Segment(self, i) for i in range(n_seg)]
 
     def observe(
@@ -235,11 +236,20 @@ class WatchGroup:
         """The watch and the records at iterate ``k`` of every row of the group."""
         w, rec = self.watch, self.recorder
         before = w.n_running
-        gsq = (g * g) @ self.ones
+        if getattr(w, "small", False):  # numpy views: torch's per-op overhead dominates here
+            gn = g.numpy()
+            gsq_np = np.dot(gn * gn, self.ones_np)
+            gsq = torch.from_numpy(gsq_np)
+        else:
+            gsq = (g * g) @ self.ones
+            gsq_np = None
         w.observe(k, x, v, gsq, total=total, final=final)
         if rec is not None and (final or rec.due(k)):
             if w.n_running == w.B:
-                rec.record(k, x, v, gsq.sqrt())
+                if gsq_np is not None:
+                    rec.record_numpy(k, x.numpy(), v.numpy(), np.sqrt(gsq_np))
+                else:
+                    rec.record(k, x, v, gsq.sqrt())
             else:
                 rec.record(k, x, v, gsq.sqrt(), w.running, (w.fpos, w.fval, w.fgn))
         if w.n_running != before:

@@ -27,6 +27,9 @@ import numpy as np
 import torch
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
+SMALL_ELEMENTS = 512
+"""Up to this many coordinates (``B * d``) the rules run on numpy views of the same memory:
+a handful of rows costs torch's per-operation overhead, not arithmetic."""
 STOP_REASONS = np.array(["running", "converged", "max_steps", "diverged"])
 """Stop-reason names indexed by the codes above (``STOP_REASONS[status]`` vectorised)."""
 
@@ -57,6 +60,9 @@ class StopRules:
         # |x_ij| <= bound / sqrt(d) for every j implies |x_i| <= bound (largest finite if none)
         self.xbound = bound / math.sqrt(d) if bound != math.inf else sys.float_info.max
         self.lift = torch.zeros(B, dtype=torch.float64)
+        self._lift_np = self.lift.numpy()
+        self.small = B * d <= SMALL_ELEMENTS
+        self._prev_pos_np = self.prev_pos.numpy()
         # row sums as a matrix-vector product: torch's CPU reduction over a short last axis is
         # ~40x slower than gemv at d = 2
         self.ones = torch.ones(d, dtype=torch.float64)
@@ -81,12 +87,31 @@ class StopRules:
         ``total`` is ``v.sum()`` when the caller has it. ``final`` ends every running row
         (``max_steps``).
         """
+        if self.small:
+            xn = x.numpy()
+            if final or not self._nobody_stops_small(xn, v.numpy(), gsq.numpy()):
+                self._apply(k, x, v, gsq, final)
+            if not final:
+                np.copyto(self._prev_pos_np, xn)
+                self.prev_val = v
+                self.prev_gsq = gsq
+            return
         if final or not self._nobody_stops(x, v, gsq, total):
             self._apply(k, x, v, gsq, final)
         if not final:
             self.prev_pos.copy_(x)
             self.prev_val = v
             self.prev_gsq = gsq
+
+    def _nobody_stops_small(self, x: np.ndarray, v: np.ndarray, gsq: np.ndarray) -> bool:
+        """:meth:`_nobody_stops` on numpy views (same test, same numbers)."""
+        if not math.isfinite(float(v.sum())):
+            return False
+        gl = gsq if self.n_running == self.B else gsq + self._lift_np
+        lo, hi = float(gl.min()), float(gl.max())
+        if not hi < math.inf or not (lo > self.tol2 if self.tol2 > 0 else lo == lo):
+            return False
+        return float(np.abs(x).max()) <= self.xbound
 
     def _nobody_stops(
         self, x: torch.Tensor, v: torch.Tensor, gsq: torch.Tensor, total: torch.Tensor | None
@@ -162,6 +187,7 @@ class StopRules:
             self.running[:] = False
             self.n_running = 0
         self.lift = (~self.running).to(torch.float64) * 1e300
+        self._lift_np = self.lift.numpy()
 
 
 class RangeTestWatch:
@@ -267,6 +293,7 @@ __all__ = [
     "DIVERGED",
     "MAX_STEPS",
     "RUNNING",
+    "SMALL_ELEMENTS",
     "STOP_REASONS",
     "RangeTestRows",
     "RangeTestWatch",
