@@ -726,16 +726,19 @@ def _observe_all(live: list[Any], k: int, vg: Any, final: bool) -> None:
     if not shared:
         return
     X = shared[0].X
-    groups: dict[int, WatchGroup] = {}
-    for t in shared:
-        groups.setdefault(id(t.group), t.group)
+    if len(shared) == 1 or all(t.group is shared[0].group for t in shared):
+        groups = {0: shared[0].group}
+    else:
+        groups = {}
+        for t in shared:
+            groups.setdefault(id(t.group), t.group)
     lo = min(gr.lo for gr in groups.values())
     hi = max(gr.hi for gr in groups.values())
     v, g = vg(X[lo:hi])
     for gr in groups.values():
         a, b = gr.lo - lo, gr.hi - lo
         gv, gg = (v, g) if (a, b) == (0, hi - lo) else (v[a:b], g[a:b])
-        gr.observe(k, X[gr.lo : gr.hi], gv, gg, gv.sum(), final)
+        gr.observe(k, X[gr.lo : gr.hi], gv, gg, None, final)
     whole = len(shared) == 1 and (shared[0].lo, shared[0].hi) == (lo, hi)
     for t in shared:
         t._pass, t._offset, t._whole = (v, g), t.lo - lo, whole

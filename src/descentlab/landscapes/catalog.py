@@ -197,11 +197,16 @@ def _himmelblau(P: Tensor) -> Tensor:
     return (x**2 + y - 11.0) ** 2 + (x + y**2 - 7.0) ** 2
 
 
+_HB_SHIFT = (11.0, 7.0)
+
+
 def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
-    x, y = P.unbind(-1)
-    a = x * x + y - 11.0
-    b = x + y * y - 7.0
-    return a * a + b * b, torch.stack([4.0 * x * a + 2.0 * b, 2.0 * a + 4.0 * y * b], -1)
+    # r = (a, b) = (x^2 + y - 11, y^2 + x - 7): f = a^2 + b^2, grad = (4x a + 2b, 4y b + 2a);
+    # whole-row operations (9 tensor ops instead of ~19 column ones: a few rows cost op overhead)
+    r = P * P + P.flip(-1) - torch.tensor(_HB_SHIFT, dtype=P.dtype)
+    rr = r * r
+    v = rr @ torch.ones(2, dtype=P.dtype)
+    return v, torch.addcmul(2.0 * r.flip(-1), P, r, value=4.0)
 
 
 def _himmelblau_h(P: Tensor) -> Tensor:
