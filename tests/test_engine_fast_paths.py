@@ -99,3 +99,23 @@ def test_record_every_auto_keeps_small_runs_whole_and_thins_large_ones():
     every = auto_record_every(B, 2, steps)
     assert every > 1 and 8 * (steps // every + 2) * B * 4 <= AUTO_RECORD_BYTES
     assert 8 * (steps // (every - 1) + 2) * B * 4 > AUTO_RECORD_BYTES  # the smallest that fits
+
+
+def test_newton_direction_2x2_equals_the_eigh_path():
+    from descentlab.optim import newton as nw
+
+    gen = torch.Generator().manual_seed(5)
+    A = torch.randn(500, 2, 2, generator=gen, dtype=torch.float64)
+    H = A + A.mT
+    H[0] = 0.0  # zero Hessian: zero step
+    H[1] = torch.tensor([[1.0, 0.0], [0.0, 1e-14]])  # a cut eigenvalue: pseudo-inverse
+    H[2] = torch.tensor([[2.0, 3.0], [3.0, 2.0]])  # indefinite
+    H[3, 0, 0] = float("nan")  # non-finite: NaN step
+    g = torch.randn(500, 2, generator=gen, dtype=torch.float64)
+    got = nw.newton_direction(H, g, 1e-10)
+    lam, V, gt, ok = nw._eig(H, g)
+    scale = lam.abs().amax(dim=-1, keepdim=True)
+    ref = nw._back(V, nw._safe_divide(gt, lam, 1e-10 * scale), ok)
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-12, equal_nan=True)
+    torch.testing.assert_close(got[4:], torch.linalg.solve(H[4:], g[4:]), rtol=1e-9, atol=1e-9)
+    assert got[0].tolist() == [0.0, 0.0] and torch.isnan(got[3]).all()
