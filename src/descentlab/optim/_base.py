@@ -10,7 +10,7 @@ matrix of points with its gradient:
   to the ``(R,)`` per-row losses (used without autograd, for line searches and acceptance tests);
   ``row_offset`` (int, default 0) is the global id of row 0, so a row's random draws do not depend
   on where it sits in a batch. The optional key ``row_hessian`` maps ``(R, d)`` points to their
-  ``(R, d, d)`` Hessians in closed form (a landscape's ``analytic_hessian``); the curvature rules
+  symmetric ``(R, d, d)`` Hessians in closed form (a landscape's ``analytic_hessian``); the curvature rules
   then use it instead of Hessian-vector products, and need no gradient graph (their class sets
   ``accepts_row_hessian = True``).
 * **full mode** (no ``rows_independent``, e.g. ``model.parameters()``): all parameters of the
@@ -167,14 +167,14 @@ def problems(
 def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
     """The ``(R, n, n)`` Hessians of a problem from its gradients' graph (symmetrised)."""
     R, n = prob.R, prob.n
+    if prob.rows_mode:
+        row_hessian = prob.group.get("row_hessian")
+        if row_hessian is not None:  # closed-form, symmetric per-row Hessians from the engine
+            return row_hessian(prob.x)
     H = prob.x.new_zeros(R, n, n)
     # A gradient without a graph means the loss is affine in the parameters (zero Hessian) --
     # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
     if prob.rows_mode:
-        row_hessian = prob.group.get("row_hessian")
-        if row_hessian is not None:  # closed-form per-row Hessians supplied by the lab engine
-            Hc = row_hessian(prob.x)
-            return 0.5 * (Hc + Hc.mT)
         (p,), (gp,) = prob.params, grads
         if gp.grad_fn is None:
             return H
