@@ -81,6 +81,7 @@ from descentlab.engine.watches import RangeTestRows, RangeTestWatch
 from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
 from descentlab.optim.functional import functional_step
+from descentlab.optim.registry import class_needs
 from descentlab.progress import Progress
 
 MODES = ("exp", "linear")
@@ -754,7 +755,7 @@ def lr_find(
 
     if isinstance(optimizer, torch.optim.Optimizer):
         net, opt, label = _copy_with_optimizer(model, optimizer)
-        needs_closure, second = _class_needs(type(optimizer))
+        needs_closure, second = class_needs(type(optimizer))
         if "lr" not in opt.defaults:
             raise InvalidParameterError(f"{label} has no learning rate; a range test needs one")
     else:
@@ -828,20 +829,6 @@ def lr_find(
         settings,
         label,
     )
-
-
-def _class_needs(cls: type) -> tuple[bool, bool]:
-    """``(needs_closure, second_order)`` of an optimizer class, from the registry."""
-    from descentlab.optim.registry import _KNOWN_CLASSES, _REGISTRY, _ensure_loaded
-
-    _ensure_loaded()
-    # an unknown class gets a closure: it re-evaluates the same batch, so it is always correct
-    needs_closure = _KNOWN_CLASSES.get(cls, (None, True))[1]
-    second = False
-    for e in _REGISTRY.values():
-        if e.cls is cls and not e.torch_backed:
-            needs_closure, second = e.needs_closure, e.second_order
-    return needs_closure, second
 
 
 def _copy_with_optimizer(
