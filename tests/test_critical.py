@@ -18,9 +18,11 @@ import torch
 
 from catalogue_names import REQUIRED_LANDSCAPES
 from descentlab.analysis import CriticalPointSet, find_critical_points, refine_critical_points
-from descentlab.analysis.critical import _derivatives, _eigh_small, _hessian_rows
+from descentlab.analysis.critical import _derivatives
 from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, landscape_names
+from descentlab.linalg import eigh as _eigh_small
+from descentlab.linalg import hessian_from_grad as _hessian_rows
 
 torch.set_num_threads(1)
 

@@ -142,7 +142,14 @@ def test_experiment_quick(tmp_path) -> None:
         "permutation_certificate",
         "negative_curvature",
         "training_curvature",
+        "curvature_split",
     }
+    cs = n["curvature_split"]  # H = G + R: R = 0 for the linear model, G PSD for both
+    assert cs["linear"]["max_abs_lambda_min_R"] < 1e-12
+    assert cs["linear"]["min_lambda_min_G"] == pytest.approx(cs["linear"]["min_lambda_min_H"])
+    assert cs["linear"]["min_lambda_min_H"] >= -1e-12
+    assert cs["tanh"]["min_lambda_min_G"] >= -1e-12 and cs["tanh"]["min_lambda_min_H"] < 0
+    assert cs["tanh"]["max_R_minus_H"] <= 1e-10  # Weyl: lambda_min(R) <= lambda_min(H)
     tr = n["tanh_network"]["training"]
     assert tr["checkpoints"] == 50 and 0.0 <= tr["fraction_with_negative_curvature"] <= 1.0
     for p in r.figures.values():

@@ -1,7 +1,8 @@
 """descentlab: run, watch and diagnose gradient descent on non-convex losses.
 
 The main entry points are available from the top level (loaded on first use, so that
-``import descentlab`` stays cheap):
+``import descentlab`` stays cheap: it imports neither torch nor numpy, and ``descentlab --help``
+answers without them):
 
 * landscapes: :class:`Landscape`, :func:`get_landscape`, :func:`landscape_names`;
 * running: :func:`run` (many starts and optimizers at once), :func:`grid_starts`,
@@ -30,18 +31,16 @@ from descentlab.errors import (
     InvalidParameterError,
     UnknownNameError,
 )
-from descentlab.landscapes import (
-    CriticalPoint,
-    Landscape,
-    classify_eigenvalues,
-    get_landscape,
-    landscape_names,
-    list_landscapes,
-)
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "CriticalPoint": "descentlab.landscapes",
+    "Landscape": "descentlab.landscapes",
+    "classify_eigenvalues": "descentlab.landscapes",
+    "get_landscape": "descentlab.landscapes",
+    "landscape_names": "descentlab.landscapes",
+    "list_landscapes": "descentlab.landscapes",
     "run": "descentlab.engine",
     "grid_starts": "descentlab.engine",
     "random_starts": "descentlab.engine",
@@ -75,16 +74,10 @@ def __dir__() -> list[str]:
 
 __all__ = [
     *sorted(_LAZY),
-    "CriticalPoint",
     "DescentlabError",
     "DimensionError",
     "FormulaError",
     "InvalidParameterError",
-    "Landscape",
     "UnknownNameError",
     "__version__",
-    "classify_eigenvalues",
-    "get_landscape",
-    "landscape_names",
-    "list_landscapes",
 ]

@@ -31,33 +31,34 @@ or its gradient norm is below ``plateau_rel`` times the landscape's characterist
 ``(q95 - q5) / w`` (spread of ``f`` over 256 points of the domain, divided by the domain's
 largest width ``w``). Defaults scale with ``w``: ``tol = 1e-3 w``, ``far = 5e-2 w``,
 saddle-visit ``radius = 1e-2 w``.
+
+In a noisy run (an optimizer that keeps moving at critical points, run without a gradient stop,
+``grad_tol = 0``, whose rows over the last quarter of the run travel, in the median, more than
+three times their net displacement), rows that ran out of steps are judged by their
+neighbourhood, not by their last iterate, which depends on when the last kick came: a row is at
+a critical point when the centre ``c`` (mean) of its last quarter is within ``tol + σ`` of it,
+``σ`` being the run's noise scale (the median of the tails' RMS spreads around their centres).
+One threshold for the whole run: rows whose centres are at equal distances get equal outcomes;
+``distance`` is then ``‖c - x*‖``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.analysis.outcomes import OUTCOME_KINDS
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable
 from descentlab.landscapes.base import CriticalPoint, Landscape, classify_eigenvalues
 from descentlab.trajectory import Race, Trajectory
+from descentlab.validate import check_positive
 
-OUTCOME_KINDS = (
-    "global_minimum",
-    "local_minimum",
-    "saddle",
-    "maximum",
-    "degenerate",
-    "plateau",
-    "diverged",
-    "max_steps",
-)
 _VISIT_KINDS = ("saddle", "degenerate")
 _STALL_WORDS_MIN = 10  # visits shorter than this many steps are kept but not told in words
 
@@ -69,7 +70,8 @@ class Outcome:
     """Why one row stopped.
 
     Attributes:
-        kind: one of :data:`OUTCOME_KINDS`.
+        kind: one of :data:`~descentlab.analysis.outcomes.OUTCOME_KINDS` (the one vocabulary,
+            with labels and colours, in :mod:`descentlab.analysis.outcomes`).
         index: number of negative Hessian eigenvalues of the critical point reached (``None``
             when no critical point was reached).
         gap: for ``local_minimum``, its value minus the global minimum value (``None`` when the
@@ -232,7 +234,9 @@ def diagnose(
             is tiny (plateau test).
         value_tol: minima within ``value_tol * max(1, |f*|)`` of the global value ``f*`` are
             global.
-        critical_points: compare with these instead of the landscape's known ones.
+        critical_points: compare with these instead of the landscape's known ones: any iterable
+            of :class:`~descentlab.landscapes.CriticalPoint` (a list, a tuple, a slice of
+            ``landscape.critical_points``, a :class:`~descentlab.analysis.CriticalPointSet`).
 
     Returns:
         a :class:`Diagnosis`.
@@ -250,13 +254,13 @@ def diagnose(
             raise InvalidParameterError(
                 f"diagnose needs a Landscape, got {type(landscape).__name__}"
             )
-        resolved = _critical_points(landscape, critical_points)  # once for every optimizer
+        resolved = _critical_points(landscape, _as_points(critical_points))  # once for all
         return {
             lab: _diagnose(t, landscape, tol, far, radius, plateau_rel, value_tol, resolved)
             for lab, t in trajectory.items()
         }
     return _diagnose(
-        trajectory, landscape, tol, far, radius, plateau_rel, value_tol, critical_points
+        trajectory, landscape, tol, far, radius, plateau_rel, value_tol, _as_points(critical_points)
     )
 
 
@@ -268,7 +272,7 @@ def _diagnose(
     radius: float | None,
     plateau_rel: float,
     value_tol: float,
-    critical_points: Any,
+    critical_points: list[CriticalPoint] | _Reference | None,
 ) -> Diagnosis:
     if not isinstance(trajectory, Trajectory):
         raise InvalidParameterError(
@@ -288,10 +292,12 @@ def _diagnose(
     check_positive("plateau_rel", plateau_rel)
     check_positive("value_tol", value_tol, allow_zero=True)
 
-    if isinstance(critical_points, tuple) and len(critical_points) == 3:  # resolved for a race
-        cps, complete, notes = critical_points
-    else:
-        cps, complete, notes = _critical_points(landscape, critical_points)
+    ref = (
+        critical_points
+        if isinstance(critical_points, _Reference)  # resolved once for a race
+        else _critical_points(landscape, critical_points)
+    )
+    cps, complete, notes = ref.points, ref.complete, ref.notes
     gmin = _global_value(landscape, cps)
     gscale = _grad_scale(landscape, trajectory, scale)
     plateau_tol = plateau_rel * gscale
@@ -317,6 +323,14 @@ def _diagnose(
         dist = np.linalg.norm(trajectory.final_points[idx, None, :] - C[None], axis=-1)
         near_i[idx] = dist.argmin(1)
         near_d[idx] = dist.min(1)
+
+    hover, noise = _noisy_tails(trajectory)
+    if hover and len(cps):
+        rows = np.array(sorted(hover))
+        centres = np.stack([hover[i] for i in rows])
+        dist = np.linalg.norm(centres[:, None, :] - C[None], axis=-1)
+        near_i[rows] = dist.argmin(1)
+        near_d[rows] = dist.min(1)
 
     # rows not at a known point when the known set may miss some: Newton polish from the end point
     found: dict[int, CriticalPoint] = {}
@@ -345,6 +359,7 @@ def _diagnose(
                 plateau_tol=plateau_tol,
                 gmin=gmin,
                 value_tol=value_tol,
+                noise=noise if i in hover else None,
             )
         )
     return Diagnosis(
@@ -393,9 +408,8 @@ def escape_times(
         [((0.0, 0.0), 19)]
     """
     check_positive("radius", radius)
-    cps = (
-        list(landscape.critical_points or []) if critical_points is None else list(critical_points)
-    )
+    given = _as_points(critical_points)
+    cps = list(landscape.critical_points or []) if given is None else given
     sad = [c for c in cps if c.kind in kinds]
     B = trajectory.n_starts
     out: list[list[SaddleVisit]] = [[] for _ in range(B)]
@@ -439,31 +453,63 @@ def _scale(landscape: Landscape, trajectory: Trajectory) -> float:
     return 1.0
 
 
-def _critical_points(
-    landscape: Landscape, given: Sequence[CriticalPoint] | None
-) -> tuple[list[CriticalPoint], bool, list[str]]:
+@dataclass(frozen=True)
+class _Reference:
+    """The critical points a diagnosis compares with, whether they are all of them, and notes."""
+
+    points: list[CriticalPoint]
+    complete: bool
+    notes: list[str]
+
+
+def _as_points(given: Any) -> list[CriticalPoint] | None:
+    """``critical_points=`` as a list of ``CriticalPoint``: any iterable of them (a
+    ``CriticalPointSet`` included) or ``None``; anything else is refused with what was given."""
+    if given is None:
+        return None
+    if isinstance(given, CriticalPoint | str | bytes) or not isinstance(given, Iterable):
+        raise InvalidParameterError(
+            "critical_points must be a sequence of CriticalPoint (e.g. landscape.critical_points"
+            f"[:3] or a CriticalPointSet), got {type(given).__name__}"
+        )
+    points = list(given)
+    for i, c in enumerate(points):
+        if not isinstance(c, CriticalPoint):
+            raise InvalidParameterError(
+                f"critical_points[{i}] must be a CriticalPoint, got {type(c).__name__}"
+            )
+    return points
+
+
+def _critical_points(landscape: Landscape, given: list[CriticalPoint] | None) -> _Reference:
     if given is not None:
-        return list(given), True, ["compared with the critical points given"]
+        for i, c in enumerate(given):
+            if c.dim != landscape.dim:
+                raise InvalidParameterError(
+                    f"critical_points[{i}] is {c.dim}-dimensional but {landscape.name} has "
+                    f"d={landscape.dim}"
+                )
+        return _Reference(given, True, ["compared with the critical points given"])
     known = landscape.critical_points
     if known is not None:
         note = "known critical points" + (
             "" if landscape.complete else " (incomplete; end points polished)"
         )
-        return list(known), landscape.complete, [note]
+        return _Reference(list(known), landscape.complete, [note])
     if landscape.domain is None:
-        return [], False, ["no critical points known and no domain to search: end points polished"]
+        return _Reference(
+            [], False, ["no critical points known and no domain to search: end points polished"]
+        )
     from descentlab.analysis.critical import MAX_SEARCH_DIM, find_critical_points
 
     if landscape.dim > MAX_SEARCH_DIM:
-        return (
-            [],
-            False,
-            [f"no critical points known and d > {MAX_SEARCH_DIM}: end points polished"],
+        return _Reference(
+            [], False, [f"no critical points known and d > {MAX_SEARCH_DIM}: end points polished"]
         )
     found = find_critical_points(landscape, progress=False)
     notes = [f"critical points found numerically in the domain ({len(found)} points)"]
     notes += list(getattr(found, "notes", ()))
-    return list(found), False, notes
+    return _Reference(list(found), False, notes)
 
 
 def _global_value(landscape: Landscape, cps: Sequence[CriticalPoint]) -> float | None:
@@ -588,6 +634,7 @@ def _outcome(
     plateau_tol: float,
     gmin: float | None,
     value_tol: float,
+    noise: float | None = None,
 ) -> Outcome:
     reason = str(tr.stop_reason[i])
     step = int(tr.stop_step[i])
@@ -628,10 +675,12 @@ def _outcome(
 
     # the critical point this row ended at, if any
     reach = far if reason == "converged" else tol
+    if noise is not None:  # a noisy row: judged by its tail's centre (module docstring)
+        reach = tol + noise
     cand: list[tuple[float, CriticalPoint]] = []
     if near_i >= 0:
         cand.append((near_d, cps[near_i]))
-    if polished is not None:
+    if polished is not None and noise is None:
         cand.append((float(np.linalg.norm(np.asarray(polished.point) - x)), polished))
     cand.sort(key=lambda e: e[0])
     dist, cp = (float(cand[0][0]), cand[0][1]) if cand else (None, None)
@@ -641,6 +690,11 @@ def _outcome(
         where = _cp_words(cp, gmin, value_tol)
         if reason == "converged":
             text = f"reached {where} in {step} steps"
+        elif noise is not None:
+            text = (
+                f"ended hovering at {where} after {step} steps: the centre of its last quarter is "
+                f"{_num(dist)} from it, within tol + noise scale {_num(reach)}"
+            )
         else:
             text = (
                 f"ended {_num(dist)} from {where} after {step} steps, still moving "
@@ -682,6 +736,39 @@ def _outcome(
         distance=dist,
         **base,
     )
+
+
+def _noisy_tails(tr: Trajectory) -> tuple[dict[int, np.ndarray], float]:
+    """Rows judged by their neighbourhood, with their tail centres, and the run's noise scale.
+
+    Only for a run without a gradient stop (``grad_tol == 0``, the engine's default for
+    optimizers that move at critical points), whose rows that ran out of steps are noisy: over
+    the last quarter of the run (at least 3 records) their recorded positions travel, in the
+    median, more than three times their net displacement. The noise scale is the median over
+    those rows of the tail's RMS distance to its centre. A property of the run (the optimizer's
+    noise), so every such row is judged the same way.
+    """
+    if tr.grad_tol != 0 or tr.steps < 4:
+        return {}, 0.0
+    keep = np.flatnonzero(np.asarray(tr.record_steps) >= 0.75 * tr.steps)
+    if keep.size < 3:
+        return {}, 0.0
+    P = np.asarray(tr.positions)[keep]  # (K, B, d)
+    rows = [
+        int(i)
+        for i in np.flatnonzero(tr.stop_reason == "max_steps")
+        if np.isfinite(P[:, i, :]).all()
+    ]
+    if not rows:
+        return {}, 0.0
+    tails = P[:, rows, :]
+    path = np.linalg.norm(np.diff(tails, axis=0), axis=2).sum(0)
+    net = np.linalg.norm(tails[-1] - tails[0], axis=1)
+    if not float(np.median(path)) > 3 * float(np.median(net)):  # a run that mostly descends
+        return {}, 0.0
+    c = tails.mean(0)  # (R, d)
+    spread = np.sqrt(((tails - c[None]) ** 2).sum(2).mean(0))
+    return {i: c[j] for j, i in enumerate(rows)}, float(np.median(spread))
 
 
 def _kind_of(

@@ -12,11 +12,20 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from descentlab.cli.common import StoreOnce, check_outputs
 from descentlab.errors import DescentlabError
+from descentlab.limits import help_text
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a single-valued option given twice is an error, not "the last one wins"
+        self.register("action", None, StoreOnce)
+        self.register("action", "store", StoreOnce)
+
     def error(self, message: str) -> None:  # argparse's default prints usage + exits 2
         self.exit(2, f"descentlab: error: {message} (see --help)\n")
 
@@ -27,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run, watch and diagnose gradient descent on non-convex losses.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n  descentlab demo\n  descentlab critical --landscape himmelblau\n"
-        "  descentlab <command> --help",
+        "  descentlab <command> --help\n\n" + help_text(),
     )
     from descentlab import __version__
 
@@ -48,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        check_outputs(args)  # output folders and files: writable before any compute
         rc = args.func(args)
     except DescentlabError as exc:
         print(f"descentlab: error: {exc}", file=sys.stderr)

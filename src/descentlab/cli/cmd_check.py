@@ -1,4 +1,5 @@
-"""``descentlab check``: is a trained network at a minimum, a saddle, a plateau, or descending?"""
+"""``descentlab check``: is a trained network at a minimum, a saddle, a degenerate point, a
+plateau, or descending? Prints the decision rule's numbers (thresholds, evidence, confidence)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,55 @@ def register(sub: Any) -> None:
     p = add_subcommand(
         sub,
         "check",
-        help="classify a trained network's weights: minimum, saddle (index), plateau, descending",
+        help=(
+            "classify a trained network's weights: minimum, saddle (index), degenerate, "
+            "plateau, descending"
+        ),
         description=(
             "Load a run written by 'descentlab train' (summary.json + model.pt), rebuild its "
-            "task and model, and run check_point on the full data: gradient norm, both ends "
-            "of the Hessian spectrum (dense when small, Lanczos otherwise), negative-curvature "
-            "fraction, spread over batches, and the verdict."
+            "task and model, and run check_point on the full data. The rule and its numbers "
+            "are printed: the gradient norm against max(grad-tol, noise-z x its sampling "
+            "standard error from per-sample gradients), both ends of the Hessian spectrum with "
+            "their uncertainties (dense when small, Lanczos otherwise), the curvature the "
+            "gradient can hide tau = sqrt(2 rho |g|), the index, and a confidence statement. "
+            "The batching does not change the verdict. Launched by torchrun (e.g. "
+            "'torchrun --nproc-per-node 2 -m descentlab check --run-dir R'), every process "
+            "takes every WORLD_SIZE-th sample, Hessian products and gradients are averaged "
+            "over the processes (gloo), and only rank 0 prints."
         ),
         examples=[
             "descentlab check --run runs/moons",
-            "descentlab check --run runs/moons --batch-size 50 --exact-below 0 --json",
+            "torchrun --nproc-per-node 2 -m descentlab check --run-dir runs/moons --json",
+            "descentlab check --run runs/moons --exact-below 0 --lanczos-max-steps 400 --json",
         ],
     )
-    p.add_argument("--run", required=True, help="folder written by 'descentlab train'")
-    p.add_argument("--batch-size", type=int, default=None, help="batches for the spread")
-    p.add_argument("--grad-tol", type=float, default=1e-3, help="stationarity threshold")
+    p.add_argument(
+        "--run",
+        "--run-dir",
+        dest="run",
+        required=True,
+        help="folder written by 'descentlab train' (under torchrun write --run-dir: torchrun "
+        "takes --run for its own --run-path)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="batches for the per-batch spread (information only; the verdict does not use it)",
+    )
+    p.add_argument(
+        "--grad-tol", type=float, default=1e-3, help="absolute floor of the gradient threshold"
+    )
+    p.add_argument(
+        "--noise-z",
+        type=float,
+        default=2.0,
+        help="standard errors of sampling noise a gradient may be and count as zero (0: off)",
+    )
+    p.add_argument(
+        "--lanczos-max-steps", type=int, default=None, help="Lanczos step budget (default: auto)"
+    )
+    p.add_argument("--lanczos-tol", type=float, default=1e-6, help="Lanczos relative tolerance")
     p.add_argument("--k", type=int, default=5, help="eigenpairs at each end (Lanczos)")
     p.add_argument(
         "--exact-below", type=int, default=400, help="dense Hessian up to this many parameters"
@@ -69,22 +104,48 @@ def run(args: argparse.Namespace) -> int:
         raise DescentlabError(f"cannot load {model_path}: {exc}") from None
     old = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    X, y, rank = task.X, task.y, _start_distributed()
+    if rank is not None:  # this process's shard: every WORLD_SIZE-th sample
+        world = torch.distributed.get_world_size()
+        X, y = X[rank::world], y[rank::world]
     try:
         c = check_point(
             model,
             torch.nn.CrossEntropyLoss(),
-            (task.X, task.y),
+            (X, y),
             batch_size=args.batch_size,
             grad_tol=args.grad_tol,
+            noise_z=args.noise_z,
+            lanczos_max_steps=args.lanczos_max_steps,
+            lanczos_tol=args.lanczos_tol,
             k=args.k,
             exact_below=args.exact_below,
             weight_decay=l2,
         )
     finally:
         torch.set_num_threads(old)
+        if rank is not None:
+            torch.distributed.destroy_process_group()
+    if rank:  # only rank 0 prints
+        return 0
     if args.json:
         print_json(c.to_dict())
     else:
         print(f"{folder}: {model_spec} on {task_spec}")
         print(str(c))
     return 0
+
+
+def _start_distributed() -> int | None:
+    """Under torchrun (``WORLD_SIZE`` > 1): join the process group (gloo) and return the rank."""
+    import os
+
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return None
+    if not torch.distributed.is_available():
+        raise DescentlabError("launched with WORLD_SIZE > 1 but torch.distributed is unavailable")
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    return int(torch.distributed.get_rank())

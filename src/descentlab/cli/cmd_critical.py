@@ -9,13 +9,14 @@ from descentlab.cli.common import (
     add_landscape_arguments,
     add_subcommand,
     key_values,
-    nonneg_int,
     parse_floats,
     parse_spec,
     positive_int,
     print_json,
+    seed_int,
 )
 from descentlab.errors import InvalidParameterError
+from descentlab.limits import check_critical_search
 
 
 def _critical(args: argparse.Namespace) -> int:
@@ -37,6 +38,7 @@ def _critical(args: argparse.Namespace) -> int:
         name, params = parse_spec(args.landscape, "landscape")
         params.update(key_values(args.param or []))
         landscape = get_landscape(name, **params)
+    _check_search_size(landscape.dim, args)
     cps = find_critical_points(
         landscape,
         domain,
@@ -54,6 +56,17 @@ def _critical(args: argparse.Namespace) -> int:
     for note in cps.notes:
         print(f"note: {note}")
     return 0
+
+
+def _check_search_size(dim: int, args: argparse.Namespace) -> None:
+    """Refuse, before it starts, a search whose worst case (every round run) is over the limit
+    ``critical_work`` of :mod:`descentlab.limits` (e.g. Rastrigin in 12 dimensions: 21^12
+    critical points, every round finds new ones, and all 131072 starts would run)."""
+    from descentlab.analysis.critical import default_n_starts
+
+    first = args.starts if args.starts is not None else default_n_starts(dim)
+    planned = first * (2 ** min(args.rounds, 40) - 1)
+    check_critical_search(max(first, min(args.max_starts, planned)), dim)
 
 
 def register(sub: Any) -> None:
@@ -99,7 +112,7 @@ def register(sub: Any) -> None:
         default=131_072,
         help="starts in all rounds at most (default 131072)",
     )
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the starts (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the starts (default 0)")
     p.add_argument(
         "--json",
         action="store_true",

@@ -9,12 +9,13 @@ from typing import Any
 from descentlab.cli.common import (
     add_subcommand,
     allow_negative_values,
+    dimension,
     nonneg_int,
     number,
     parse_floats,
     parse_spec,
-    positive_int,
     print_json,
+    seed_int,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -57,7 +58,7 @@ def _optimizers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _figure(args: argparse.Namespace) -> int:
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
 
     kind = args.kind
     L = _landscape(args)
@@ -94,7 +95,7 @@ def _figure(args: argparse.Namespace) -> int:
 
 def _race_figure(args: argparse.Namespace, L: Any, out: Path, stem: str) -> list[Path]:
     from descentlab.engine import run
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
 
     if L.dim != 2 and args.kind != "curves":
         raise InvalidParameterError(
@@ -140,7 +141,7 @@ def _race_figure(args: argparse.Namespace, L: Any, out: Path, stem: str) -> list
 
 def _lr_sweep(args: argparse.Namespace, L: Any, path: Path) -> Path:
     from descentlab.engine import run
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
     from descentlab.viz.sweep import plot_lr_sweep
 
     opts = _optimizers(args) if args.optimizer else [("gd", {})]
@@ -192,7 +193,7 @@ def register(sub: Any) -> None:
     )
     src.add_argument("--formula", metavar="EXPR", help='a formula, e.g. "x**4 - 2*x**2 + y**2"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a landscape parameter")
-    p.add_argument("--dim", type=positive_int, help="dimension of a --formula")
+    p.add_argument("--dim", type=dimension, help="dimension of a --formula")
     p.add_argument("--domain", metavar="LO,HI[,...]", help="box of a --formula")
     p.add_argument(
         "--optimizer",
@@ -213,7 +214,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--lr", type=number, help="learning rate of the gradient-descent figure")
     p.add_argument("--lrs", metavar="LR,LR,...", help=f"rates for lr-sweep (default {DEFAULT_LRS})")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for random starts and noise")
     p.add_argument("--out", metavar="DIR", default="descentlab-out", help="output folder")
     p.add_argument("--format", choices=["png", "svg"], default="png", help="figure format")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")

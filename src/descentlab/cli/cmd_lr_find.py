@@ -17,6 +17,7 @@ from descentlab.cli.common import (
     parse_spec,
     positive_int,
     print_json,
+    seed_int,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -114,7 +115,7 @@ def register(sub: Any) -> None:
         help="with a landscape: a grid over the domain or N uniform random starts (default grid:5)",
     )
     p.add_argument("--batch-size", type=positive_int, default=None, help="with --task")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of starts, weights, noise")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of starts, weights, noise")
     p.add_argument("--out", metavar="DIR", help="write lr_find.json and the figure here")
     p.add_argument("--format", default="png", choices=FORMATS, help="figure format")
     p.add_argument(
@@ -154,7 +155,7 @@ def _task_args_only(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from descentlab.io import write_json
     from descentlab.optim.lr_finder import lr_find, lr_find_landscape
-    from descentlab.viz._common import save_figure
+    from descentlab.viz import save_figure
     from descentlab.viz.lr_finder import plot_lr_finder
 
     if args.iters < 2:

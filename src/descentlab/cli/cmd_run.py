@@ -17,8 +17,11 @@ from descentlab.cli.common import (
     parse_spec,
     positive_int,
     print_json,
+    seed_int,
+    step_count,
 )
 from descentlab.errors import InvalidParameterError
+from descentlab.limits import check_run, check_schedule_length
 
 DEFAULT_STEPS = 1000
 DEFAULT_MAX_ROWS = 50
@@ -95,29 +98,29 @@ def _coord(x: float) -> str:
 
 
 def _outcome_words(o: Any) -> str:
+    from descentlab.analysis.outcomes import OUTCOME_LABELS
+
     cp = o.critical_point
     # critical points found numerically carry rounding noise such as 3e-34 for an exact zero
     where = "" if cp is None else " (" + ", ".join(_coord(x) for x in cp.point) + ")"
-    if o.kind == "global_minimum":
-        return f"global minimum{where}"
+    word = OUTCOME_LABELS[o.kind]
     if o.kind == "local_minimum":
         gap = "" if o.gap is None else f", gap {o.gap:.4g}"
-        return f"local minimum{where}{gap}"
+        return f"{word}{where}{gap}"
     if o.kind == "saddle":
-        return f"saddle{where}, index {o.index}"
-    if o.kind == "maximum":
-        return f"maximum{where}"
-    if o.kind == "degenerate":
-        return f"degenerate point{where}"
+        return f"{word}{where}, index {o.index}"
     if o.kind == "diverged":
-        return f"diverged at step {o.step}"
+        return f"{word} at step {o.step}"
     if o.kind == "plateau":
-        return "stalled on a plateau"
-    return "still moving (out of steps)"
+        return f"stalled on a {word}"
+    if o.kind == "max_steps":
+        return f"{word} (out of steps)"
+    return f"{word}{where}"
 
 
 def _run(args: argparse.Namespace) -> int:
     from descentlab.analysis.diagnose import diagnose
+    from descentlab.analysis.outcomes import OUTCOME_LABELS
     from descentlab.engine import run
     from descentlab.trajectory import Race
 
@@ -127,6 +130,9 @@ def _run(args: argparse.Namespace) -> int:
     schedule = parse_spec(args.schedule, "schedule") if args.schedule else None
     lrs = parse_floats(args.lrs, "--lrs") if args.lrs else None
     n_rows = len(starts) * (len(lrs) if lrs else 1)
+    check_run(n_rows, landscape.dim, args.steps)  # sizes against the limits, before building
+    if schedule is not None:
+        check_schedule_length(schedule[0], schedule[1], args.steps)
     result = run(
         landscape,
         list(optimizers),
@@ -198,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"... {len(rows) - len(shown)} more rows (use --max-rows 0, --json or --csv for all)")
     print()
     for label, d in diagnoses.items():
-        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.counts().items() if v)
+        counts = ", ".join(f"{OUTCOME_LABELS[k]} {v}" for k, v in d.counts().items() if v)
         print(f"{label}: {counts}")
     notes = next(iter(diagnoses.values())).notes
     for note in notes:
@@ -227,8 +233,9 @@ def register(sub: Any) -> None:
             "diagnose each run's end: global minimum, local minimum (with its gap to the global "
             "value), saddle (with its index), maximum, degenerate point, plateau, diverged (with "
             "its step) or still moving when the steps ran out. Rows stop when the gradient norm "
-            "falls below --grad-tol, diverge when the value or gradient is not finite or the "
-            "point's norm passes --bound, and are otherwise run for --steps steps."
+            "falls below --grad-tol (by default never for optimizers that escape critical "
+            "points), diverge when the value or gradient is not finite or the point's norm "
+            "passes --bound, and are otherwise run for --steps steps."
         ),
     )
     add_landscape_arguments(
@@ -257,7 +264,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--steps",
-        type=nonneg_int,
+        type=step_count,
         default=DEFAULT_STEPS,
         help=f"steps per run (default {DEFAULT_STEPS})",
     )
@@ -276,8 +283,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--grad-tol",
         type=number,
-        default=1e-8,
-        help="a row converges when its gradient norm is at most this (default 1e-8; 0 = never)",
+        default=None,
+        help="a row converges when its gradient norm is at most this (0 = never). Default: "
+        "1e-8, and no gradient stop for optimizers that move where the gradient vanishes "
+        "(perturbed_gd, noisy_gd, cubic_newton), as in the library's run",
     )
     p.add_argument(
         "--bound",
@@ -285,7 +294,7 @@ def register(sub: Any) -> None:
         default=1e6,
         help="a row diverges when its point's Euclidean norm passes this (default 1e6)",
     )
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed for random starts and noise")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for random starts and noise")
     p.add_argument("--save", metavar="FILE.npz", help="save the trajectories (.npz)")
     p.add_argument("--csv", metavar="FILE", help="write every recorded step of every run as CSV")
     p.add_argument(

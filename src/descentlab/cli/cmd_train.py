@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.common import add_subcommand, parse_spec, print_json
+from descentlab.cli.common import add_subcommand, parse_spec, print_json, seed_int
 from descentlab.errors import InvalidParameterError
 
 FORMATS = ("png", "svg")
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=500, help="optimizer steps (default: 500)")
     p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: all)")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty (l2/2)|θ|² in the loss")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and batch order")
     p.add_argument("--monitor-every", type=int, default=50, help="steps between curvature probes")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", default="png", choices=FORMATS, help="figure format")
@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
             put("slice_random_plane", out / f"slice_random_plane.{ext}")
             H = HessianOperator(model, loss_fn, data, weight_decay=args.l2)
             dens = slq_density(H, n_vectors=4, n_iter=min(H.n, 80), seed=args.seed)
-            figs.plot_spectrum_density(dens, path=out / f"spectrum.{ext}")
+            figs.plot_spectrum_density(dens, check=verdict, path=out / f"spectrum.{ext}")
             put("spectrum", out / f"spectrum.{ext}")
             e = eigen_directions(model, loss_fn, data, k=1, weight_decay=args.l2)
             lines = {

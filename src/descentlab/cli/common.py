@@ -7,11 +7,16 @@ import json
 import math
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from descentlab.errors import InvalidParameterError
+from descentlab.formatting import format_table  # noqa: F401  (re-exported for the commands)
 from descentlab.io import to_jsonable
+from descentlab.limits import INT64_MAX, check_size, check_spec_integers
+from descentlab.validate import check_seed
 
 
 def add_subcommand(
@@ -51,12 +56,20 @@ def parse_value(text: str) -> Any:
 
 def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
     """``"adam:lr=0.01,betas=0.9;0.99"`` -> ``("adam", {"lr": 0.01, "betas": (0.9, 0.99)})``."""
-    name, _, rest = spec.partition(":")
+    name, sep, rest = spec.partition(":")
     name = name.strip()
     if not name:
         raise InvalidParameterError(f"empty {what} name in {spec!r}; expected NAME[:key=value,...]")
     params: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
+    if sep and not rest.strip():
+        raise InvalidParameterError(
+            f"{what} {spec!r}: nothing after ':'; expected NAME[:key=value,...]"
+        )
+    for item in (p.strip() for p in rest.split(",") if sep):
+        if not item:
+            raise InvalidParameterError(
+                f"{what} {spec!r}: empty item (a stray ','); expected key=value,key=value"
+            )
         key, eq, val = item.partition("=")
         if not eq or not key.strip():
             raise InvalidParameterError(
@@ -66,7 +79,7 @@ def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
         if key.strip() in params:
             raise InvalidParameterError(f"{what} {spec!r}: {key.strip()!r} is given twice")
         params[key.strip()] = parse_value(val)
-    return name, params
+    return name, check_spec_integers(params, f"{what} {spec!r}")
 
 
 def parse_floats(text: str, what: str, n: int | None = None) -> list[float]:
@@ -86,25 +99,6 @@ def parse_floats(text: str, what: str, n: int | None = None) -> list[float]:
 def print_json(obj: Any) -> None:
     json.dump(to_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table."""
-    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _fmt(c: Any) -> str:
-    if isinstance(c, float):
-        if c == 0 or 1e-4 <= abs(c) < 1e6:
-            return f"{c:.6g}"
-        return f"{c:.3e}"
-    if isinstance(c, list | tuple):
-        return "(" + ", ".join(_fmt(x) for x in c) + ")"
-    return str(c)
 
 
 # ---------------------------------------------------------------------------- argparse types
@@ -128,6 +122,34 @@ def _int_at_least(text: str, minimum: int, what: str) -> int:
     return v
 
 
+def seed_int(text: str) -> int:
+    """argparse type: a seed, an integer in ``[0, 2^63 - 1]`` (range-checked, never hashed)."""
+    try:
+        return check_seed(int(text))
+    except (ValueError, InvalidParameterError):
+        raise argparse.ArgumentTypeError(
+            f"expected an integer between 0 and 2^63 - 1 = {INT64_MAX}, got {text!r}"
+        ) from None
+
+
+def dimension(text: str) -> int:
+    """argparse type: a dimension, an integer in ``[1, limit dim]`` (see descentlab.limits)."""
+    v = positive_int(text)
+    try:
+        return int(check_size("dim", v, param="--dim"))
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def step_count(text: str) -> int:
+    """argparse type: a number of steps, ``0 <= steps <=`` the ``steps`` limit."""
+    v = nonneg_int(text)
+    try:
+        return int(check_size("steps", v, param="--steps"))
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def number(text: str) -> float:
     """argparse type: any float."""
     try:
@@ -146,7 +168,7 @@ def key_values(items: Sequence[str], option: str = "--param") -> dict[str, Any]:
         if key.strip() in params:
             raise InvalidParameterError(f"{option} {key.strip()!r} is given twice")
         params[key.strip()] = parse_value(val)
-    return params
+    return check_spec_integers(params, option)
 
 
 _NEGATIVE_VALUES = re.compile(r"^-(\d|\.\d)[\d.,eE+\-]*$")
@@ -178,8 +200,86 @@ def add_landscape_arguments(
         metavar="KEY=VALUE",
         help="a landscape parameter, e.g. --param dim=3 (repeatable)",
     )
-    parser.add_argument(
-        "--dim", type=positive_int, help="dimension of a --formula (default: its own)"
-    )
+    parser.add_argument("--dim", type=dimension, help="dimension of a --formula (default: its own)")
     parser.add_argument("--domain", metavar="LO,HI[,...]", help=domain_help)
     return src
+
+
+# ---------------------------------------------------------------------------- before any compute
+class StoreOnce(argparse._StoreAction):
+    """argparse's ``store``, refusing an option given twice (``--landscape a --landscape b``)
+    instead of silently keeping the last."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen = namespace.__dict__.setdefault("_given_once", set())
+        if option_string is not None:
+            if self.dest in seen:
+                parser.error(f"{option_string} is given twice; give it once")
+            seen.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why ``folder`` cannot be written (created with its parents if missing), or ``None``."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                return f"{str(p)!r} is a file, not a folder"
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def check_output_folder(path: str | Path, option: str = "--out") -> Path:
+    """Create the output folder ``path`` (and parents) and prove it writable, before compute.
+
+    Raises:
+        InvalidParameterError: it cannot be created or written (a file in the way, no
+            permission, a read-only or virtual file system such as ``/proc``).
+    """
+    out = Path(path)
+    reason = _unwritable(out)
+    if reason is not None:
+        raise InvalidParameterError(
+            f"{option}: cannot write {str(path)!r} ({reason}); pick another folder", param=option
+        )
+    return out
+
+
+def check_output_file(path: str | Path, option: str) -> Path:
+    """Prove the file ``path`` can be written (its folder is created), before compute."""
+    target = Path(path)
+    reason = "it is a folder" if target.is_dir() else _unwritable(target.parent)
+    if reason is not None:
+        raise InvalidParameterError(
+            f"{option}: cannot write {str(path)!r} ({reason}); pick another place", param=option
+        )
+    return target
+
+
+# Options that name where a command writes: folders, then files.
+_OUTPUT_FOLDERS = ("out",)
+_OUTPUT_FILES = {"save": "--save", "csv": "--csv"}
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output folder and file a command was given, checked writable before it computes."""
+    for dest in _OUTPUT_FOLDERS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value:
+            check_output_folder(value, f"--{dest}")
+    for dest, option in _OUTPUT_FILES.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value:
+            check_output_file(value, option)

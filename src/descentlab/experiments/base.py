@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from descentlab.errors import InvalidParameterError, UnknownNameError
+from descentlab.formatting import markdown_table
 from descentlab.io import to_jsonable
 
 VERDICTS = ("supported", "qualified", "refuted")
@@ -33,12 +34,7 @@ class Table:
         return {"title": self.title, "columns": self.columns, "rows": to_jsonable(self.rows)}
 
     def to_markdown(self) -> str:
-        from descentlab.cli.common import _fmt
-
-        head = "| " + " | ".join(self.columns) + " |"
-        sep = "|" + "|".join("---" for _ in self.columns) + "|"
-        body = ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in self.rows]
-        return "\n".join([f"**{self.title}**", "", head, sep, *body])
+        return f"**{self.title}**\n\n" + markdown_table(self.columns, self.rows)
 
 
 @dataclass

@@ -168,8 +168,7 @@ def _spec(name: str, hyper: dict[str, Any]) -> Any:
 
 # ---------------------------------------------------------------------------- figures
 def _figures(out: Path, sweep: dict, lee: dict, octo: dict, mf: dict) -> dict[str, Path]:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     figs: dict[str, Path] = {}
     # escape time against the starting distance, one line per optimizer (lr = main rate)

@@ -359,8 +359,7 @@ def newton_one_step_error(A: Tensor, c: Tensor, starts: Tensor) -> float:
 
 # ---------------------------------------------------------------------------- figures
 def _fig_cost(rows: list[dict[str, Any]], fits: dict[str, Any], path: Path) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     n = np.array([r["n_params"] for r in rows], dtype=float)
     fig = new_figure(style.FIGSIZE_WIDE)
@@ -414,8 +413,7 @@ def _fig_fractions(
 ) -> Path:
     import matplotlib.patches
 
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     names = list(fractions)
     cols = min(3, len(names))

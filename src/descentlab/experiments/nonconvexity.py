@@ -341,10 +341,41 @@ def _neg_fraction(lmin: Tensor, lmax: Tensor) -> float:
     return float((lmin < -NEG_TOL * scale).double().mean())
 
 
+# ---------------------------------------------------------------------------- H = G + R
+def curvature_splits(net: TanhNet, points: Tensor) -> dict[str, list[dict[str, float]]]:
+    """``λmin`` of ``H``, the GGN ``G`` and ``R = H - G`` at each row of ``points`` (tanh net
+    weights), for the tanh network and for the linear model ``f(x) = w·x + c`` on the same data
+    (its weights: the first ``d + 1`` coordinates of each point), by
+    :func:`descentlab.nn.curvature_split` (dense, float64).
+    """
+    from torch import nn
+
+    from descentlab.nn.curvature import curvature_split
+
+    out: dict[str, list[dict[str, float]]] = {"linear": [], "tanh": []}
+    data = (net.X, net.y[:, None])
+    for theta in points:
+        W, b, a, c = net.unflatten(theta)
+        tanh = nn.Sequential(nn.Linear(net.d, net.width), nn.Tanh(), nn.Linear(net.width, 1))
+        lin = nn.Linear(net.d, 1)
+        with torch.no_grad():
+            tanh[0].weight.copy_(W)
+            tanh[0].bias.copy_(b)
+            tanh[2].weight.copy_(a[None, :])
+            tanh[2].bias.copy_(c.reshape(1))
+            lin.weight.copy_(theta[None, : net.d])
+            lin.bias.copy_(theta[net.d : net.d + 1])
+        for key, model in (("linear", lin), ("tanh", tanh)):
+            s = curvature_split(model.double(), nn.MSELoss(), data)
+            out[key].append(
+                {"H": s.hessian.lambda_min, "G": s.ggn.lambda_min, "R": s.residual.lambda_min}
+            )
+    return out
+
+
 # ---------------------------------------------------------------------------- figures
 def _fig_min_eigs(rows: list[tuple[str, np.ndarray, bool]], path: Path) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     fig = new_figure(style.FIGSIZE_WIDE)
     ax = fig.add_subplot(1, 1, 1)
@@ -367,8 +398,7 @@ def _fig_min_eigs(rows: list[tuple[str, np.ndarray, bool]], path: Path) -> Path:
 
 
 def _fig_product(path: Path) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     fig = new_figure(style.FIGSIZE_CONTOUR)
     ax = fig.add_subplot(1, 1, 1)
@@ -400,8 +430,7 @@ def _fig_product(path: Path) -> Path:
 def _fig_certificate(
     net: TanhNet, theta: Tensor, cert: Certificate, path: Path
 ) -> tuple[Path, float]:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     other = net.swap_units(theta, *cert.units)
     t = torch.linspace(-0.25, 1.25, 121, dtype=DTYPE)
@@ -443,8 +472,7 @@ def _fig_certificate(
 def _fig_negative_slice(
     loss: Callable[[Tensor], Tensor], theta: Tensor, v: Tensor, lam: float, path: Path
 ) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     s = torch.linspace(-1.0, 1.0, 101, dtype=DTYPE)
     vals = torch.stack([loss(theta + si * v) for si in s]).detach().numpy()
@@ -474,8 +502,7 @@ def _fig_negative_slice(
 def _fig_training(
     losses: np.ndarray, lmin: np.ndarray, lmax: np.ndarray, every: int, path: Path
 ) -> Path:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     steps = every * np.arange(losses.size)
     fig = new_figure(style.FIGSIZE_WIDE)
@@ -703,8 +730,30 @@ def run(
         strip.append(("deep linear W2 W1 x", lmin_d.numpy(), False))
         bar.update()
 
+        # 3b. where the tanh network's negative curvature comes from: H = G + R
+        splits = curvature_splits(net, pts[: 12 if quick else 40])
+        numbers["curvature_split"] = {
+            key: {
+                "points": len(rows),
+                "max_abs_lambda_min_R": max(abs(r["R"]) for r in rows),
+                "min_lambda_min_G": min(r["G"] for r in rows),
+                "min_lambda_min_H": min(r["H"] for r in rows),
+                "max_R_minus_H": max(r["R"] - r["H"] for r in rows),  # Weyl: <= 0 (G PSD)
+            }
+            for key, rows in splits.items()
+        }
+
         if out is not None:
             out = Path(out)
+            from descentlab.viz.curvature import plot_curvature_split
+
+            figures["curvature_split"] = plot_curvature_split(
+                {
+                    "linear model w·x + c (MSE): R = 0, H = G": splits["linear"],
+                    f"tanh network, width {net.width} (MSE)": splits["tanh"],
+                },
+                out / "curvature_split.png",
+            )
             figures["min_eigenvalues"] = _fig_min_eigs(strip, out / "min_eigenvalues.png")
             bar.update()
             figures["product_saddle"] = _fig_product(out / "product_saddle.png")

@@ -59,8 +59,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
+from descentlab.validate import check_positive
 
 Tensor = torch.Tensor
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from descentlab.experiments.base import ExperimentResult
+from descentlab.formatting import format_cell
 from descentlab.io import write_text
 
 _CSS = """
@@ -27,9 +28,7 @@ img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 
 
 def _fmt(c: object) -> str:
-    from descentlab.cli.common import _fmt as f
-
-    return html.escape(f(c))
+    return html.escape(format_cell(c))
 
 
 def _img_tag(path: Path) -> str:

@@ -287,8 +287,7 @@ def bootstrap_corr(
 
 # ---------------------------------------------------------------------------- figures
 def _figures(out: Path, census: dict, ae_rows: list, widths: list, crit: dict) -> dict[str, Path]:
-    from descentlab.viz import style
-    from descentlab.viz._common import new_figure, save_figure
+    from descentlab.viz import new_figure, save_figure, style
 
     figs: dict[str, Path] = {}
     fig = new_figure(style.FIGSIZE_WIDE)

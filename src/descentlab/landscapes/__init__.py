@@ -1,5 +1,9 @@
 """Landscapes: batched objectives with their critical points labelled."""
 
+# Importing the catalogue fills the registry (it calls registry.register for each entry).
+# ... and the BBOB suite its entries bbob_f1 ... bbob_f24.
+import descentlab.landscapes.bbob
+import descentlab.landscapes.catalog  # noqa: F401
 from descentlab.landscapes.base import CriticalPoint, Landscape, classify_eigenvalues
 from descentlab.landscapes.neural import NetworkLandscape, network_landscape
 from descentlab.landscapes.random import (

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from descentlab.errors import DimensionError, InvalidParameterError
+from descentlab.linalg import row_hessians, row_hvp
+from descentlab.validate import check_at_most, check_choice, check_int
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
@@ -45,8 +47,7 @@ class CriticalPoint:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise InvalidParameterError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        check_choice("kind", self.kind, KINDS)
 
     @property
     def dim(self) -> int:
@@ -176,10 +177,8 @@ class Landscape:
         analytic_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
         analytic_hessian: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise InvalidParameterError(f"dim must be a positive integer, got {dim!r}")
-        if dim > MAX_DIM:  # refuse before building a per-dimension domain of absurd size
-            raise InvalidParameterError(f"dim must be at most {MAX_DIM:,}, got {dim:,}")
+        dim = check_int("dim", dim, lo=1)
+        check_at_most("dim", dim, MAX_DIM)  # before building a per-dimension domain
         self.fn = fn
         self.dim = dim
         self.name = name
@@ -254,31 +253,11 @@ class Landscape:
 
     def hvp(self, P: Any, V: Any) -> Tensor:
         """Per-row Hessian-vector products ``H(P_i) V_i``: shape ``(B, d)``."""
-        X = self.as_points(P).detach().requires_grad_(True)
-        Vt = self.as_points(V)
-        with torch.enable_grad():
-            (g,) = torch.autograd.grad(self.fn(X).sum(), X, create_graph=True)
-            if not g.requires_grad:  # affine objective: the Hessian is zero
-                return torch.zeros_like(X).detach()
-            (hv,) = torch.autograd.grad(g, X, grad_outputs=Vt, allow_unused=True)
-        return torch.zeros_like(X).detach() if hv is None else hv.detach()
+        return row_hvp(self.fn, self.as_points(P), self.as_points(V))
 
     def hessian(self, P: Any) -> Tensor:
         """Per-row Hessians ``(B, d, d)`` from ``d`` HVPs of the summed objective."""
-        X = self.as_points(P).detach().requires_grad_(True)
-        B, d = X.shape
-        H = torch.zeros(B, d, d, dtype=X.dtype)
-        with torch.enable_grad():
-            (g,) = torch.autograd.grad(self.fn(X).sum(), X, create_graph=True)
-            if not g.requires_grad:  # affine objective: the Hessian is zero
-                return H
-            for j in range(d):
-                (col,) = torch.autograd.grad(
-                    g[:, j].sum(), X, retain_graph=j < d - 1, allow_unused=True
-                )
-                if col is not None:
-                    H[:, j, :] = col
-        return H
+        return row_hessians(self.fn, self.as_points(P))
 
     # ------------------------------------------------------------------ helpers
     def require_domain(self) -> Domain:

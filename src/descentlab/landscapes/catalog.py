@@ -44,9 +44,11 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.limits import check_size
+from descentlab.validate import check_int, check_positive
 
 Tensor = torch.Tensor
 
@@ -77,9 +79,8 @@ def _cp(
 
 
 def _check_dim(dim: Any, minimum: int = 1) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < minimum:
-        raise InvalidParameterError(f"dim must be an integer >= {minimum}, got {dim!r}")
-    return dim
+    """An integer dimension ``>= minimum`` within the ``dim`` limit (checked before allocating)."""
+    return check_size("dim", check_int("dim", dim, lo=minimum), param="dim")
 
 
 def _bisect_root(g: Callable[[float], float], lo: float, hi: float) -> float:

@@ -40,10 +40,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
+from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
 from descentlab.nn.objective import ModelLoss, ParamSelector
+from descentlab.validate import check_choice, check_positive, check_seed
 
 METHODS = ("auto", "vmap", "bmm")
 
@@ -322,7 +323,7 @@ def _build(
     entries use it). The loss is evaluated once at ``theta0`` so that a model, loss or data
     that do not fit together fail here, with a clear error, rather than in the first step."""
     if method not in METHODS:
-        raise InvalidParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        check_choice("method", method, METHODS)
     r = check_positive("radius", radius)
     obj = ModelLoss(
         model,
@@ -398,8 +399,7 @@ def xor_net(seed: int = 0) -> NetworkLandscape:
         >>> L.dim, L.critical_points[0].value
         (9, 0.25)
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)).double()

@@ -31,24 +31,24 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.limits import check_size
+from descentlab.validate import check_int, check_positive, check_seed
 
 Tensor = torch.Tensor
 _F64 = torch.float64
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+def _check_int(name: str, value: Any, minimum: int, limit_name: str | None = None) -> int:
+    v = check_int(name, value, lo=minimum)
+    return v if limit_name is None else check_size(limit_name, v, param=name)
 
 
 def _generator(seed: Any) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    """torch's generator seeded with ``seed``, an integer in ``[0, 2^63 - 1]`` (range-checked)."""
+    return torch.Generator().manual_seed(check_seed(seed))
 
 
 def random_orthogonal(dim: int, generator: torch.Generator) -> Tensor:
@@ -126,17 +126,20 @@ def random_quadratic_saddle(
         >>> float(L.grad(torch.zeros(1, 5)).abs().max())
         0.0
     """
-    d = _check_int("dim", dim, 1)
+    d = _check_int("dim", dim, 1, "dense_dim")
     k = _check_int("index", index, 0)
     if k > d:
-        raise InvalidParameterError(f"index must be between 0 and dim={d}, got {index!r}")
+        raise InvalidParameterError(
+            f"index must be between 0 and dim={d}, got {index!r}", param="index"
+        )
     lo = check_positive("min_eig", min_eig)
     hi = check_positive("max_eig", max_eig)
     if lo > hi:
-        raise InvalidParameterError(f"min_eig ({lo}) must be <= max_eig ({hi})")
+        raise InvalidParameterError(f"min_eig ({lo}) must be <= max_eig ({hi})", param="min_eig")
     if lo / hi < 1e-8:
         raise InvalidParameterError(
-            f"min_eig / max_eig = {lo / hi:.1e} is below 1e-8: the index could not be exact"
+            f"min_eig / max_eig = {lo / hi:.1e} is below 1e-8: the index could not be exact",
+            param="min_eig",
         )
     g = _generator(seed)
     Q = random_orthogonal(d, g)
@@ -288,8 +291,15 @@ def random_fourier_field(
         >>> bool(L.domain[0][1] == L.critical_radius)
         True
     """
-    d = _check_int("dim", dim, 1)
-    m = _check_int("n_features", n_features, 1)
+    d = _check_int("dim", dim, 1, "dim")
+    m = _check_int("n_features", n_features, 1, "n_features")
+    check_size(
+        "feature_entries",
+        m * d,
+        param="n_features",
+        label=f"n_features x dim = {m:,} x {d:,}",
+        advice="use fewer features",
+    )
     ell = check_positive("length_scale", length_scale)
     sigma = check_positive("amplitude", amplitude)
     c = check_positive("confinement", confinement)
@@ -310,7 +320,8 @@ def random_fourier_field(
     _, r_star = _critical_radius(W, _rff_coefficients(a, sigma), c, R)
     if not math.isfinite(r_star) or r_star <= 0:
         raise InvalidParameterError(
-            f"the parameters give no usable domain (critical radius {r_star!r})"
+            f"the parameters give no usable domain (critical radius {r_star!r})",
+            param="confinement",
         )
     return FourierFeatureField(
         W,
@@ -517,28 +528,40 @@ def gaussian_wells(
         >>> [c.kind for c in L.critical_points]
         ['minimum', 'minimum', 'minimum']
     """
-    d = _check_int("dim", dim, 1)
-    K = _check_int("n_wells", n_wells, 1)
+    d = _check_int("dim", dim, 1, "dense_dim")
+    K = _check_int("n_wells", n_wells, 1, "n_wells")
+    check_size(
+        "wells_work",
+        K * d**3,
+        param="n_wells",
+        label=f"n_wells x dim^3 = {K:,} x {d:,}^3",
+        advice="use fewer wells or dimensions",
+    )
     s = check_positive("width", width)
     h = check_positive("depth", depth)
     beta = check_positive("curvature", curvature)
     spread_ = check_positive("spread", spread)
     sep = check_positive("separation", separation, allow_zero=True)
     g = _generator(seed)
-    centers: list[Tensor] = []
+    # Rejection sampling, one candidate per draw; the distance test against every placed centre
+    # is one vectorised norm, so even the refused case (1000 K draws) stays around a second.
+    placed = torch.empty(K, d, dtype=_F64)
+    n_placed = 0
     tries = 0
-    while len(centers) < K:
+    while n_placed < K:
         tries += 1
         if tries > 1000 * K:
             raise InvalidParameterError(
                 f"cannot place {K} wells at distance >= {sep:g} * width = {sep * s:g} inside "
                 f"[-{spread_:g}, {spread_:g}]^{d}; lower n_wells, width or separation, or raise "
-                "spread"
+                "spread",
+                param="n_wells",
             )
         c = (2.0 * torch.rand(d, generator=g, dtype=_F64) - 1.0) * spread_
-        if all(float((c - o).norm()) >= sep * s for o in centers):
-            centers.append(c)
-    M = torch.stack(centers)
+        if n_placed == 0 or bool(((placed[:n_placed] - c).norm(dim=1) >= sep * s).all()):
+            placed[n_placed] = c
+            n_placed += 1
+    M = placed
     depths = h * (0.5 + torch.rand(K, generator=g, dtype=_F64))
     probe = GaussianWells(M, depths, s, beta)
     radii = [_certify(probe, k) for k in range(K)]

@@ -1,4 +1,8 @@
-"""Name -> landscape factory registry (the catalogue registers itself here)."""
+"""Name -> landscape factory registry (the catalogue registers itself here).
+
+The package ``descentlab.landscapes`` imports the catalogue after this module, so the registry
+is full whenever it can be reached; it never imports the catalogue itself (that would be a
+cycle: the catalogue imports ``register`` from here)."""
 
 from __future__ import annotations
 
@@ -54,19 +58,12 @@ def _first_paragraph(doc: str) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
-def _ensure_loaded() -> None:
-    # Importing the catalogue registers its entries.
-    import descentlab.landscapes.catalog  # noqa: F401
-
-
 def list_landscapes() -> list[CatalogEntry]:
     """Every registered landscape, sorted by name."""
-    _ensure_loaded()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 def landscape_names() -> list[str]:
-    _ensure_loaded()
     return sorted(_REGISTRY)
 
 
@@ -79,7 +76,6 @@ def get_landscape(name: str | Landscape, **params: Any) -> Landscape:
         if params:
             raise InvalidParameterError("parameters cannot be applied to an existing Landscape")
         return name
-    _ensure_loaded()
     key = normalize_name(name)
     if key not in _REGISTRY:
         raise UnknownNameError("landscape", str(name), _REGISTRY)
@@ -89,6 +85,8 @@ def get_landscape(name: str | Landscape, **params: Any) -> Landscape:
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in accepted.items()) or "none"
         raise InvalidParameterError(
-            f"landscape {key!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {valid}"
+            f"landscape {key!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"accepted: {valid}",
+            param=unknown[0],
         )
     return entry.factory(**params)

@@ -2,10 +2,15 @@
 
 * :class:`ModelLoss` — the loss over a fixed batch list as a function of the parameters
   (private copy of the model, explicit eval/train mode);
-* :class:`HessianOperator` — ``H @ v`` by ``torch.func`` (double-backward fallback);
+* :class:`HessianOperator` — ``H @ v`` by ``torch.func`` (double-backward fallback), averaged
+  over ``torch.distributed`` ranks when each holds a shard of the data;
+* :class:`GGNOperator`, :class:`FisherOperator` — the generalized Gauss-Newton matrix and the
+  empirical/true Fisher as operators; :func:`curvature_split` — ``λmin`` of ``H``, ``G`` and
+  ``R = H - G`` (where negative curvature comes from);
 * :func:`lanczos` — top-k/bottom-k eigenpairs with residuals; :func:`hutchinson`,
   :func:`hutchpp` — traces with intervals; :func:`slq_density` — spectral density;
-* :func:`check_point` — minimum / saddle (with index) / plateau / descending, with the numbers;
+* :func:`check_point` — minimum / saddle (with index) / degenerate / plateau / unresolved /
+  descending, by one stated rule, with its thresholds, evidence and confidence;
 * :class:`TrainingMonitor` — a callback that records and flags plateaus and saddle episodes;
 * landscape views: :func:`interpolate`, :func:`random_directions`, :func:`eigen_directions`,
   :func:`slice_1d`, :func:`slice_2d`, :func:`pca_path`;
@@ -22,6 +27,12 @@ _EXPORTS = {
     "ModelLoss": "descentlab.nn.objective",
     "as_batches": "descentlab.nn.objective",
     "HessianOperator": "descentlab.nn.hessian",
+    "GGNOperator": "descentlab.nn.ggn",
+    "FisherOperator": "descentlab.nn.ggn",
+    "ResidualOperator": "descentlab.nn.ggn",
+    "curvature_split": "descentlab.nn.curvature",
+    "CurvatureSplit": "descentlab.nn.curvature",
+    "is_main_process": "descentlab.nn.distributed",
     "lanczos": "descentlab.nn.spectrum",
     "LanczosResult": "descentlab.nn.spectrum",
     "Eigenpairs": "descentlab.nn.spectrum",

@@ -82,6 +82,40 @@ class SpectralDensity:
         z = (g[:, None] - t[None, :]) / sigma
         return (w[None, :] * torch.exp(-0.5 * z**2)).sum(1) / (sigma * math.sqrt(2 * math.pi))
 
+    def smoothed(
+        self,
+        grid: Any,
+        sigma: float,
+        *,
+        select: Tensor | None = None,
+        support: tuple[float, float] | None = None,
+    ) -> Tensor:
+        """The density of the selected nodes smoothed by Gaussians truncated to ``support``.
+
+        Each node ``θᵢ`` in ``[a, b] = support`` (default: ``[λmin, λmax]`` of the nodes, so no
+        mass appears below the smallest Ritz value or above the largest) is spread by the
+        Gaussian of width ``σ`` restricted to ``[a, b]`` and renormalised there:
+        ``φ(x) = Σᵢ wᵢ N(x; θᵢ, σ) / (Φ((b-θᵢ)/σ) - Φ((a-θᵢ)/σ))`` on ``[a, b]``, 0 outside.
+        Every node keeps its weight: the curve integrates to the selected nodes' total weight.
+        ``select`` is a boolean mask over :meth:`flat`'s nodes.
+        """
+        if not sigma > 0:
+            raise InvalidParameterError(f"sigma must be > 0, got {sigma!r}")
+        g = torch.as_tensor(grid, dtype=torch.float64)
+        t, w = self.flat()
+        a, b = support if support is not None else (self.lambda_min, self.lambda_max)
+        if select is not None:
+            t, w = t[select], w[select]
+        if t.numel() == 0:
+            return torch.zeros_like(g)
+        if (t < a - 1e-12 * max(1.0, abs(a))).any() or (t > b + 1e-12 * max(1.0, abs(b))).any():
+            raise InvalidParameterError("every selected node must lie inside the support")
+        mass = torch.special.ndtr((b - t) / sigma) - torch.special.ndtr((a - t) / sigma)
+        z = (g[:, None] - t[None, :]) / sigma
+        k = torch.exp(-0.5 * z**2) / (sigma * math.sqrt(2 * math.pi))
+        inside = ((g >= a) & (g <= b)).to(torch.float64)[:, None]
+        return (inside * k * (w / mass.clamp_min(1e-300))[None, :]).sum(1)
+
     def to_dict(self, rel_tol: float = 1e-3) -> dict[str, Any]:
         t, w = self.flat()
         return {

@@ -24,6 +24,31 @@ loose tolerance, on a private copy of the model). It flags episodes as they happ
   minimum — ask :func:`~descentlab.nn.check.check_point`).
 
 ``on_event(event)`` is called when an episode opens, changes kind, or closes.
+
+**TensorBoard** (optional dependency ``tensorboard``): pass ``writer=SummaryWriter(logdir)`` and
+the monitor logs ``<tag>/loss`` and ``<tag>/grad_norm`` every step, ``<tag>/lambda_max``,
+``<tag>/lambda_min`` and ``<tag>/probe_hvps`` at every probe, and each episode as text::
+
+    from torch.utils.tensorboard import SummaryWriter
+    monitor = TrainingMonitor(model, loss_fn, probe_data, every=50, writer=SummaryWriter("runs/a"))
+
+**Data parallel (DDP)**: build the monitor on every rank with the DDP-wrapped model and that
+rank's shard of the probe data, and call it on every rank at every step (its probes are
+collective: each Hessian product is averaged over the ranks). The recorded loss is the mean of
+the ranks' losses (the gradient in ``.grad`` is already DDP's average), so every rank records
+the same series and flags the same episodes; only rank 0 writes to the ``SummaryWriter`` and
+``save``::
+
+    torch.distributed.init_process_group("gloo")      # launched by torchrun
+    ddp = DistributedDataParallel(model)
+    monitor = TrainingMonitor(ddp, loss_fn, (X_shard, y_shard), every=50, writer=writer)
+    for step in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(ddp(x), y)
+        loss.backward()                                 # DDP averages .grad over ranks
+        monitor(loss)
+        opt.step()
+    monitor.save("monitor.json")                        # rank 0 writes
 """
 
 from __future__ import annotations
@@ -38,10 +63,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from descentlab.errors import InvalidParameterError, check_positive
+from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable, write_json
+from descentlab.nn import distributed as dist_helpers
 from descentlab.nn.hessian import HessianOperator
 from descentlab.nn.spectrum import lanczos
+from descentlab.validate import check_positive
 
 
 @dataclass
@@ -85,6 +112,11 @@ class TrainingMonitor:
         path_every: also keep the parameters every so many steps (for :func:`pca_path`).
         on_event: called with the :class:`Episode` when one opens, changes or closes.
         options: passed to :class:`~descentlab.nn.objective.ModelLoss` (``mode``, ...).
+        writer: a ``torch.utils.tensorboard.SummaryWriter`` (or anything with ``add_scalar``
+            and ``add_text``) to log the series to; rank 0 only.
+        tag: the prefix of the TensorBoard tags.
+        distributed: ``"auto"`` (average the loss and the probes over ranks when
+            torch.distributed runs with several), ``True`` or ``False`` (this rank alone).
 
     Example:
         >>> net = nn.Linear(2, 1).double()
@@ -113,10 +145,19 @@ class TrainingMonitor:
     path_every: int | None = None
     on_event: Callable[[Episode], None] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    writer: Any = None
+    tag: str = "descentlab"
+    distributed: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, nn.Module):
             raise InvalidParameterError("model must be an nn.Module")
+        if self.writer is not None and not callable(getattr(self.writer, "add_scalar", None)):
+            raise InvalidParameterError(
+                "writer must be a SummaryWriter (an object with add_scalar), got "
+                f"{type(self.writer).__name__}"
+            )
+        self._dist = dist_helpers.resolve(self.distributed)
         for name in ("every", "window", "probe_iter"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
@@ -152,6 +193,8 @@ class TrainingMonitor:
         step = self._next_step if step is None else int(step)
         self._next_step = step + 1
         value = float(loss.detach() if isinstance(loss, Tensor) else loss)
+        if self._dist:  # the same series on every rank: the mean of the ranks' losses
+            value = dist_helpers.mean_over_ranks(value)
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if not grads:
             raise InvalidParameterError(
@@ -161,6 +204,8 @@ class TrainingMonitor:
         self.steps.append(step)
         self.losses.append(value)
         self.grad_norms.append(gnorm)
+        self._log("loss", value, step)
+        self._log("grad_norm", gnorm, step)
         if self.path_every is not None and (len(self.steps) - 1) % self.path_every == 0:
             self.path.append(
                 torch.cat([p.detach().reshape(-1).double().cpu() for p in self.model.parameters()])
@@ -175,10 +220,19 @@ class TrainingMonitor:
         opts = dict(self.options)
         if "method" not in opts and self._method is not None:
             opts["method"] = self._method  # chosen (timed) at the first probe
-        H = HessianOperator(self.model, self.loss_fn, self.probe_data, **opts)
+        H = HessianOperator(
+            self.model, self.loss_fn, self.probe_data, distributed=self._dist, **opts
+        )
         r = lanczos(H, k=1, which="both", tol=self.probe_tol, max_iter=min(H.n, self.probe_iter))
         self._method = H.objective.method
         self.probes.append(Probe(step, r.lambda_max, r.lambda_min, r.converged, r.n_matvec))
+        self._log("lambda_max", r.lambda_max, step)
+        self._log("lambda_min", r.lambda_min, step)
+        self._log("probe_hvps", r.n_matvec, step)
+
+    def _log(self, name: str, value: float, step: int) -> None:
+        if self.writer is not None and dist_helpers.is_main_process():
+            self.writer.add_scalar(f"{self.tag}/{name}", value, step)
 
     def _negative_curvature(self, since: int) -> float | None:
         """The most negative significant ``λmin`` among probes at or after ``since``."""
@@ -213,6 +267,16 @@ class TrainingMonitor:
         return self.episodes[-1] if self.episodes and self.episodes[-1].end is None else None
 
     def _emit(self, ep: Episode) -> None:
+        if self.writer is not None and dist_helpers.is_main_process():
+            add_text = getattr(self.writer, "add_text", None)
+            if callable(add_text):
+                end = "open" if ep.end is None else f"ended at step {ep.end}"
+                lam = "" if ep.lambda_min is None else f", lambda_min {ep.lambda_min:.4g}"
+                add_text(
+                    f"{self.tag}/episodes",
+                    f"{ep.kind} from step {ep.start} ({end}{lam})",
+                    self.steps[-1] if self.steps else 0,
+                )
         if self.on_event is not None:
             self.on_event(ep)
 
@@ -259,5 +323,7 @@ class TrainingMonitor:
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_dict` as JSON atomically."""
+        """Write :meth:`to_dict` as JSON atomically (rank 0 only; other ranks write nothing)."""
+        if not dist_helpers.is_main_process():
+            return Path(path)
         return write_json(path, self.to_dict())

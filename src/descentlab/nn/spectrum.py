@@ -8,7 +8,17 @@ negative ``λmin`` at a saddle. Every new vector is orthogonalised against all p
 (twice: "twice is enough"), which keeps the basis orthonormal in floating point and prevents
 ghost copies of converged eigenvalues. A Ritz pair ``(θ, y = V_j s)`` has residual
 ``‖Hy - θy‖ = |β_j s_j|``; iterations stop when every wanted pair has residual
-``≤ tol · max|θ|``, then the residuals are recomputed with true products and reported.
+``≤ max(atol, tol · max|θ|)`` or the step budget ``max_steps`` is spent, then the residuals are
+recomputed with true products and reported with a per-pair ``converged`` flag.
+
+Error bounds (Parlett, ch. 11): for a unit ``y`` with ``r = Hy - θy``, some eigenvalue of ``H``
+lies in ``[θ - ‖r‖, θ + ‖r‖]``; if no other eigenvalue lies within ``gap`` of ``θ``, the
+distance shrinks to ``‖r‖² / gap`` (Kato–Temple). ``Eigenpairs.bounds`` is the first,
+guaranteed bound, refined by the second with ``gap`` taken as the distance to the nearest other
+Ritz value minus its residual (a bound that assumes Lanczos has not missed an eigenvalue in
+between — the usual assumption once the pairs have converged). A Ritz value is also the Rayleigh
+quotient ``yᵀHy`` of its vector, so ``λmin ≤ θmin`` and ``λmax ≥ θmax`` hold whether or not the
+pair converged.
 
 If the Krylov space becomes invariant (``β_j ≈ 0``) before the wanted pairs converge, Lanczos
 restarts with a fresh random vector orthogonal to the basis (``T`` gets a zero coupling), so
@@ -23,6 +33,7 @@ References: C. Lanczos (1950); G. Golub & C. Van Loan, *Matrix Computations*, §
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,24 +49,38 @@ WHICH = ("both", "top", "bottom")
 @dataclass
 class Eigenpairs:
     """Eigenvalues (largest first for ``top``, smallest first for ``bottom``), unit eigenvectors
-    as columns ``(n, k)``, true residuals ``‖Hv - λv‖`` and per-pair convergence flags."""
+    as columns ``(n, k)``, true residuals ``‖Hv - λv‖``, per-pair convergence flags and error
+    bounds: an eigenvalue of ``H`` lies within ``bounds[i]`` of ``values[i]`` (see the module
+    docstring)."""
 
     values: Tensor
     vectors: Tensor
     residuals: Tensor
     converged: Tensor
+    bounds: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.bounds is None:
+            self.bounds = self.residuals.clone()
 
     def to_dict(self) -> dict[str, Any]:
+        assert self.bounds is not None
         return {
             "values": self.values.tolist(),
             "residuals": self.residuals.tolist(),
+            "bounds": self.bounds.tolist(),
             "converged": [bool(c) for c in self.converged.tolist()],
         }
 
 
 @dataclass
 class LanczosResult:
-    """Top and/or bottom eigenpairs, all Ritz values, and the cost (operator products)."""
+    """Top and/or bottom eigenpairs, all Ritz values, and the cost (operator products).
+
+    ``converged`` is true when every reported pair converged; ``max_steps`` is the step budget
+    that applied and ``budget_exhausted`` says the run stopped because it was spent (raise
+    ``max_steps`` to go further); ``atol`` and ``tol`` are the residual tolerances used.
+    """
 
     top: Eigenpairs | None
     bottom: Eigenpairs | None
@@ -65,6 +90,9 @@ class LanczosResult:
     tol: float
     scale: float
     converged: bool
+    atol: float = 0.0
+    max_steps: int = 0
+    budget_exhausted: bool = False
 
     @property
     def lambda_max(self) -> float:
@@ -85,8 +113,11 @@ class LanczosResult:
             "n_matvec": self.n_matvec,
             "iterations": self.iterations,
             "tol": self.tol,
+            "atol": self.atol,
             "scale": self.scale,
             "converged": self.converged,
+            "max_steps": self.max_steps,
+            "budget_exhausted": self.budget_exhausted,
         }
 
 
@@ -96,7 +127,15 @@ class LanczosProcess:
     ``alphas``/``betas`` define ``T_j`` (``betas[i]`` couples basis vectors ``i`` and ``i+1``);
     ``basis[:j]`` is ``V_jᵀ``. ``exhausted`` is set once no new direction can be added (the
     whole space is spanned, or an invariant subspace was reached with ``restart=False``).
+
+    Storage grows with the steps taken (doubling), not with ``max_iter``. While it fits in
+    ``products_budget`` bytes, the raw products ``H v_i`` are kept too (``products[:j]``), so a
+    Ritz vector's true residual ``‖H y - θ y‖ = ‖W s - θ V s‖`` costs no further product.
+    The recurrences run in the dtype of ``v0`` (float64 for a float32 model's operator, see
+    :func:`~descentlab.nn.hessian.as_matvec`).
     """
+
+    products_budget = 1 << 30  # bytes of kept products before they are dropped
 
     def __init__(
         self,
@@ -108,6 +147,7 @@ class LanczosProcess:
         restart: bool = True,
         generator: torch.Generator | None = None,
         exclude: Tensor | None = None,
+        keep_products: bool = True,
     ) -> None:
         self.exclude = exclude  # restarts stay orthogonal to these columns too
         self.matvec = matvec
@@ -115,10 +155,12 @@ class LanczosProcess:
         self.restart = restart
         self.generator = generator
         self.max_iter = min(max_iter, n)
-        self.basis = torch.zeros(self.max_iter, n, dtype=v0.dtype, device=v0.device)
         nrm = torch.linalg.vector_norm(v0)
         if not torch.isfinite(nrm) or nrm == 0:
             raise InvalidParameterError("the Lanczos start vector must be finite and non-zero")
+        cap = min(self.max_iter, 16)
+        self.basis = torch.empty(cap, n, dtype=v0.dtype, device=v0.device)
+        self.products: Tensor | None = torch.empty_like(self.basis) if keep_products else None
         self.basis[0] = v0 / nrm
         self.alphas: list[float] = []
         self.betas: list[float] = []
@@ -126,6 +168,23 @@ class LanczosProcess:
         self.exhausted = False
         self.n_matvec = 0
         self._scale = 0.0
+
+    def _reserve(self, rows: int) -> None:
+        """Room for ``rows`` basis vectors (and products, while within the budget)."""
+        cap = self.basis.shape[0]
+        if rows <= cap:
+            return
+        new_cap = min(max(2 * cap, rows), self.max_iter + 1)
+        grown = torch.empty(new_cap, self.n, dtype=self.basis.dtype, device=self.basis.device)
+        grown[:cap] = self.basis
+        self.basis = grown
+        if self.products is not None:
+            if new_cap * self.n * self.basis.element_size() > self.products_budget:
+                self.products = None  # too large: residuals will cost one product each
+            else:
+                grown_p = torch.empty_like(grown)
+                grown_p[:cap] = self.products
+                self.products = grown_p
 
     def step(self) -> None:
         j = self.j
@@ -136,11 +195,14 @@ class LanczosProcess:
         self.n_matvec += 1
         if not torch.isfinite(w).all():
             raise InvalidParameterError("the operator returned non-finite values (NaN/Inf)")
+        if self.products is not None:
+            self.products[j] = w
         self._scale = max(self._scale, float(torch.linalg.vector_norm(w)))
-        alpha = float(torch.dot(w, q))
         V = self.basis[: j + 1]
-        for _ in range(2):  # classical Gram-Schmidt, twice
-            w = w - V.T @ (V @ w)
+        c = V @ w
+        alpha = float(c[j])
+        w = w - V.T @ c
+        w = w - V.T @ (V @ w)  # classical Gram-Schmidt, twice ("twice is enough")
         beta = float(torch.linalg.vector_norm(w))
         self.alphas.append(alpha)
         self.j = j + 1
@@ -156,12 +218,30 @@ class LanczosProcess:
                 self.exhausted = True
                 return
             beta_store = 0.0
+            self._reserve(self.j + 1)
             self.basis[self.j] = w
         else:
             beta_store = beta
             if self.j < self.max_iter:
+                self._reserve(self.j + 1)
                 self.basis[self.j] = w / beta
         self.betas.append(beta_store)
+
+    def ritz_residuals(self, S: Tensor, values: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Unit Ritz vectors ``Y = V s / ‖V s‖`` (columns) for the columns ``s`` of ``S`` and
+        their true residuals ``‖H y - θ y‖`` from the kept products, or ``None`` when the
+        products were not kept."""
+        if self.products is None:
+            return None
+        j = self.j
+        S = S.to(dtype=self.basis.dtype, device=self.basis.device)
+        Y = self.basis[:j].T @ S
+        HY = self.products[:j].T @ S
+        nrm = torch.linalg.vector_norm(Y, dim=0, keepdim=True)
+        Y, HY = Y / nrm, HY / nrm
+        theta = values.to(dtype=Y.dtype, device=Y.device)
+        res = torch.linalg.vector_norm(HY - Y * theta[None, :], dim=0)
+        return Y, res.double().cpu()
 
     @property
     def finished(self) -> bool:
@@ -215,6 +295,8 @@ def lanczos(
     which: str = "both",
     *,
     tol: float = 1e-6,
+    atol: float = 0.0,
+    max_steps: int | None = None,
     max_iter: int | None = None,
     seed: int = 0,
     v0: Tensor | None = None,
@@ -227,9 +309,12 @@ def lanczos(
             with ``matvec(v)`` and ``n``.
         k: how many eigenpairs at each wanted end.
         which: ``"both"`` (default), ``"top"`` or ``"bottom"``.
-        tol: stop when every wanted Ritz pair has residual ``≤ tol · max|θ|`` (floored at a
-            few machine epsilons of the dtype).
-        max_iter: most Lanczos steps (operator products); default ``min(n, max(100, 20k))``.
+        tol: relative residual tolerance: stop when every wanted Ritz pair has residual
+            ``≤ max(atol, tol · max|θ|)`` (``tol`` floored at a few machine epsilons).
+        atol: absolute residual tolerance (default 0: relative only).
+        max_steps: step budget, the most Lanczos steps (operator products); default
+            ``min(n, max(100, 20k))``; any value up to ``n`` may be asked for.
+        max_iter: the former name of ``max_steps`` (give one of them).
         seed: seed of the random start vector (drawn in float64 on the CPU, so it is the same
             on every device).
         v0: an explicit start vector instead.
@@ -239,8 +324,8 @@ def lanczos(
             repeated eigenvalue after its first eigenvector was found).
 
     Returns:
-        A :class:`LanczosResult`; ``converged`` is ``False`` (not an error) when ``max_iter``
-        ran out first.
+        A :class:`LanczosResult`; ``converged`` is ``False`` (not an error) when the budget
+        ran out first (``budget_exhausted``), with per-pair flags in ``top``/``bottom``.
 
     Example:
         >>> H = torch.diag(torch.tensor([-2.0, 0.5, 1.0, 3.0], dtype=torch.float64))
@@ -281,13 +366,23 @@ def lanczos(
         raise InvalidParameterError(f"k={k} exceeds the operator size n={n_free}")
     if not (isinstance(tol, int | float) and 0 < tol < 1):
         raise InvalidParameterError(f"tol must be in (0, 1), got {tol!r}")
-    if max_iter is None:
-        max_iter = min(n_free, max(100, 20 * k))
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise InvalidParameterError(f"max_iter must be a positive integer, got {max_iter!r}")
-    max_iter = min(max_iter, n_free)
-    eps = torch.finfo(dtype).eps
+    if not (isinstance(atol, int | float) and math.isfinite(atol) and atol >= 0):
+        raise InvalidParameterError(f"atol must be a finite number >= 0, got {atol!r}")
+    budget_name = "max_steps"
+    if max_iter is not None:
+        if max_steps is not None and max_steps != max_iter:
+            raise InvalidParameterError("give max_steps or its former name max_iter, not both")
+        max_steps, budget_name = max_iter, "max_iter"
+    if max_steps is None:
+        max_steps = min(n_free, max(100, 20 * k))
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise InvalidParameterError(f"{budget_name} must be a positive integer, got {max_steps!r}")
+    max_iter = min(max_steps, n_free)
+    # the tolerance floor follows the dtype the products are computed in (a float32 model's
+    # products carry float32 rounding even though the recurrence runs in float64)
+    eps = max(torch.finfo(dtype).eps, torch.finfo(getattr(A, "compute_dtype", dtype)).eps)
     tol_eff = max(float(tol), 50 * eps)
+    atol = float(atol)
     # A deflated run draws a start of its own: the previous run's start may have had its whole
     # component in a repeated eigenspace along the very vector now deflated.
     offset = 0 if project is None else 1_000_003 * (1 + Q.shape[1])
@@ -311,11 +406,13 @@ def lanczos(
         scale = float(theta.abs().max()) if theta.numel() else 0.0
         top, bottom = _wanted(theta, k, which)
         idx = torch.cat([i for i in (top, bottom) if i is not None])
-        done = bool((est[idx] <= tol_eff * max(scale, 1e-300)).all()) or scale == 0.0
+        limit = max(atol, tol_eff * max(scale, 1e-300))
+        done = bool((est[idx] <= limit).all()) or scale == 0.0
         if done or proc.finished:
             break
     theta, S, est = proc.ritz()
     scale = float(theta.abs().max())
+    limit = max(atol, tol_eff * max(scale, 1e-300)) + 100 * eps * max(scale, 1e-300)
     Vt = proc.basis[: proc.j]
     top, bottom = _wanted(theta, k, which)
     n_true = 0
@@ -325,19 +422,24 @@ def lanczos(
         if index is None:
             return None
         vals = theta[index]
-        Y = Vt.T @ S[:, index].to(dtype=dtype, device=device)
-        Y = Y / torch.linalg.vector_norm(Y, dim=0, keepdim=True)
-        res = []
-        for c in range(Y.shape[1]):
-            r = matvec(Y[:, c]) - vals[c].to(dtype=dtype, device=device) * Y[:, c]
-            n_true += 1
-            res.append(float(torch.linalg.vector_norm(r)))
-        res_t = torch.tensor(res, dtype=torch.float64)
-        ok = res_t <= (tol_eff + 100 * eps) * max(scale, 1e-300)
-        return Eigenpairs(vals.clone(), Y, res_t, ok)
+        kept = proc.ritz_residuals(S[:, index], vals)
+        if kept is not None:  # true residuals from the products already taken
+            Y, res_t = kept
+        else:
+            Y = Vt.T @ S[:, index].to(dtype=dtype, device=device)
+            Y = Y / torch.linalg.vector_norm(Y, dim=0, keepdim=True)
+            res = []
+            for c in range(Y.shape[1]):
+                r = matvec(Y[:, c]) - vals[c].to(dtype=dtype, device=device) * Y[:, c]
+                n_true += 1
+                res.append(float(torch.linalg.vector_norm(r)))
+            res_t = torch.tensor(res, dtype=torch.float64)
+        ok = res_t <= limit
+        return Eigenpairs(vals.clone(), Y, res_t, ok, _bounds(theta, index, res_t))
 
     top_p, bottom_p = pairs(top), pairs(bottom)
     flags = [p.converged.all() for p in (top_p, bottom_p) if p is not None]
+    converged = bool(all(flags))
     return LanczosResult(
         top=top_p,
         bottom=bottom_p,
@@ -346,5 +448,26 @@ def lanczos(
         iterations=proc.j,
         tol=tol_eff,
         scale=scale,
-        converged=bool(all(flags)),
+        converged=converged,
+        atol=atol,
+        max_steps=max_iter,
+        budget_exhausted=not converged and proc.j >= max_iter and not proc.exhausted,
     )
+
+
+def _bounds(theta: Tensor, index: Tensor, residuals: Tensor) -> Tensor:
+    """Half-widths ``min(‖r‖, ‖r‖² / gap)`` around the Ritz values ``theta[index]``.
+
+    ``gap`` is the distance to the nearest other Ritz value less the residual (Kato–Temple
+    needs the gap to the rest of the spectrum; the Ritz values stand in for it). With one Ritz
+    value, or no positive gap, the bound is the residual itself.
+    """
+    out = residuals.clone()
+    if theta.numel() < 2:
+        return out
+    for c, i in enumerate(index.tolist()):
+        others = torch.cat([theta[:i], theta[i + 1 :]])
+        gap = float((others - theta[i]).abs().min()) - float(residuals[c])
+        if gap > 0:
+            out[c] = min(float(residuals[c]), float(residuals[c]) ** 2 / gap)
+    return out

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from descentlab.errors import DescentlabError, InvalidParameterError, UnknownNameError
+from descentlab.validate import check_at_most, check_int
 
 
 @dataclass
@@ -73,17 +74,11 @@ MAX_PARAMS = 10_000_000
 
 
 def _check_n(n: int, minimum: int = 2) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
-        raise InvalidParameterError(f"n must be an integer >= {minimum}, got {n!r}")
-    if n > MAX_SAMPLES:
-        raise InvalidParameterError(f"n must be at most {MAX_SAMPLES:,}, got {n:,}")
-    return n
+    return check_at_most("n", check_int("n", n, lo=minimum), MAX_SAMPLES)
 
 
 def _check_classes(value: Any, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 1000:
-        raise InvalidParameterError(f"{what} must be an integer in [2, 1000], got {value!r}")
-    return value
+    return check_int(what, value, lo=2, hi=1000)
 
 
 def _check_params(n_params: int, what: str) -> None:

@@ -8,15 +8,19 @@
   ``1/m²`` instead of ``1/m`` when the spectrum decays (typical of network Hessians). The
   interval comes from the Hutchinson part, the only random term given ``Q``.
 
-Intervals are normal-approximation intervals ``value ± z·stderr`` (use ``m ≥ 30`` samples in the
-random part for them to mean what they say).
+Intervals are Student-t intervals ``value ± t_{(1+c)/2, m-1}·stderr`` over the ``m`` samples of
+the random part: with few samples the standard error is itself uncertain, and a normal quantile
+``z`` would under-cover (about 91% instead of 95% with ``m = 10``). The t quantile is computed
+exactly from the closed-form t distribution function for integer degrees of freedom
+(Abramowitz & Stegun 26.7.3-4) by bisection. The interval is exact for normal samples; Hutchinson
+samples are sums of many weakly dependent terms and close to normal once ``m`` is not tiny
+(tested: coverage over many seeds).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import torch
@@ -60,6 +64,52 @@ def _check(m: int, confidence: float, minimum: int) -> None:
         raise InvalidParameterError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
+def t_cdf_central(t: float, df: int) -> float:
+    """``P(|T| ≤ t)`` for Student's t with integer ``df ≥ 1`` degrees of freedom (closed form,
+    Abramowitz & Stegun 26.7.3 (odd ``df``) and 26.7.4 (even ``df``))."""
+    if t <= 0:
+        return 0.0
+    theta = math.atan(t / math.sqrt(df))
+    c2, s = math.cos(theta) ** 2, math.sin(theta)
+    if df % 2 == 0:
+        term, total = 1.0, 1.0
+        for j in range(1, df // 2):
+            term *= c2 * (2 * j - 1) / (2 * j)
+            total += term
+        return min(1.0, s * total)
+    if df == 1:
+        return 2 * theta / math.pi
+    term, total = math.cos(theta), math.cos(theta)
+    for j in range(1, (df - 1) // 2):
+        term *= c2 * (2 * j) / (2 * j + 1)
+        total += term
+    return min(1.0, 2 / math.pi * (theta + s * total))
+
+
+def t_quantile(confidence: float, df: int) -> float:
+    """The ``t`` with ``P(|T| ≤ t) = confidence`` (``T`` Student with ``df`` degrees of
+    freedom), by bisection on :func:`t_cdf_central` to relative precision ``1e-12``.
+
+    Example:
+        >>> round(t_quantile(0.95, 9), 4), round(t_quantile(0.95, 1), 4)
+        (2.2622, 12.7062)
+    """
+    if not 0 < confidence < 1:
+        raise InvalidParameterError(f"confidence must be in (0, 1), got {confidence!r}")
+    if not isinstance(df, int) or df < 1:
+        raise InvalidParameterError(f"df must be a positive integer, got {df!r}")
+    lo, hi = 0.0, 1.0
+    while t_cdf_central(hi, df) < confidence:
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1e-12 * hi:
+        mid = 0.5 * (lo + hi)
+        if t_cdf_central(mid, df) < confidence:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def _interval(
     samples: Tensor, offset: float, confidence: float
 ) -> tuple[float, float, tuple[float, float]]:
@@ -67,8 +117,8 @@ def _interval(
     m = samples.numel()
     sd = float(samples.std(unbiased=True)) if m > 1 else float("inf")
     se = sd / math.sqrt(m)
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    return mean, se, (mean - z * se, mean + z * se)
+    t = t_quantile(confidence, m - 1) if m > 1 else float("inf")
+    return mean, se, (mean - t * se, mean + t * se)
 
 
 def hutchinson(

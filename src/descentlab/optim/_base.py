@@ -29,7 +29,9 @@ from typing import Any
 
 import torch
 
+from descentlab import validate
 from descentlab.errors import DimensionError, InvalidParameterError
+from descentlab.linalg import hessian_from_grad
 
 MAX_FULL_HESSIAN = 4096
 """Largest number of parameters (one param group) for which a full Hessian is formed."""
@@ -48,40 +50,19 @@ def check_number(
     lo_open: bool = False,
     hi_open: bool = False,
 ) -> float:
-    """A finite float in the given range, or an ``InvalidParameterError`` that says why."""
-    if isinstance(value, Tensor) and value.numel() == 1:
-        value = float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidParameterError(f"{owner}: {key} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InvalidParameterError(f"{owner}: {key} must be finite, got {value!r}")
-    below = v <= lo if lo_open else v < lo
-    above = v >= hi if hi_open else v > hi
-    if below or above:
-        if math.isinf(hi):
-            need = f"{'>' if lo_open else '>='} {lo:g}"
-        elif math.isinf(lo):
-            need = f"{'<' if hi_open else '<='} {hi:g}"
-        else:
-            need = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise InvalidParameterError(f"{owner}: {key} must be {need}, got {value!r}")
-    return v
+    """:func:`descentlab.validate.check_number` with the optimizer's name first."""
+    return validate.check_number(
+        key, value, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, owner=owner
+    )
 
 
 def check_int(owner: str, key: str, value: Any, *, lo: int = 0) -> int:
     """An integer ``>= lo`` (floats with an integral value are accepted)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise InvalidParameterError(f"{owner}: {key} must be an integer >= {lo}, got {value!r}")
-    return value
+    return validate.check_int(key, value, lo=lo, integral_float=True, owner=owner)
 
 
 def check_bool(owner: str, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidParameterError(f"{owner}: {key} must be true or false, got {value!r}")
-    return value
+    return validate.check_bool(key, value, owner=owner)
 
 
 def check_lr(owner: str, value: Any) -> float:
@@ -176,20 +157,7 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
     # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
     if prob.rows_mode:
         (p,), (gp,) = prob.params, grads
-        if gp.grad_fn is None:
-            return H
-        if n >= BATCHED_HVP_MIN_DIM:
-            Hb = _batched_row_hessian(p, gp, n)
-            if Hb is not None:
-                return 0.5 * (Hb + Hb.mT)
-        for j in range(n):
-            e = torch.zeros_like(p)
-            e[:, j] = 1.0
-            (col,) = torch.autograd.grad(
-                gp, p, grad_outputs=e, retain_graph=True, allow_unused=True
-            )
-            if col is not None:
-                H[:, :, j] = col.detach()
+        H = hessian_from_grad(gp, p)
     else:
         if n > MAX_FULL_HESSIAN:
             raise InvalidParameterError(
@@ -209,29 +177,6 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
                 ]
             )
     return 0.5 * (H + H.mT)
-
-
-BATCHED_HVP_MIN_DIM = 8
-"""From this many dimensions per row, the ``d`` Hessian-vector products of a rows-mode Hessian
-go in one batched backward call (``is_grads_batched``) instead of ``d`` sequential ones."""
-
-
-def _batched_row_hessian(p: Tensor, gp: Tensor, n: int) -> Tensor | None:
-    """``(R, n, n)`` row Hessians from one batched double-backward over ``e_1..e_n`` (every row
-    at once), or ``None`` when an operation of the graph has no batching rule."""
-    E = torch.zeros(n, *p.shape, dtype=p.dtype, device=p.device)
-    idx = torch.arange(n, device=p.device)
-    E[idx, :, idx] = 1.0
-    try:
-        (cols,) = torch.autograd.grad(
-            gp, p, grad_outputs=E, retain_graph=True, is_grads_batched=True, allow_unused=True
-        )
-    except RuntimeError:
-        return None
-    if cols is None:
-        return p.new_zeros(p.shape[0], n, n)
-    # cols[j, r] is row j of H_r; stored as column j, like the sequential loop
-    return cols.detach().permute(1, 2, 0).contiguous()
 
 
 def release(params: list[Tensor]) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from descentlab.errors import InvalidParameterError
+from descentlab.linalg import eigh, pinv_solve, safe_divide
 from descentlab.optim._base import (
     Problem,
     call_closure,
@@ -62,42 +63,10 @@ def _eig(H: Tensor, g: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return lam, V, gt, ok
 
 
-def eigh(H: Tensor) -> tuple[Tensor, Tensor]:
-    """Eigenvalues (ascending) and eigenvectors of symmetric ``(R, n, n)`` matrices.
-
-    ``n = 1`` and ``n = 2`` (the lab's landscapes) use closed forms, ~30x faster than LAPACK on
-    many tiny matrices and as accurate (absolute error ~ eps * |H|): for ``[[a, b], [b, c]]``
-    the eigenvalues are ``m -+ r`` with ``m = (a + c) / 2``, ``r = hypot((a - c) / 2, b)``, and
-    the top eigenvector is ``(cos t, sin t)`` with ``t = atan2(2b, a - c) / 2``. Larger ``n``
-    goes to ``torch.linalg.eigh``.
-    """
-    n = H.shape[-1]
-    if n == 1:
-        return H[..., 0], torch.ones_like(H)
-    if n == 2:
-        a, b, c = H[..., 0, 0], 0.5 * (H[..., 0, 1] + H[..., 1, 0]), H[..., 1, 1]
-        m = 0.5 * (a + c)
-        h = 0.5 * (a - c)
-        r = torch.hypot(h, b)
-        lam = torch.stack([m - r, m + r], dim=-1)
-        t = 0.5 * torch.atan2(b, h)
-        cos, sin = torch.cos(t), torch.sin(t)
-        # columns: v_min = (-sin, cos), v_max = (cos, sin)
-        V = torch.stack([torch.stack([-sin, cos], -1), torch.stack([cos, sin], -1)], dim=-1)
-        return lam, V
-    return torch.linalg.eigh(H)
-
-
 def _back(V: Tensor, c: Tensor, ok: Tensor) -> Tensor:
     """``V c`` per row; NaN on rows that were not finite."""
     s = (V @ c.unsqueeze(-1)).squeeze(-1)
     return torch.where(ok[:, None], s, torch.full_like(s, math.nan))
-
-
-def _safe_divide(num: Tensor, den: Tensor, cut: Tensor) -> Tensor:
-    """``num / den`` with entries where ``|den| <= cut`` set to zero (pseudo-inverse)."""
-    small = den.abs() <= cut
-    return torch.where(small, torch.zeros_like(num), num / torch.where(small, 1.0, den))
 
 
 def newton_direction(H: Tensor, g: Tensor, rcond: float = 1e-10) -> Tensor:
@@ -108,9 +77,7 @@ def newton_direction(H: Tensor, g: Tensor, rcond: float = 1e-10) -> Tensor:
     """
     if H.shape[-1] == 2:
         return _newton_direction_2x2(H, g, rcond)
-    lam, V, gt, ok = _eig(H, g)
-    scale = lam.abs().amax(dim=-1, keepdim=True)
-    return _back(V, _safe_divide(gt, lam, rcond * scale), ok)
+    return pinv_solve(H, g, rcond)
 
 
 def _newton_direction_2x2(H: Tensor, g: Tensor, rcond: float) -> Tensor:
@@ -131,8 +98,8 @@ def _newton_direction_2x2(H: Tensor, g: Tensor, rcond: float) -> Tensor:
     t = 0.5 * torch.atan2(b, h)
     cos, sin = torch.cos(t), torch.sin(t)
     cut = rcond * torch.maximum(lo.abs(), hi.abs())
-    c_lo = _safe_divide(cos * gy - sin * gx, lo, cut)
-    c_hi = _safe_divide(cos * gx + sin * gy, hi, cut)
+    c_lo = safe_divide(cos * gy - sin * gx, lo, cut)
+    c_hi = safe_divide(cos * gx + sin * gy, hi, cut)
     s = torch.stack([cos * c_hi - sin * c_lo, sin * c_hi + cos * c_lo], -1)
     return torch.where(ok[:, None], s, torch.full_like(s, math.nan))
 
@@ -143,7 +110,7 @@ def damped_direction(H: Tensor, g: Tensor, damping: Tensor | float, rcond: float
     mu = torch.as_tensor(damping, dtype=H.dtype, device=H.device).reshape(-1, 1)
     den = lam + mu
     scale = torch.maximum(lam.abs().amax(dim=-1, keepdim=True), mu.abs())
-    return _back(V, _safe_divide(gt, den, rcond * scale), ok)
+    return _back(V, safe_divide(gt, den, rcond * scale), ok)
 
 
 def saddle_free_direction(H: Tensor, g: Tensor, damping: float, rcond: float = 1e-10) -> Tensor:
@@ -151,7 +118,7 @@ def saddle_free_direction(H: Tensor, g: Tensor, damping: float, rcond: float = 1
     lam, V, gt, ok = _eig(H, g)
     den = lam.abs() + damping
     scale = torch.clamp(lam.abs().amax(dim=-1, keepdim=True), min=damping)
-    return _back(V, _safe_divide(gt, den, rcond * scale), ok)
+    return _back(V, safe_divide(gt, den, rcond * scale), ok)
 
 
 def cubic_step(H: Tensor, g: Tensor, M: float) -> Tensor:

@@ -10,6 +10,7 @@ import torch
 
 from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.optim.registry import OptimizerSpec, resolve_optimizer
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 
@@ -87,12 +88,9 @@ def is_elementwise(
         >>> is_elementwise(torch.optim.Adam, lr=0.1), is_elementwise("lbfgs")
         (True, False)
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise InvalidParameterError(f"steps must be an integer >= 1, got {steps!r}")
-    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 2:
-        raise InvalidParameterError(f"rows must be an integer >= 2, got {rows!r}")
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-        raise InvalidParameterError(f"dim must be an integer >= 1, got {dim!r}")
+    steps = check_int("steps", steps, lo=1)
+    rows = check_int("rows", rows, lo=2)
+    dim = check_int("dim", dim, lo=1)
     spec = resolve_optimizer(optimizer, **hyper)
     P0 = _probe_starts(rows, dim, torch.float64)
     try:

@@ -46,6 +46,7 @@ from descentlab.errors import (
     UnknownNameError,
     normalize_name,
 )
+from descentlab.validate import check_bool, check_number
 
 
 @dataclass(frozen=True)
@@ -314,15 +315,7 @@ def _accepted_text(defaults: dict[str, Any]) -> str:
 
 
 def _number(owner: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = float(value)
-        else:
-            raise InvalidParameterError(f"{owner}: {key} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InvalidParameterError(f"{owner}: {key} must be finite, got {value!r}")
-    return v
+    return check_number(key, value, owner=owner)
 
 
 # Range rules for hyper-parameters shared by many optimizers: key -> (lo, lo_open, hi, hi_open).
@@ -340,12 +333,6 @@ _RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "tolerance_grad": (0.0, False, math.inf, True),
     "tolerance_change": (0.0, False, math.inf, True),
 }
-
-
-def _range_text(lo: float, lo_open: bool, hi: float, hi_open: bool) -> str:
-    if math.isinf(hi):
-        return f"{'>' if lo_open else '>='} {lo:g}"
-    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
 
 
 def _check_value(owner: str, key: str, value: Any, default: Any) -> Any:
@@ -377,9 +364,7 @@ def _check_value(owner: str, key: str, value: Any, default: Any) -> Any:
                 raise InvalidParameterError(f"{owner}: betas[{i}] must be in [0, 1), got {x:g}")
         return b
     if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise InvalidParameterError(f"{owner}: {key} must be true or false, got {value!r}")
-        return value
+        return check_bool(key, value, owner=owner)
     if (isinstance(default, (int, float)) and not isinstance(default, bool)) or key in _RANGES:
         if isinstance(default, int) and not isinstance(default, bool) and key not in _RANGES:
             # integer counts (max_iter, history_size, ...)
@@ -390,15 +375,12 @@ def _check_value(owner: str, key: str, value: Any, default: Any) -> Any:
                     f"{owner}: {key} must be a positive integer, got {value!r}"
                 )
             return value
-        v = _number(owner, key, value)
         if key in _RANGES:
             lo, lo_open, hi, hi_open = _RANGES[key]
-            ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-            if not ok:
-                raise InvalidParameterError(
-                    f"{owner}: {key} must be {_range_text(lo, lo_open, hi, hi_open)}, got {value!r}"
-                )
-        return v
+            return check_number(
+                key, value, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, owner=owner
+            )
+        return _number(owner, key, value)
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "save_figure": "descentlab.viz._common",
+    "new_figure": "descentlab.viz._common",
     "plot_contour": "descentlab.viz.landscape",
     "plot_surface": "descentlab.viz.landscape",
     "draw_critical_points": "descentlab.viz.landscape",
@@ -14,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "plot_basins": "descentlab.viz.basins",
     "plot_lr_sweep": "descentlab.viz.sweep",
     "plot_lr_finder": "descentlab.viz.lr_finder",
+    "plot_curvature_split": "descentlab.viz.curvature",
     "animate_race": "descentlab.viz.animate",
     "ffmpeg_available": "descentlab.viz.animate",
     "gradient_descent_figure": "descentlab.viz.seed",

@@ -13,9 +13,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
+from descentlab.analysis.outcomes import OUTCOME_SHORT_LABELS
 from descentlab.errors import DimensionError, InvalidParameterError
 from descentlab.io import atomic_path
 from descentlab.landscapes.base import CriticalPoint, Landscape
+from descentlab.validate import check_choice
 from descentlab.viz import style
 
 FORMATS = ("png", "svg")
@@ -36,8 +38,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], fmt: str | None = Non
     """
     target = Path(path)
     fmt = (fmt or target.suffix.lstrip(".") or "png").lower()
-    if fmt not in FORMATS:
-        raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_choice("format", fmt, FORMATS)
     if target.suffix.lower() != f".{fmt}":
         target = target.with_name(target.name + f".{fmt}")
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
@@ -157,14 +158,7 @@ def critical_points_in_domain(landscape: Landscape, box: Any = None) -> list[Cri
 
 def short_kind_label(c: CriticalPoint) -> str:
     """``"global min"``, ``"local min"``, ``"saddle"``, ``"max"``, ``"degenerate"``."""
-    key = style.critical_kind_key(c.kind, c.is_global)
-    return {
-        "global_minimum": "global min",
-        "local_minimum": "local min",
-        "saddle": "saddle",
-        "maximum": "max",
-        "degenerate": "degenerate",
-    }[key]
+    return OUTCOME_SHORT_LABELS[style.critical_kind_key(c.kind, c.is_global)]
 
 
 def _overlap(a: Bbox, b: Bbox) -> float:

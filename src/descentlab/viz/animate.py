@@ -19,6 +19,7 @@ from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.io import atomic_path
 from descentlab.landscapes.base import Landscape
 from descentlab.progress import Progress
+from descentlab.validate import check_int
 from descentlab.viz import style
 from descentlab.viz._common import as_runs, ensure_folder, pick_rows
 from descentlab.viz.landscape import plot_contour
@@ -103,10 +104,8 @@ def animate_race(
     if fmt == "mp4" and not ffmpeg_available():
         raise InvalidParameterError("MP4 needs ffmpeg on PATH; write a .gif instead")
     for name, v, lo in (("fps", fps, 1), ("max_frames", max_frames, 2), ("dpi", dpi, 20)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise InvalidParameterError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if isinstance(hold_frames, bool) or not isinstance(hold_frames, int) or hold_frames < 0:
-        raise InvalidParameterError(f"hold_frames must be an integer >= 0, got {hold_frames!r}")
+        check_int(name, v, lo=lo)
+    check_int("hold_frames", hold_frames, lo=0)
     runs = as_runs(runs)
     if not runs:
         raise InvalidParameterError("animate_race needs at least one run")

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.analysis.outcomes import OUTCOME_LABELS
 from descentlab.landscapes.base import Landscape
 from descentlab.landscapes.registry import get_landscape
 from descentlab.progress import Progress
@@ -142,7 +143,7 @@ def verdict(outcome: Any) -> str:
         "local_minimum": "settled in a local minimum",
         "diverged": "diverged",
         "max_steps": "still moving",
-    }.get(k, k.replace("_", " "))
+    }.get(k) or OUTCOME_LABELS[k]
 
 
 def demo_race(progress: bool | None = None) -> tuple[Landscape, Any, dict[str, Any]]:
@@ -221,16 +222,14 @@ def run_demo(
         >>> res = run_demo("descentlab-out", animation=False)  # doctest: +SKIP
         >>> print(res.table())  # doctest: +SKIP
     """
+    from descentlab.validate import check_choice
     from descentlab.viz._common import FORMATS, ensure_folder, save_figure
     from descentlab.viz.animate import animate_race, ffmpeg_available
     from descentlab.viz.curves import plot_curves
     from descentlab.viz.landscape import plot_contour, plot_surface
     from descentlab.viz.seed import critical_points_figure, gradient_descent_figure
 
-    if fmt not in FORMATS:
-        from descentlab.errors import InvalidParameterError
-
-        raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_choice("format", fmt, FORMATS)
     t0 = time.perf_counter()
     out = ensure_folder(out_dir)
     videos = ["gif"] + (["mp4"] if ffmpeg_available() else [])

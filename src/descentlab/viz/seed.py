@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from descentlab.errors import DimensionError, InvalidParameterError, check_positive
+from descentlab.errors import DimensionError, InvalidParameterError
 from descentlab.landscapes.base import Landscape
 from descentlab.landscapes.registry import get_landscape
+from descentlab.validate import check_positive
 from descentlab.viz import style
 from descentlab.viz._common import critical_points_in_domain, new_figure, place_labels
 from descentlab.viz.landscape import critical_point_label, plot_surface

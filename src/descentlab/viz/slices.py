@@ -181,32 +181,101 @@ def plot_pca_path(
 def plot_spectrum_density(
     density: Any,
     *,
+    check: Any = None,
+    neg_tol: float | None = None,
     sigma: float | None = None,
     n_grid: int = 800,
     log: bool = True,
     title: str = "Hessian eigenvalue density (SLQ)",
     path: str | os.PathLike[str] | None = None,
 ) -> Figure:
-    """The smoothed SLQ density; the negative part shaded, with its mass and ``|λmin|/λmax``."""
+    """The SLQ density as the numbers say it: negative mass from the Ritz weights, no smoothing
+    below the smallest Ritz value, ``λmin`` and the verdict in the title.
+
+    Ritz nodes below ``-neg_tol`` are *negative*: their weights sum to the stated negative mass,
+    and they are drawn (shaded) by Gaussians truncated to ``[θmin, -neg_tol]``; the other nodes
+    by Gaussians truncated to ``[max(θmin, -neg_tol), θmax]`` (see
+    :meth:`~descentlab.nn.density.SpectralDensity.smoothed`), so the shaded area equals the
+    negative mass and no curve extends below the smallest Ritz value. Ticks at the bottom mark
+    the nodes.
+
+    Args:
+        density: a :class:`~descentlab.nn.density.SpectralDensity`.
+        check: a :class:`~descentlab.nn.check.PointCheck` of the same point: its verdict and
+            ``λmin ± δ`` are stated, and ``neg_tol`` defaults to its ``τ + δ`` (the check's
+            threshold for a negative eigenvalue). Without it, ``neg_tol`` defaults to
+            ``10⁻³ · max|θ|`` and the title says no verdict was computed.
+        neg_tol: the threshold below which a node counts as negative.
+        sigma: kernel width (default 1% of the Ritz range).
+    """
+    nodes, weights = density.flat()
     lo, hi = density.lambda_min, density.lambda_max
-    span = max(hi - lo, 1e-12)
-    sig = sigma if sigma is not None else 0.01 * span
-    grid = torch.linspace(lo - 5 * sig, hi + 5 * sig, n_grid, dtype=torch.float64)
-    phi = density.density(grid, sig).numpy()
+    if neg_tol is None:
+        if check is not None:
+            neg_tol = float(check.thresholds["curvature_scale"]) + float(check.residual_min)
+        else:
+            neg_tol = 1e-3 * float(nodes.abs().max())
+    if not (math.isfinite(neg_tol) and neg_tol >= 0):
+        raise InvalidParameterError(f"neg_tol must be a finite number >= 0, got {neg_tol!r}")
+    negative = nodes < -neg_tol
+    neg_mass = float(weights[negative].sum())
+    span = hi - lo
+    sig = sigma if sigma is not None else 0.01 * max(span, 1e-12)
+    grid = torch.linspace(lo, hi, n_grid, dtype=torch.float64)
+    cut = max(lo, -neg_tol)
+    if negative.any():  # both sides of the cut, so the drawn step is vertical
+        edges = torch.tensor([cut, -neg_tol], dtype=torch.float64)
+        below = torch.nextafter(edges, torch.full_like(edges, -math.inf))
+        above = torch.nextafter(edges, torch.full_like(edges, math.inf))
+        extra = torch.cat([edges, below, above])
+        grid = torch.unique(torch.cat([grid, extra[(extra >= lo) & (extra <= hi)]]))
     g = grid.numpy()
     with style.context():
         fig, ax = plt.subplots(figsize=style.FIGSIZE_WIDE)
-        ax.plot(g, phi, color="black", lw=1.4)
-        ax.fill_between(g, phi, where=g < 0, color=_NEG, alpha=0.45, label="negative curvature")
-        ax.fill_between(g, phi, where=g >= 0, color=_POS, alpha=0.3, label="positive curvature")
-        if log:
-            ax.set_yscale("log")
-            ax.set_ylim(max(phi.max() * 1e-7, 1e-12), phi.max() * 2)
+        if span > 0:
+            phi = np.zeros_like(g)
+            parts = []
+            for mask, support, color, label in (
+                (negative, (lo, min(-neg_tol, hi)), _NEG, "negative curvature"),
+                (~negative, (cut, hi), _POS, "positive or flat"),
+            ):
+                if not mask.any():
+                    continue
+                if support[1] - support[0] <= 1e-12 * max(abs(lo), abs(hi)):
+                    ax.vlines(nodes[mask].numpy(), 0, 1, color=color, lw=3, label=label)
+                    continue
+                part = density.smoothed(grid, sig, select=mask, support=support).numpy()
+                parts.append((part, color, label))
+                phi = phi + part
+            ax.plot(g, phi, color="black", lw=1.4)
+            for part, color, label in parts:
+                ax.fill_between(g, part, color=color, alpha=0.45, label=label)
+            if log and phi.max() > 0:
+                ax.set_yscale("log")
+                ax.set_ylim(max(phi.max() * 1e-7, 1e-12), phi.max() * 2)
+        else:  # every node at one value: the density is a point mass
+            ax.vlines([lo], 0, 1, color=_NEG if neg_mass > 0 else _POS, lw=3)
+        ax.plot(
+            nodes.numpy(),
+            np.zeros(nodes.numel()),
+            "|",
+            color="black",
+            ms=8,
+            transform=ax.get_xaxis_transform(),
+            label="Ritz values",
+        )
+        if check is not None:
+            lmin_txt = f"λmin = {check.lambda_min:.3g} ± {check.residual_min:.1g}"
+            verdict_txt = f"verdict: {check.verdict}"
+        else:
+            lmin_txt = f"λmin ≤ {lo:.3g} (smallest Ritz value)"
+            verdict_txt = "verdict: not checked"
         ratio = density.ratio
+        ratio_txt = f", |λmin|/λmax = {ratio:.3g}" if math.isfinite(ratio) else ""
         ax.set_title(
-            f"{title}: negative mass {density.negative_mass():.3f}, |λmin|/λmax = {ratio:.3g}"
-            if math.isfinite(ratio)
-            else title
+            f"{title}\nnegative mass {neg_mass:.3f} (Ritz weights below {-neg_tol:.2g}); "
+            f"{lmin_txt}{ratio_txt}; {verdict_txt}",
+            fontsize="medium",
         )
         ax.set_xlabel("eigenvalue")
         ax.set_ylabel("density")

@@ -28,7 +28,7 @@ matplotlib.use("Agg")  # figures are files; never open a window
 
 import matplotlib.pyplot as plt
 
-from descentlab.errors import UnknownNameError
+from descentlab.analysis import outcomes
 
 
 @dataclass(frozen=True)
@@ -41,36 +41,23 @@ class KindStyle:
     size: float
 
 
-# Critical points, keyed by "global_minimum", "local_minimum", "saddle", "maximum", "degenerate".
+# Critical points, keyed by "global_minimum", "local_minimum", "saddle", "maximum", "degenerate":
+# the outcome vocabulary's labels and colours, with a marker and size of their own.
+_MARKERS = {
+    "global_minimum": ("*", 260.0),
+    "local_minimum": ("o", 120.0),
+    "saddle": ("X", 150.0),
+    "maximum": ("^", 130.0),
+    "degenerate": ("D", 100.0),
+}
 KIND_STYLES: dict[str, KindStyle] = {
-    "global_minimum": KindStyle("global minimum", "#1b9e3a", "*", 260.0),
-    "local_minimum": KindStyle("local minimum", "#2b6cc4", "o", 120.0),
-    "saddle": KindStyle("saddle", "#e02b20", "X", 150.0),
-    "maximum": KindStyle("maximum", "#8e3bb5", "^", 130.0),
-    "degenerate": KindStyle("degenerate", "#6b6b6b", "D", 100.0),
+    k: KindStyle(outcomes.OUTCOME_LABELS[k], outcomes.OUTCOME_COLORS[k], *_MARKERS[k])
+    for k in outcomes.CRITICAL_POINT_KINDS
 }
 
-# Run outcomes (``Outcome.kind``): the critical-point colours, plus three of their own.
-OUTCOME_COLORS: dict[str, str] = {
-    "global_minimum": KIND_STYLES["global_minimum"].color,
-    "local_minimum": KIND_STYLES["local_minimum"].color,
-    "saddle": KIND_STYLES["saddle"].color,
-    "maximum": KIND_STYLES["maximum"].color,
-    "degenerate": KIND_STYLES["degenerate"].color,
-    "plateau": "#b8b8b8",
-    "diverged": "#111111",
-    "max_steps": "#f2c12e",
-}
-OUTCOME_LABELS: dict[str, str] = {
-    "global_minimum": "global minimum",
-    "local_minimum": "local minimum",
-    "saddle": "saddle",
-    "maximum": "maximum",
-    "degenerate": "degenerate",
-    "plateau": "plateau",
-    "diverged": "diverged",
-    "max_steps": "still moving",
-}
+# Run outcomes (``Outcome.kind``): read from the one vocabulary, never spelled here.
+OUTCOME_COLORS: dict[str, str] = dict(outcomes.OUTCOME_COLORS)
+OUTCOME_LABELS: dict[str, str] = dict(outcomes.OUTCOME_LABELS)
 
 # Okabe–Ito, minus the yellow (invisible on light contours); fixed names first.
 OPTIMIZER_PALETTE: tuple[str, ...] = (
@@ -135,11 +122,7 @@ def context() -> contextlib.AbstractContextManager[None]:
 
 def critical_kind_key(kind: str, is_global: bool = False) -> str:
     """The style key of a critical point: ``minimum`` splits into global and local."""
-    if kind == "minimum":
-        return "global_minimum" if is_global else "local_minimum"
-    if kind in KIND_STYLES:
-        return kind
-    raise UnknownNameError("critical-point kind", kind, [*KIND_STYLES, "minimum"])
+    return outcomes.critical_point_kind(kind, is_global)
 
 
 def kind_style(kind: str, is_global: bool = False) -> KindStyle:
@@ -156,9 +139,7 @@ def kind_style(kind: str, is_global: bool = False) -> KindStyle:
 
 def outcome_color(kind: str) -> str:
     """The colour of a run outcome kind (``global_minimum``, ``saddle``, ``diverged``...)."""
-    if kind not in OUTCOME_COLORS:
-        raise UnknownNameError("outcome kind", kind, OUTCOME_COLORS)
-    return OUTCOME_COLORS[kind]
+    return outcomes.outcome_kind(kind).color
 
 
 def optimizer_base_name(label: str) -> str:

@@ -138,3 +138,115 @@ def plot_lr_sweep(
         fig.tight_layout()
     fig.sweep = tab  # type: ignore[attr-defined]
     return fig
+
+
+# ---------------------------------------------------------------- sweeps (descentlab.sweeps)
+def plot_outcome_bars(summary: dict[str, Any], *, title: str | None = None) -> Figure:
+    """Stacked bars of outcome shares per optimizer and learning rate, from
+    :func:`descentlab.sweeps.analysis.summarize` (its ``outcome_bars``)."""
+    rows = summary["outcome_bars"]
+    if not rows:
+        raise InvalidParameterError("the sweep summary has no runs")
+    many = len(rows) > 10
+    sep = " " if many else "\n"
+    labels = [
+        r["optimizer"] if r["lr"] is None else f"{r['optimizer']}{sep}lr={r['lr']:.3g}"
+        for r in rows
+    ]
+    with style.context():
+        fig = new_figure((max(6.0, 0.55 * len(rows) + 2.5), 4.6))
+        ax = fig.subplots()
+        pos = np.arange(len(rows))
+        bottom = np.zeros(len(rows))
+        for kind, color in style.OUTCOME_COLORS.items():
+            share = np.array([r["counts"].get(kind, 0) / max(r["n"], 1) for r in rows])
+            if not share.any():
+                continue
+            bars = ax.bar(
+                pos,
+                share,
+                bottom=bottom,
+                color=color,
+                edgecolor="white",
+                linewidth=0.6,
+                label=style.OUTCOME_LABELS[kind],
+                width=0.8,
+            )
+            for b in bars:
+                b.set_gid(f"share:{kind}")
+            bottom += share
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share of runs")
+        ax.set_xticks(
+            pos, labels, rotation=55 if many else 0, ha="right" if many else "center", fontsize=8
+        )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        ax.set_title(title or f"where the runs ended ({summary['runs']} runs)")
+        fig.tight_layout()
+    return fig
+
+
+def plot_success_heatmap(summary: dict[str, Any], *, title: str | None = None) -> Figure:
+    """Learning rate x optimizer heat map of success (share of runs ending at a global
+    minimum), from :func:`descentlab.sweeps.analysis.summarize` (its ``heatmap``)."""
+    hm = summary["heatmap"]
+    M = np.array(hm["success"], dtype=float).reshape(len(hm["lrs"]), len(hm["optimizers"]))
+    with style.context():
+        fig = new_figure((1.2 * len(hm["optimizers"]) + 2.8, 0.45 * max(len(hm["lrs"]), 1) + 2.0))
+        ax = fig.subplots()
+        if M.size:
+            im = ax.imshow(
+                np.ma.masked_invalid(M),
+                cmap="viridis",
+                vmin=0,
+                vmax=1,
+                aspect="auto",
+                origin="lower",
+            )
+            for i in range(M.shape[0]):
+                for j in range(M.shape[1]):
+                    if np.isfinite(M[i, j]):
+                        ax.text(
+                            j,
+                            i,
+                            f"{100 * M[i, j]:.0f}%",
+                            ha="center",
+                            va="center",
+                            color="white" if M[i, j] < 0.6 else "black",
+                            fontsize=8,
+                        )
+            fig.colorbar(im, ax=ax, label="success (global minimum)")
+        ax.set_xticks(np.arange(len(hm["optimizers"])), hm["optimizers"])
+        ax.set_yticks(np.arange(len(hm["lrs"])), [f"{v:.3g}" for v in hm["lrs"]])
+        ax.set_xlabel("optimizer")
+        ax.set_ylabel("learning rate")
+        ax.set_title(title or "success by learning rate and optimizer")
+        fig.tight_layout()
+    return fig
+
+
+def plot_ecdf(summary: dict[str, Any], *, title: str | None = None) -> Figure:
+    """COCO-style runtime ECDFs of the tuned configurations with bootstrap bands, from
+    :func:`descentlab.sweeps.analysis.summarize` (its ``ecdf``)."""
+    e = summary["ecdf"]
+    b = np.asarray(e["budgets"], dtype=float)
+    colors = style.optimizer_colors(list(e["curves"]))
+    with style.context():
+        fig = new_figure((7.0, 4.4))
+        ax = fig.subplots()
+        x = np.maximum(b, 0.8)  # budget 0 drawn at the left edge of the log axis
+        for label, cur in e["curves"].items():
+            c = colors[label]
+            ax.fill_between(x, cur["lo"], cur["hi"], color=c, alpha=0.2, lw=0, step="post")
+            (ln,) = ax.step(x, cur["fraction"], where="post", color=c, lw=1.8, label=label)
+            ln.set_gid(f"ecdf:{label}")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("steps")
+        ax.set_ylabel("fraction of (run, target) pairs")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper left")
+        targets = ", ".join(f"{t:g}" for t in summary["targets"])
+        ax.set_title(title or f"runtime ECDF, targets f - f* <= {targets} (tuned)")
+        fig.tight_layout()
+    return fig

@@ -1,8 +1,10 @@
 """Bounded compute for the server: at most N jobs at once, each stopped at its wall-time bound.
 
-A request's work (an engine run, a critical-point search) runs in a thread of its own. The
-event loop waits for it up to the wall-time bound; past that the request is answered 503 and
-the job is *stopped*: an exception is raised asynchronously in its thread
+A request's work (an engine run, a critical-point search) runs in a thread of its own. It first
+waits for a compute slot, up to ``queue_seconds``: a request that gets none is :class:`Busy`
+(told to retry) and never runs. Once it holds a slot, the event loop waits for it up to the
+wall-time bound, counted from the moment it started computing; past that it is
+:class:`OverTime` and the job is *stopped*: an exception is raised asynchronously in its thread
 (``PyThreadState_SetAsyncExc``), which takes effect at the job's next Python bytecode, i.e.
 within one optimizer step. So a request that would take hours (L-BFGS from 64 starts for 5000
 steps, say) cannot hold a compute slot after its answer was given up. A job holds its slot until
@@ -24,7 +26,7 @@ class JobStopped(BaseException):
 
 
 class Busy(Exception):
-    """No compute slot became free within the wall-time bound."""
+    """No compute slot became free within the queue time; the job never ran."""
 
 
 class OverTime(Exception):
@@ -44,9 +46,12 @@ class _Job(threading.Thread):
         deadline: float,
         deliver: Callable[[bool, Any], None],
         finished: Callable[[_Job], None] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(name="descentlab-job", daemon=True)
         self.finished = finished
+        self.started = started
+        self._cancelled = False
         self.fn = fn
         self.args = args
         self.slots = slots
@@ -73,7 +78,11 @@ class _Job(threading.Thread):
         ok, value = False, None
         try:
             with self._lock:
+                if self._cancelled:  # the request gave up waiting: never start
+                    return
                 self._computing = True
+            if self.started is not None:
+                self.started()
             try:
                 value, ok = self.fn(*self.args), True
             except JobStopped:
@@ -86,6 +95,14 @@ class _Job(threading.Thread):
         finally:
             self.slots.release()
         self.deliver(ok, value)
+
+    def cancel_if_waiting(self) -> bool:
+        """Make a job still waiting for a slot never run; False if it already started."""
+        with self._lock:
+            if self._computing:
+                return False
+            self._cancelled = True
+            return True
 
     def stop(self) -> bool:
         """Raise :class:`JobStopped` in the job's thread if it is still computing."""
@@ -101,14 +118,24 @@ class _Job(threading.Thread):
 class ComputePool:
     """Run blocking functions off the event loop, bounded in number and in wall time.
 
+    Args:
+        max_concurrent: jobs computing at once.
+        wall_seconds: a job still computing this long after it started is stopped
+            (:class:`OverTime`).
+        queue_seconds: a job that found no free slot within this long never runs
+            (:class:`Busy`); default ``wall_seconds``.
+
     Example:
         >>> pool = ComputePool(max_concurrent=2, wall_seconds=5.0)  # doctest: +SKIP
         >>> result = await pool.run(sum, [1, 2, 3])  # doctest: +SKIP
     """
 
-    def __init__(self, max_concurrent: int, wall_seconds: float) -> None:
+    def __init__(
+        self, max_concurrent: int, wall_seconds: float, queue_seconds: float | None = None
+    ) -> None:
         self.slots = threading.BoundedSemaphore(max_concurrent)
         self.wall_seconds = float(wall_seconds)
+        self.queue_seconds = float(wall_seconds if queue_seconds is None else queue_seconds)
         self._live: set[_Job] = set()
         self._live_lock = threading.Lock()
 
@@ -120,19 +147,30 @@ class ComputePool:
         with self._live_lock:
             jobs = list(self._live)
         for job in jobs:
+            job.cancel_if_waiting()
             job.stop()
         end = time.monotonic() + timeout
         for job in jobs:
             job.join(max(end - time.monotonic(), 0.0))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` in a job thread; :class:`Busy` or :class:`OverTime` past the bound."""
+        """``fn(*args)`` in a job thread.
+
+        Raises:
+            Busy: no slot within ``queue_seconds`` (the job never ran).
+            OverTime: still computing ``wall_seconds`` after it started (it is stopped).
+        """
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+        began: asyncio.Future[None] = loop.create_future()
 
         def settle(ok: bool, value: Any) -> None:
             if not fut.done():
                 fut.set_result((ok, value))
+
+        def mark_started() -> None:
+            if not began.done():
+                began.set_result(None)
 
         def deliver(ok: bool, value: Any) -> None:
             try:
@@ -140,14 +178,32 @@ class ComputePool:
             except RuntimeError:  # the loop is gone (client left, server stopping)
                 pass
 
+        def started() -> None:
+            try:
+                loop.call_soon_threadsafe(mark_started)
+            except RuntimeError:
+                pass
+
         def finished(job: _Job) -> None:
             with self._live_lock:
                 self._live.discard(job)
 
-        job = _Job(fn, args, self.slots, time.monotonic() + self.wall_seconds, deliver, finished)
+        # the thread's own slot wait ends a little after ours, so the loop decides "busy"
+        deadline = time.monotonic() + self.queue_seconds + 1.0
+        job = _Job(fn, args, self.slots, deadline, deliver, finished, started)
         with self._live_lock:
             self._live.add(job)
         job.start()
+        done, _ = await asyncio.wait(
+            {began, fut}, timeout=self.queue_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done and job.cancel_if_waiting():
+            raise Busy()
+        if fut.done() and not began.done():  # refused before it could start
+            ok, value = fut.result()
+            if ok:
+                return value
+            raise value
         try:
             ok, value = await asyncio.wait_for(asyncio.shield(fut), timeout=self.wall_seconds)
         except TimeoutError:

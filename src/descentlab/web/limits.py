@@ -21,14 +21,27 @@ class Limits:
         max_basin_n: basin-map starts per axis (``n x n`` starts).
         max_basin_work: ``optimizers x n^2 x steps`` for one basin map.
         max_coordinate: largest ``|coordinate|`` of a start or a domain bound.
-        wall_seconds: a request still computing after this long is stopped and answered 503.
+        max_drain_bytes: an over-size body up to this many bytes is read to its end (and thrown
+            away) before the 413, so the client sees the answer, not a reset; beyond it the 413
+            is sent and the connection closed.
+        body_seconds: the whole body must arrive within this long (408 and close beyond: a
+            client declaring more bytes than it sends cannot hold the connection).
+        wall_seconds: a request still computing this long after it started is stopped and
+            answered 503 ("over time").
+        queue_seconds: a request that found no free compute slot within this long is answered
+            503 "busy" with ``Retry-After`` (it never ran).
         critical_seconds: a formula's critical-point search stops after this long (the surface
             is then drawn without them, and says so).
         max_critical_points: at most this many critical points are sent (lowest values first).
-        max_concurrent: compute jobs running at once (others queue, within the wall time).
+        max_concurrent: compute jobs running at once (others queue, within ``queue_seconds``).
+        light_concurrent: jobs at once in the light lane (metadata and the catalogue: what the
+            page needs to load), separate from the compute slots.
+        light_seconds: wall-time and queue bound of a light-lane job.
     """
 
     max_body_bytes: int = 64 * 1024
+    max_drain_bytes: int = 8 * 1024 * 1024
+    body_seconds: float = 10.0
     max_formula_chars: int = 500
     max_grid: int = 300
     max_starts: int = 64
@@ -39,9 +52,12 @@ class Limits:
     max_basin_work: int = 40_000_000
     max_coordinate: float = 1e6
     wall_seconds: float = 20.0
+    queue_seconds: float = 10.0
     critical_seconds: float = 6.0
     max_critical_points: int = 300
     max_concurrent: int = 2
+    light_concurrent: int = 2
+    light_seconds: float = 10.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -184,3 +184,41 @@ class ErrorResponse(BaseModel):
     position: int | None = Field(
         None, description="0-based column in the formula, for formula errors"
     )
+
+
+# ---------------------------------------------------------------------------- /api/point
+class PointRequest(_Strict):
+    """Points to explain: value, gradient and Hessian at each, and the nearest critical point."""
+
+    landscape: LandscapeSpec
+    points: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        ..., description="[[x, y], ...]: the point under the cursor, or a run's current iterates"
+    )
+
+
+class NearestCriticalOut(CriticalPointOut):
+    distance: float = Field(..., description="Euclidean distance from the asked point")
+
+
+class PointOut(BaseModel):
+    point: list[float]
+    value: Number
+    gradient: list[Number] = Field(..., description="∇f at the point")
+    grad_norm: Number
+    hessian: list[list[Number]] = Field(..., description="∇²f at the point (symmetric 2x2)")
+    eigenvalues: list[Number] = Field(..., description="Hessian eigenvalues, ascending")
+    eigenvectors: list[list[Number]] = Field(
+        ..., description="eigenvectors[k]: unit vector for eigenvalues[k] (rows, not columns)"
+    )
+    shape: str = Field(
+        ...,
+        description="the local quadratic model's shape from the eigenvalues' signs: "
+        "minimum (bowl) | maximum (dome) | saddle | degenerate (a zero eigenvalue)",
+    )
+    nearest: NearestCriticalOut | None = Field(
+        None, description="the nearest critical point drawn on the page (None when none known)"
+    )
+
+
+class PointResponse(BaseModel):
+    points: list[PointOut]

@@ -14,31 +14,34 @@ import json
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from descentlab.errors import DescentlabError, DimensionError, InvalidParameterError
+from descentlab.analysis.outcomes import OUTCOME_SHORT_LABELS, critical_point_kind, outcome_kind
+from descentlab.errors import (
+    DescentlabError,
+    DimensionError,
+    FormulaError,
+    InvalidParameterError,
+    UnknownNameError,
+    normalize_name,
+)
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
+from descentlab.limits import check_schedule_length, check_spec_integers
 from descentlab.web.jobs import OverTime, call_with_deadline
 from descentlab.web.limits import Limits
 from descentlab.web.models import (
     BasinRequest,
     LandscapeSpec,
     OptimizerChoice,
+    PointRequest,
     RunRequest,
     ScheduleChoice,
 )
 
 DEFAULT_FORMULA_DOMAIN = (-3.0, 3.0, -3.0, 3.0)
-
-# Words the page prints beside a critical point's marker.
-_KIND_WORDS = {
-    "minimum": "local min",
-    "maximum": "max",
-    "saddle": "saddle",
-    "degenerate": "degenerate",
-}
 
 
 class RequestError(InvalidParameterError):
@@ -46,7 +49,20 @@ class RequestError(InvalidParameterError):
 
     def __init__(self, message: str, field: str | None = None):
         self.field = field
-        super().__init__(message)
+        super().__init__(message, param=field)
+
+
+def _field_of(exc: DescentlabError, prefix: str, params: dict[str, Any], name_field: str) -> str:
+    """The request field a library error points at, from the error's ``param`` (never its text).
+
+    ``prefix.<param>`` when the parameter is one the request gave; ``name_field`` for an unknown
+    name; else ``prefix``'s parent (the part of the request as a whole).
+    """
+    if isinstance(exc, UnknownNameError):
+        return name_field
+    if exc.param is not None and exc.param in params:
+        return f"{prefix}.{exc.param}"
+    return prefix.rsplit(".", 1)[0]
 
 
 # ---------------------------------------------------------------------------- arrays -> JSON
@@ -100,7 +116,14 @@ def _build_cached(key: str, max_formula_chars: int, max_coordinate: float) -> La
     return _build(spec, limits)
 
 
-def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
+def _landscape_args(
+    spec: LandscapeSpec, limits: Limits
+) -> tuple[tuple[float, float, float, float] | None, dict[str, Any]]:
+    """The checks on a landscape spec that allocate nothing: ``(domain, params)``.
+
+    Run on the event loop before a request queues for a compute slot (see :func:`precheck`),
+    and again by :func:`_build`.
+    """
     if (spec.name is None) == (spec.formula is None):
         raise RequestError("give either a catalogue 'name' or a 'formula', not both", "landscape")
     domain = None if spec.domain is None else _check_domain(spec.domain, limits)
@@ -115,14 +138,42 @@ def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
             raise RequestError("formula is empty; type an expression in x and y", "formula")
         if spec.params:
             raise RequestError("a formula takes no 'params'", "params")
+        return domain, {}
+    params = dict(spec.params)
+    entry = {e.name: e for e in list_landscapes()}.get(normalize_name(str(spec.name)))
+    if entry is None:
+        exc = UnknownNameError("landscape", str(spec.name), [e.name for e in list_landscapes()])
+        exc.field = "landscape.name"  # type: ignore[attr-defined]
+        raise exc
+    if entry.any_dim:
+        dim = params.setdefault("dim", 2)
+        if dim != 2 or isinstance(dim, bool):  # refused before building (dim may be huge)
+            raise RequestError(
+                f"the playground draws 2-D landscapes; got dim={dim!r}", "landscape.params.dim"
+            )
+    try:
+        check_spec_integers(params, "landscape params")
+    except DescentlabError as exc:
+        raise RequestError(str(exc), f"landscape.params.{exc.param}") from None
+    return domain, params
+
+
+def _build(spec: LandscapeSpec, limits: Limits) -> Landscape:
+    domain, params = _landscape_args(spec, limits)
+    if spec.formula is not None:
         L = Landscape.from_formula(spec.formula, domain=domain or DEFAULT_FORMULA_DOMAIN, dim=2)
     else:
         name = str(spec.name)
-        params = dict(spec.params)
-        entry = {e.name: e for e in list_landscapes()}.get(name.strip().lower().replace("-", "_"))
-        if entry is not None and entry.any_dim:
-            params.setdefault("dim", 2)
-        L = get_landscape(name, **params)
+        try:
+            L = get_landscape(name, **params)
+        except FormulaError:
+            raise
+        except UnknownNameError as exc:  # kept as it is: the detail endpoint answers 404
+            exc.field = "landscape.name"  # type: ignore[attr-defined]
+            raise
+        except DescentlabError as exc:
+            field = _field_of(exc, "landscape.params", params, "landscape.name")
+            raise RequestError(str(exc), field) from None
         if domain is not None:
             L = _with_domain(L, domain)
     if L.dim != 2:
@@ -159,6 +210,11 @@ def build_landscape(spec: LandscapeSpec, limits: Limits) -> Landscape:
 @functools.lru_cache(maxsize=1)
 def _catalogue_cached() -> tuple[dict[str, Any], ...]:
     return tuple(_catalogue())
+
+
+def catalogue_ready() -> bool:
+    """Whether :func:`catalogue` is built (then it costs a copy, not a build)."""
+    return _catalogue_cached.cache_info().currsize > 0
 
 
 def catalogue() -> list[dict[str, Any]]:
@@ -205,11 +261,9 @@ def _jsonable_scalar(v: Any) -> bool:
 
 
 def _cp_label(c: CriticalPoint) -> str:
-    if c.kind == "minimum":
-        return "global min" if c.is_global else "local min"
-    if c.kind == "saddle":
-        return f"saddle (index {c.index})" if c.dim > 2 else "saddle"
-    return _KIND_WORDS[c.kind]
+    """Words the page prints beside a critical point's marker (the vocabulary's short label)."""
+    word = OUTCOME_SHORT_LABELS[critical_point_kind(c.kind, c.is_global)]
+    return f"{word} (index {c.index})" if c.kind == "saddle" and c.dim > 2 else word
 
 
 def cp_to_json(c: CriticalPoint) -> dict[str, Any]:
@@ -292,6 +346,47 @@ def critical_points(
     return hit[0], "found", hit[1], hit[2]
 
 
+_GRID_CHUNK = 1024
+
+
+def _grid_values(
+    L: Landscape, n: int, budget_seconds: float = math.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, y, z)`` with ``z[j, i] = f(x_i, y_j)`` on the ``n x n`` grid of the domain.
+
+    The same points as :meth:`Landscape.grid`, evaluated ``_GRID_CHUNK`` rows at a time, so a
+    landscape whose evaluation holds ``B x m`` intermediates (random features) never holds more
+    than ``_GRID_CHUNK x m`` of them at once; rows are independent, so the values are the same.
+    The second chunk is timed: when the whole grid would take over ``budget_seconds`` (at that
+    rate, on this machine now) the request is refused before the rest is computed, naming the
+    largest grid that fits.
+    """
+    import torch
+
+    (x0, x1), (y0, y1) = L.require_domain()
+    xs = torch.linspace(x0, x1, n, dtype=L.dtype)
+    ys = torch.linspace(y0, y1, n, dtype=L.dtype)
+    Y, X = torch.meshgrid(ys, xs, indexing="ij")
+    P = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
+    parts = []
+    with torch.no_grad():
+        parts.append(L.fn(P[:_GRID_CHUNK]))  # the first call may pay one-time costs: untimed
+        t0 = time.perf_counter()
+        parts.append(L.fn(P[_GRID_CHUNK : 2 * _GRID_CHUNK]))
+        per_row = (time.perf_counter() - t0) / _GRID_CHUNK
+        if len(P) > 2 * _GRID_CHUNK and per_row * len(P) > budget_seconds:
+            fit = max(5, int(math.sqrt(budget_seconds / per_row)))
+            raise RequestError(
+                f"a {n} x {n} grid of {L.name} would take about {per_row * len(P):.0f} s here "
+                f"(over {budget_seconds:g} s, half the wall-time bound); ask for grid <= {fit}",
+                "grid",
+            )
+        for i in range(2 * _GRID_CHUNK, len(P), _GRID_CHUNK):
+            parts.append(L.fn(P[i : i + _GRID_CHUNK]))
+    z = torch.cat(parts)
+    return xs.numpy(), ys.numpy(), z.reshape(n, n).numpy()
+
+
 def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
     """Grid values for the contour view, plus every critical point in the domain, labelled.
 
@@ -304,15 +399,14 @@ def surface(spec: LandscapeSpec, grid: int, limits: Limits) -> dict[str, Any]:
     if not 5 <= grid <= limits.max_grid:
         raise RequestError(f"grid must be between 5 and {limits.max_grid}, got {grid}", "grid")
     L = build_landscape(spec, limits)
-    X, Y, Z = L.grid(grid)
-    z = Z.numpy()
+    xs, ys, z = _grid_values(L, grid, limits.wall_seconds / 2)
     finite = z[np.isfinite(z)]
     cps, source, complete, note = critical_points(L, spec, limits)
     info = L.info()
     return {
         "landscape": info,
-        "x": X[0].tolist(),
-        "y": Y[:, 0].tolist(),
+        "x": xs.tolist(),
+        "y": ys.tolist(),
         "z": json_array(z),
         "z_min": json_number(finite.min()) if finite.size else None,
         "z_max": json_number(finite.max()) if finite.size else None,
@@ -384,9 +478,11 @@ def _resolve_optimizers(choices: list[OptimizerChoice], limits: Limits) -> list[
     for i, c in enumerate(choices):
         hyper = {k: (tuple(v) if isinstance(v, list) else v) for k, v in c.hyper.items()}
         try:
+            check_spec_integers(hyper, "hyper")
             specs.append(resolve_optimizer(c.name, **hyper))
         except DescentlabError as exc:
-            raise RequestError(f"optimizers[{i}]: {exc}", f"optimizers[{i}]") from None
+            field = _field_of(exc, f"optimizers[{i}].hyper", hyper, f"optimizers[{i}].name")
+            raise RequestError(f"optimizers[{i}]: {exc}", field) from None
     return specs
 
 
@@ -411,12 +507,23 @@ def _check_starts(starts: list[list[float]], limits: Limits) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- run and race
-def _schedule_arg(choice: ScheduleChoice | None) -> Any:
-    """The engine's ``schedule`` argument: a ``(name, params)`` pair (validated by the engine)."""
+def _schedule_arg(choice: ScheduleChoice | None, steps: int) -> Any:
+    """The engine's ``schedule`` argument, validated here at the request's boundary: a resolved
+    schedule whose length fits the run (errors name ``schedule.name`` or
+    ``schedule.params.<key>``)."""
     if choice is None:
         return None
+    from descentlab.optim.schedules import resolve_schedule
+
     params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in choice.params.items()}
-    return (choice.name, params)
+    try:
+        check_spec_integers(params, "schedule")
+        spec = resolve_schedule(choice.name, **params)
+        check_schedule_length(spec.name, params, steps)
+    except DescentlabError as exc:
+        field = _field_of(exc, "schedule.params", params, "schedule.name")
+        raise RequestError(str(exc), field) from None
+    return spec
 
 
 def _engine_run(L: Landscape, specs: list[Any], starts: np.ndarray, steps: int, **kw: Any) -> Any:
@@ -425,9 +532,7 @@ def _engine_run(L: Landscape, specs: list[Any], starts: np.ndarray, steps: int, 
     try:
         return run(L, list(specs), starts, steps, progress=False, **kw)
     except DescentlabError as exc:
-        msg = str(exc)
-        field = "schedule" if "schedul" in msg.lower() else None
-        raise RequestError(msg, field) from None
+        raise RequestError(str(exc), exc.param) from None
 
 
 def _point_text(p: Any) -> str:
@@ -495,7 +600,12 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
         )
     record_every = max(1, math.ceil(req.steps / frames))
     race = _engine_run(
-        L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=record_every
+        L,
+        specs,
+        starts,
+        req.steps,
+        schedule=_schedule_arg(req.schedule, req.steps),
+        record_every=record_every,
     )
     from descentlab.viz.style import optimizer_colors
 
@@ -533,19 +643,114 @@ def run_race(req: RunRequest, limits: Limits) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- page messages
+WEB_LANGS = ("en", "ko")
+_I18N_DIR = Path(__file__).resolve().parents[1] / "i18n"
+
+
+@functools.lru_cache(maxsize=1)
+def web_messages() -> dict[str, dict[str, str]]:
+    """The page's message catalogues: ``{lang: {key: text}}`` from ``i18n/<lang>/web.json``.
+
+    Texts may hold ``{name}`` placeholders that the page fills in.
+    """
+    return {
+        lang: json.loads((_I18N_DIR / lang / "web.json").read_text(encoding="utf-8"))
+        for lang in WEB_LANGS
+    }
+
+
+# ---------------------------------------------------------------------------- one point
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Eigenvectors as rows, each signed so its largest-magnitude component is positive."""
+    rows = vecs.T.copy()
+    for r in rows:
+        if r[np.argmax(np.abs(r))] < 0:
+            r *= -1
+    return rows
+
+
+def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
+    """What the page explains about a point: ``f``, ``∇f``, ``∇²f`` and its eigen-decomposition.
+
+    For each point ``p``: the value ``f(p)``, the gradient ``∇f(p)`` and the Hessian
+    ``H = ∇²f(p)`` (autograd at the landscape's float64), the eigenvalues ``λ1 <= λ2`` of ``H``
+    with unit eigenvectors ``v1, v2`` (``H v_k = λ_k v_k``), the local quadratic model's shape
+    from the signs of ``λ`` (:func:`~descentlab.landscapes.base.classify_eigenvalues`: both
+    signs make a saddle, all positive a minimum's bowl...), and the nearest critical point the
+    page draws with its distance. At most ``max_starts x max_optimizers`` points per request
+    (a race's current iterates).
+
+    Example:
+        >>> req = PointRequest.model_validate(
+        ...     {"landscape": {"name": "double_well"}, "points": [[0.0, 0.0]]})
+        >>> out = point_info(req, Limits())["points"][0]
+        >>> out["shape"], out["eigenvalues"], out["nearest"]["label"]
+        ('saddle', [-4.0, 2.0], 'saddle')
+    """
+    import torch
+
+    from descentlab.landscapes.base import classify_eigenvalues
+
+    L = build_landscape(req.landscape, limits)
+    bound = limits.max_starts * limits.max_optimizers
+    if not req.points:
+        raise RequestError("give at least one point [x, y]", "points")
+    if len(req.points) > bound:
+        raise RequestError(f"{len(req.points)} points given; the limit is {bound}", "points")
+    P = np.asarray(req.points, dtype=float)
+    if not np.all(np.isfinite(P)) or np.any(np.abs(P) > limits.max_coordinate):
+        raise RequestError(
+            f"points must be finite with |coordinate| <= {limits.max_coordinate:g}", "points"
+        )
+    values, grads = L.value_and_grad(P)
+    H = L.hessian(P)
+    H = 0.5 * (H + H.transpose(1, 2))
+    finite = torch.isfinite(H).flatten(1).all(1)
+    lam = torch.full((len(P), 2), float("nan"), dtype=H.dtype)
+    vec = torch.full((len(P), 2, 2), float("nan"), dtype=H.dtype)
+    if bool(finite.any()):
+        lam[finite], vec[finite] = torch.linalg.eigh(H[finite])  # one batched call
+    lam_np, vec_np, H_np = lam.numpy(), vec.numpy(), H.detach().numpy()
+    g_np = grads.detach().numpy()
+    cps, _, _, _ = critical_points(L, req.landscape, limits)
+    nearest_k = nearest_d = None
+    if cps:
+        cp_xy = np.array([c.point for c in cps], dtype=float).reshape(-1, 2)
+        d = np.hypot(P[:, None, 0] - cp_xy[None, :, 0], P[:, None, 1] - cp_xy[None, :, 1])
+        nearest_k = d.argmin(axis=1)
+        nearest_d = d[np.arange(len(P)), nearest_k]
+    cp_json: dict[int, dict[str, Any]] = {}
+    out = []
+    for i in range(len(P)):
+        if bool(finite[i]):
+            rows = _unit_rows(vec_np[i])
+            shape = classify_eigenvalues(lam_np[i])[0]
+        else:
+            rows, shape = np.full((2, 2), np.nan), "degenerate"
+        nearest = None
+        if nearest_k is not None:
+            k = int(nearest_k[i])
+            if k not in cp_json:
+                cp_json[k] = cp_to_json(cps[k])
+            nearest = {**cp_json[k], "distance": float(nearest_d[i])}
+        out.append(
+            {
+                "point": P[i].tolist(),
+                "value": json_number(values[i]),
+                "gradient": json_array(g_np[i]),
+                "grad_norm": json_number(np.linalg.norm(g_np[i])),
+                "hessian": json_array(H_np[i]),
+                "eigenvalues": json_array(lam_np[i]),
+                "eigenvectors": json_array(rows),
+                "shape": shape,
+                "nearest": nearest,
+            }
+        )
+    return {"points": out}
+
+
 # ---------------------------------------------------------------------------- basin map
-_OUTCOME_WORDS = {
-    "global_minimum": "global min",
-    "local_minimum": "local min",
-    "saddle": "saddle",
-    "maximum": "max",
-    "degenerate": "degenerate point",
-    "plateau": "plateau",
-    "diverged": "diverged",
-    "max_steps": "still moving",
-}
-
-
 def basin_grid(L: Landscape, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n x n`` starts over the domain: ``(x, y, starts)``, start ``j*n + i`` at ``(x_i, y_j)``."""
     (x0, x1), (y0, y1) = L.require_domain()
@@ -584,7 +789,12 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
         )
     xs, ys, starts = basin_grid(L, req.n)
     race = _engine_run(
-        L, specs, starts, req.steps, schedule=_schedule_arg(req.schedule), record_every=req.steps
+        L,
+        specs,
+        starts,
+        req.steps,
+        schedule=_schedule_arg(req.schedule, req.steps),
+        record_every=req.steps,
     )
     maps = []
     for (label, tr), spec in zip(race.items(), specs, strict=True):
@@ -599,7 +809,7 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
             key = (str(o.kind), pt)
             entry = legend.get(key)
             if entry is None:
-                word = _OUTCOME_WORDS.get(key[0], key[0])
+                word = outcome_kind(key[0]).short
                 entry = {
                     "code": len(legend),
                     "kind": key[0],
@@ -639,6 +849,30 @@ def basin_map(req: BasinRequest, limits: Limits) -> dict[str, Any]:
         "y": ys.tolist(),
         "maps": maps,
     }
+
+
+def precheck(req: Any, limits: Limits) -> None:
+    """Every check of a request that allocates nothing, run on the event loop before the request
+    queues for a compute slot: a request that can only be refused is refused at once.
+
+    The job repeats them (they are cheap); what needs the landscape built or a size measured
+    (a factory's limits, the grid's cost) stays in the job.
+    """
+    spec = getattr(req, "landscape", None)
+    if isinstance(spec, LandscapeSpec):
+        _landscape_args(spec, limits)
+    if isinstance(req, RunRequest | BasinRequest):
+        _check_steps(req.steps, limits)
+        if not req.optimizers:
+            raise RequestError("pick at least one optimizer", "optimizers")
+        if len(req.optimizers) > limits.max_optimizers:
+            raise RequestError(
+                f"{len(req.optimizers)} optimizers requested; the limit is {limits.max_optimizers}",
+                "optimizers",
+            )
+        _schedule_arg(req.schedule, req.steps)
+    if isinstance(req, RunRequest):
+        _check_starts(req.starts, limits)
 
 
 def warm_up() -> None:
