@@ -74,7 +74,7 @@ def test_record_every_auto_keeps_small_runs_whole_and_thins_large_ones():
     L = get_landscape("himmelblau")
     small = run(L, "gd", L.sample(3, seed=0), 40, record_every="auto", grad_tol=0.0)
     assert small.record_every == 1 and small.n_records == 41
-    from descentlab.engine.recorder import AUTO_RECORD_BYTES, auto_record_every
+    from descentlab.loop.recorder import AUTO_RECORD_BYTES, auto_record_every
 
     B, steps = 200_000, 100
     every = auto_record_every(B, 2, steps)

@@ -2,9 +2,9 @@
 
 * :func:`run`: an optimizer (or a race of several) from ``B`` starts at once, with per-row stop
   rules, records and schedules (:mod:`descentlab.engine.runs`);
-* :mod:`descentlab.engine.stepper`: the one loop (steppers and tracks);
-* :mod:`descentlab.engine.watches`: the stop rules and the range test's watch;
-* :mod:`descentlab.engine.recorder`: records, ``record_every="auto"``, the memory check;
+* :mod:`descentlab.loop.stepper`: the one loop (steppers and tracks);
+* :mod:`descentlab.loop.watches`: the stop rules and the range test's watch;
+* :mod:`descentlab.loop.recorder`: records, ``record_every="auto"``, the memory check;
 * :mod:`descentlab.engine.batch`: starts (:func:`grid_starts`, :func:`random_starts`), the
   checked objective, value-and-gradient of every row, the per-row function.
 """
@@ -17,7 +17,6 @@ from descentlab.engine.batch import (
     row_function,
     value_and_grad,
 )
-from descentlab.engine.recorder import auto_record_every
 from descentlab.engine.runs import (
     DEFAULT_BOUND,
     DEFAULT_GRAD_TOL,
@@ -28,8 +27,9 @@ from descentlab.engine.runs import (
     resolve,
     run,
 )
-from descentlab.engine.stepper import RowTrack, Stepper, build_steppers, step_loop
-from descentlab.engine.watches import RangeTestWatch, StopRules
+from descentlab.loop.recorder import auto_record_every
+from descentlab.loop.stepper import RowTrack, Stepper, build_steppers, step_loop
+from descentlab.loop.watches import RangeTestWatch, StopRules
 
 __all__ = [
     "DEFAULT_BOUND",

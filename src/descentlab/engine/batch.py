@@ -1,5 +1,8 @@
 """Public primitives of batched descent: starts, the checked objective, the per-row function.
 
+The evaluation primitives live with the landscapes (:mod:`descentlab.landscapes.evaluation`,
+so the optimizers' range test can use them below the engine) and are re-exported here.
+
 What the run, the range test, the experiments and the optimizers build on:
 
 * :func:`grid_starts`, :func:`random_starts`: ``(B, d)`` starts over a landscape's domain;
@@ -15,14 +18,13 @@ What the run, the range test, the experiments and the optimizers build on:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from descentlab.errors import DescentlabError, InvalidParameterError
+from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import Landscape
+from descentlab.landscapes.evaluation import as_starts, objective, row_function, value_and_grad
 
 MAX_STARTS = 10_000_000
 """The most starts :func:`grid_starts` and :func:`random_starts` build."""
@@ -75,74 +77,6 @@ def random_starts(landscape: Landscape, n: int, seed: int = 0) -> np.ndarray:
     if n > MAX_STARTS:
         raise InvalidParameterError(f"{n:,} random starts are too many (at most {MAX_STARTS:,})")
     return landscape.sample(int(n), seed=seed).detach().cpu().numpy().astype(np.float64)
-
-
-def as_starts(landscape: Landscape, starts: Any) -> torch.Tensor:
-    """``starts`` as a fresh float64 ``(B, d)`` tensor: finite, at least one row."""
-    try:
-        X = landscape.as_points(starts).detach().to(torch.float64).clone()
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, DescentlabError):
-            raise
-        raise InvalidParameterError(
-            f"starts must be numbers of shape (B, {landscape.dim}): {exc}"
-        ) from None
-    if X.shape[0] == 0:
-        raise InvalidParameterError("no starts given")
-    if not torch.isfinite(X).all():
-        raise InvalidParameterError("starts must be finite")
-    return X
-
-
-def objective(landscape: Landscape) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``P (B, d) -> f(P) (B,)``; a wrong output shape is a clear :class:`DescentlabError`."""
-    fn = landscape.fn
-
-    def f(P: torch.Tensor) -> torch.Tensor:
-        v = fn(P)
-        if v.shape != (P.shape[0],):
-            raise DescentlabError(
-                f"{landscape.name}: the objective returned shape {tuple(v.shape)} for points of "
-                f"shape {tuple(P.shape)}; expected ({P.shape[0]},)"
-            )
-        return v
-
-    return f
-
-
-def value_and_grad(
-    landscape: Landscape,
-) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """``P -> (f(P), grad f(P))`` (both detached): analytic when the landscape has a gradient.
-
-    A landscape built with ``analytic_grad=`` supplies ``(f, grad f)`` in closed form (tested
-    equal to autograd); otherwise one backward pass of ``f(P).sum()`` gives every row's
-    gradient.
-    """
-    analytic = landscape.analytic_grad
-    if analytic is not None:
-        return analytic
-    f = objective(landscape)
-
-    def vg(P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        X = P.detach().requires_grad_(True)
-        with torch.enable_grad():
-            v = f(X)
-            (g,) = torch.autograd.grad(v.sum(), X, allow_unused=True)
-        return v.detach(), torch.zeros_like(X) if g is None else g
-
-    return vg
-
-
-def row_function(landscape: Landscape) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``f`` row by row without autograd (what a line search evaluates trial points with)."""
-    fn = landscape.fn
-
-    def row_fn(P: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return fn(P)
-
-    return row_fn
 
 
 __all__ = [

@@ -7,11 +7,11 @@ Rules that are not element-wise (L-BFGS, per-tensor norms) are run with one opti
 over a ``(1, d)`` tensor, so rows never interfere.
 
 Each optimizer of a call becomes a track of the one step loop
-(:mod:`descentlab.engine.stepper`): element-wise rules one stepper over all their rows, rules
+(:mod:`descentlab.loop.stepper`): element-wise rules one stepper over all their rows, rules
 kept apart one stepper per row, and the first-order racers of a small race share one tensor
 and one forward/backward pass per step.
 
-Stop rules (:class:`~descentlab.engine.watches.StopRules`), checked at every iterate ``x_k`` of
+Stop rules (:class:`~descentlab.loop.watches.StopRules`), checked at every iterate ``x_k`` of
 every running row:
 
 * ``diverged``: the value or the gradient norm is not finite, or ``|x_k| > bound`` (Euclidean
@@ -42,11 +42,11 @@ import numpy as np
 import torch
 
 from descentlab.engine.batch import as_starts, objective, row_function, value_and_grad
-from descentlab.engine.recorder import Recorder, auto_record_every, check_memory
-from descentlab.engine.stepper import RowTrack, WatchGroup, build_steppers, step_loop
-from descentlab.engine.watches import StopRules
 from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
+from descentlab.loop.recorder import Recorder, auto_record_every, check_memory
+from descentlab.loop.stepper import RowTrack, WatchGroup, build_steppers, step_loop
+from descentlab.loop.watches import StopRules
 from descentlab.optim.functional import functional_step
 from descentlab.progress import Progress
 from descentlab.trajectory import Race, Trajectory
@@ -145,7 +145,7 @@ def run(
             ``g * B0 + i`` is start ``i`` with rate ``lrs[g]`` (``Trajectory.row_lr``).
         record_every: record positions every this many steps (the final state is always kept);
             ``"auto"``: every step while the records stay under 32 MiB, else the fewest steps
-            apart that fit (:func:`~descentlab.engine.recorder.auto_record_every`).
+            apart that fit (:func:`~descentlab.loop.recorder.auto_record_every`).
         grad_tol: gradient-norm tolerance of the ``converged`` rule (``0`` disables it). A
             point with a tiny gradient may be a saddle or a plateau, not a minimum: the rule
             only stops the row, :func:`descentlab.analysis.diagnose` says what it stopped at.

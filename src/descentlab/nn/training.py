@@ -1,7 +1,7 @@
 """Train a small network on a task with any registered optimizer, watched by the monitor.
 
-Training runs through the engine's one step loop (:func:`descentlab.engine.stepper.step_loop`)
-with one :class:`~descentlab.engine.stepper.ModuleTrack`: each step evaluates the objective on
+Training runs through the engine's one step loop (:func:`descentlab.loop.stepper.step_loop`)
+with one :class:`~descentlab.loop.stepper.ModuleTrack`: each step evaluates the objective on
 its mini-batch (zero_grad, forward, backward), shows it to the monitor, and steps; the
 mini-batches follow a deterministic sequence (reshuffled each epoch from ``seed``; full batch
 by default). The
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from descentlab.engine.stepper import ModuleTrack, step_loop
 from descentlab.errors import InvalidParameterError
+from descentlab.loop.stepper import ModuleTrack, step_loop
 from descentlab.nn.monitor import TrainingMonitor
 from descentlab.nn.tasks import Task
 from descentlab.progress import Progress

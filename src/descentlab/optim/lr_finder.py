@@ -75,11 +75,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from descentlab.engine.batch import as_starts, objective, row_function
-from descentlab.engine.stepper import ModuleTrack, RowTrack, build_steppers, step_loop
-from descentlab.engine.watches import RangeTestRows, RangeTestWatch
 from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
+from descentlab.landscapes.evaluation import as_starts, objective, row_function, value_and_grad
+from descentlab.loop.stepper import ModuleTrack, RowTrack, build_steppers, step_loop
+from descentlab.loop.watches import RangeTestRows, RangeTestWatch
 from descentlab.optim.functional import functional_step
 from descentlab.optim.registry import class_needs
 from descentlab.progress import Progress
@@ -645,7 +645,10 @@ def lr_find_landscape(
         Progress(lrs.size, f"lr range test ({spec.label})", enabled=progress) as bar,
     ):
         torch.manual_seed(int(seed))
-        step_loop([track], lrs.size, on_step=lambda k: bar.update(1))
+        step_loop(
+            [track], lrs.size, value_and_grad=value_and_grad(landscape),
+            on_step=lambda k: bar.update(1),
+        )  # fmt: skip
     X.grad = None
     parts = [(watch, rows_watch.initial, i) for i in range(B)]
     rows = [

@@ -9,7 +9,7 @@ the list they hand it:
 * a track is what the loop evaluates and watches: :class:`RowTrack` holds rows ``[lo, hi)`` of
   one ``(N, d)`` tensor ``X`` of a landscape run (one stepper over all of them when the rule is
   element-wise, one stepper per row when rows are kept apart) with its watch (stop rules or the
-  range test's rule) and its :class:`~descentlab.engine.recorder.Recorder`; an ``nn`` training
+  range test's rule) and its :class:`~descentlab.loop.recorder.Recorder`; an ``nn`` training
   supplies its own track (one mini-batch per step) with the same three methods.
 
 Each step the loop evaluates every live track once (the row tracks of one tensor share a single
