@@ -12,8 +12,8 @@ from pathlib import Path
 import descentlab
 
 ROOT = Path(descentlab.__file__).parent
-# The range test still reaches into the engine and the optimizer registry; issue 10 rebuilds it
-# as a run plus a watch on the engine's public primitives, which removes this entry.
+# The range test still imports nn.objective's private ``_to`` (device/dtype move of a batch);
+# making that helper public removes this entry.
 PENDING = {"descentlab.optim.lr_finder"}
 
 
