@@ -66,7 +66,7 @@ def test_formula_table_with_negative_domain_and_params():
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--landscape", "himmelblow"], "valid: ackley, beale"),
+        (["--landscape", "himmelblow"], "valid: ackley, bbob_f1..bbob_f24, beale"),
         (["--formula", "x**2 + (y"], "position"),
         (["--formula", "x + y", "--domain", "2,1"], "lo < hi"),
     ],

@@ -113,3 +113,11 @@ def test_check_bool_choice_seed():
 def test_errors_are_the_family():
     assert issubclass(InvalidParameterError, DescentlabError)
     assert issubclass(InvalidParameterError, ValueError)
+
+
+def test_unknown_name_lists_numbered_families_as_ranges():
+    from descentlab.errors import UnknownNameError
+
+    names = ["ackley", *(f"bbob_f{i}" for i in range(1, 25)), "levi13", "f2", "f3"]
+    msg = str(UnknownNameError("landscape", "x", names))
+    assert msg == "unknown landscape 'x'; valid: ackley, bbob_f1..bbob_f24, f2, f3, levi13"

@@ -40,11 +40,45 @@ class UnknownNameError(DescentlabError, KeyError):
         self.name = name
         self.valid = sorted(valid)
         super().__init__(
-            f"unknown {what} {name!r}; valid: {', '.join(self.valid)}", param=param or what
+            f"unknown {what} {name!r}; valid: {', '.join(_compact(self.valid))}",
+            param=param or what,
         )
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+
+def _compact(names: list[str]) -> list[str]:
+    """Names with runs of a numbered family shown as one range: bbob_f1..bbob_f24.
+
+    A family is names that differ only in a trailing integer; three or more consecutive numbers
+    become ``first..last``, so a catalogue's list stays readable as families are added.
+    """
+    import re
+
+    families: dict[str, list[int]] = {}
+    plain: list[str] = []
+    for n in names:
+        m = re.fullmatch(r"(.*?[A-Za-z_])(\d+)", n)
+        if m:
+            families.setdefault(m.group(1), []).append(int(m.group(2)))
+        else:
+            plain.append(n)
+    out = list(plain)
+    for stem, nums in families.items():
+        nums.sort()
+        run = [nums[0]]
+        for k in [*nums[1:], None]:
+            if k is not None and k == run[-1] + 1:
+                run.append(k)
+                continue
+            if len(run) >= 3:
+                out.append(f"{stem}{run[0]}..{stem}{run[-1]}")
+            else:
+                out.extend(f"{stem}{i}" for i in run)
+            if k is not None:
+                run = [k]
+    return sorted(out)
 
 
 class InvalidParameterError(DescentlabError, ValueError):

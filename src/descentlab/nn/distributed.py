@@ -63,6 +63,23 @@ def mean_over_ranks(value: float, group: Any = None) -> float:
     return float(t) / world_size(group)
 
 
+def raise_together(error: BaseException | None, group: Any = None) -> None:
+    """A collective check: if ``error`` is set on any rank, raise on every rank (the ranks
+    that failed re-raise their own error, the others say which ranks failed), so that one
+    rank's bad input is an error everywhere instead of a hang at the next collective."""
+    dist = torch.distributed
+    device = "cuda" if dist.get_backend(group) == "nccl" else "cpu"
+    flags = [torch.zeros(1, device=device) for _ in range(world_size(group))]
+    dist.all_gather(flags, torch.tensor([float(error is not None)], device=device), group=group)
+    failed = [r for r, f in enumerate(flags) if float(f) > 0]
+    if error is not None:
+        raise error
+    if failed:
+        raise InvalidParameterError(
+            f"rank(s) {failed} could not build their part of the operator (see their error)"
+        )
+
+
 def unwrap_model(model: Any) -> Any:
     """The module inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper."""
     wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)

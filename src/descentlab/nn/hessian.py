@@ -80,7 +80,14 @@ class HessianOperator:
         if objective is None:
             if model is None or loss_fn is None or data is None:
                 raise InvalidParameterError("give model, loss_fn and data (or an objective)")
-            objective = ModelLoss(dist_helpers.unwrap_model(model), loss_fn, data, **options)
+            try:
+                objective = ModelLoss(dist_helpers.unwrap_model(model), loss_fn, data, **options)
+            except Exception as exc:  # every rank must hear of it, or the others would hang
+                if not use_dist:
+                    raise
+                dist_helpers.raise_together(exc, group)
+            if use_dist:
+                dist_helpers.raise_together(None, group)
         elif options:
             raise InvalidParameterError(f"options {sorted(options)} apply only without objective")
         self.objective = objective

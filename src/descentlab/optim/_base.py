@@ -9,7 +9,10 @@ matrix of points with its gradient:
   loss with ``e_j`` repeated on every row. The optional key ``row_fn`` maps a ``(R, d)`` tensor
   to the ``(R,)`` per-row losses (used without autograd, for line searches and acceptance tests);
   ``row_offset`` (int, default 0) is the global id of row 0, so a row's random draws do not depend
-  on where it sits in a batch.
+  on where it sits in a batch. The optional key ``row_hessian`` maps ``(R, d)`` points to
+  their symmetric ``(R, d, d)`` Hessians in closed form (a landscape's ``analytic_hessian``);
+  the curvature rules then use it instead of Hessian-vector products, and need no gradient
+  graph (their class sets ``accepts_row_hessian = True``).
 * **full mode** (no ``rows_independent``, e.g. ``model.parameters()``): all parameters of the
   group, flattened and concatenated, form one problem (``R = 1``, ``n`` = number of entries).
   The Hessian is formed in full with ``n`` Hessian-vector products, so ``n`` is limited to
@@ -145,6 +148,10 @@ def problems(
 def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
     """The ``(R, n, n)`` Hessians of a problem from its gradients' graph (symmetrised)."""
     R, n = prob.R, prob.n
+    if prob.rows_mode:
+        row_hessian = prob.group.get("row_hessian")
+        if row_hessian is not None:  # closed-form, symmetric per-row Hessians from the engine
+            return row_hessian(prob.x)
     H = prob.x.new_zeros(R, n, n)
     # A gradient without a graph means the loss is affine in the parameters (zero Hessian) --
     # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
