@@ -16,6 +16,11 @@ A model wrapped in ``DistributedDataParallel`` is used through its ``.module``: 
 a private copy of that module with ``torch.func``, so DDP's gradient hooks never run and
 nothing is reduced twice.
 
+Shards may be uneven (per-rank tensors of any sizes). A ``DistributedSampler`` pads the data
+to a multiple of the world size by repeating its first samples (or drops the tail with
+``drop_last=True``): the loss is then that of the padded (or shortened) data; per-rank slices
+such as ``X[rank::world]`` keep the data exactly.
+
 Launch with ``torchrun --nproc-per-node 2 script.py`` (``gloo`` on CPU, ``nccl`` on GPUs); in the
 script, ``torch.distributed.init_process_group()`` before building any operator. Only rank 0
 should print or write: :func:`is_main_process`.
