@@ -16,6 +16,11 @@ A model wrapped in ``DistributedDataParallel`` is used through its ``.module``: 
 a private copy of that module with ``torch.func``, so DDP's gradient hooks never run and
 nothing is reduced twice.
 
+Shards may be uneven (per-rank tensors of any sizes). A ``DistributedSampler`` pads the data
+to a multiple of the world size by repeating its first samples (or drops the tail with
+``drop_last=True``): the loss is then that of the padded (or shortened) data; per-rank slices
+such as ``X[rank::world]`` keep the data exactly.
+
 Launch with ``torchrun --nproc-per-node 2 script.py`` (``gloo`` on CPU, ``nccl`` on GPUs); in the
 script, ``torch.distributed.init_process_group()`` before building any operator. Only rank 0
 should print or write: :func:`is_main_process`.
@@ -113,8 +118,8 @@ class Reducer:
     Args:
         local_count: ``N_r``, the samples this rank holds (may differ between ranks).
         group: the process group (default: the world).
-        device: where the communication buffers live: the model's device for ``nccl``, the CPU
-            for ``gloo`` (chosen from the backend when ``None``).
+        device: the model's device; communication buffers live there for ``nccl`` (a CUDA
+            device) and on the CPU for any other backend.
     """
 
     def __init__(self, local_count: int, group: Any = None, device: Any = None) -> None:
@@ -123,8 +128,10 @@ class Reducer:
         self.size = world_size(group)
         self.rank = rank(group)
         backend = dist.get_backend(group)
-        if device is None:
-            device = "cuda" if backend == "nccl" else "cpu"
+        if backend != "nccl":
+            device = "cpu"  # gloo/mpi: CPU buffers, whatever the model's device
+        elif device is None or torch.device(device).type != "cuda":
+            device = "cuda"
         self.comm_device = torch.device(device)
         counts = self.all_gather_float([float(local_count)])
         self.counts = [int(c) for c in counts[:, 0].tolist()]

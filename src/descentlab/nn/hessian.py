@@ -99,10 +99,7 @@ class HessianOperator:
         self.group = group
         self.reducer: dist_helpers.Reducer | None = None
         if use_dist:
-            device = self.device if self.device.type == "cuda" else None
-            reducer = dist_helpers.Reducer(objective.n_samples, group, device=device)
-            if reducer.comm_device.type == "cpu" and self.device.type == "cuda":
-                reducer.comm_device = torch.device("cpu")  # gloo with a GPU model
+            reducer = dist_helpers.Reducer(objective.n_samples, group, device=self.device)
             reducer.check_equal_int("the number of parameters", self.n)
             reducer.check_same("the parameters", self.theta)
             self.reducer = reducer
