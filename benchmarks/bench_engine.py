@@ -1,27 +1,26 @@
-"""Point-steps per second of the batched engine, side by side with the two references.
+"""The engine against its references: the issue-10 target table, then point-steps per second.
 
-For GD, Adam and Newton on Himmelblau (float64, CPU) at B starts:
+All on Himmelblau (float64, CPU), timings are medians of ``--repeats``; ratios are taken in one
+process so machine load affects both sides alike. The references:
 
-* ``engine``: ``descentlab.engine.run`` with every stop rule on (gradient tolerance 0 so no row
-  stops, bound 1e6) and recording only the start and the end (``record_every = steps``);
-* ``loop``: how visualisation scripts run today: one ``(2,)`` tensor and one optimizer per start,
-  ``loss.backward(); opt.step()`` in a Python loop (torch.optim's SGD/Adam, descentlab's Newton in
-  full mode). Its cost per point-step does not depend on B, so it is timed on a few starts and
-  reported per point-step;
-* ``bare``: the same torch optimizer on one ``(B, 2)`` leaf stepped with a closure, with no stop
-  rules and no records: what any autograd-based batched loop pays; ``engine / bare`` is the
-  engine's own overhead;
-* ``kernel``: the floor: Himmelblau's analytic gradient (and 2x2 Hessian for Newton) written out
-  in plain batched torch with the update rule inlined, no autograd, no checks.
+* ``kernel``: Himmelblau's analytic gradient (and 2x2 Hessian for Newton) with the update rule
+  written out in plain batched torch, no autograd, no checks: the floor;
+* ``compiled``: the same Adam kernel as one ``torch.compile``-d step (a fused loop that reaches
+  memory bandwidth at B = 1e6); compile time is excluded;
+* ``loop``: one ``(2,)`` tensor and one ``torch.optim`` optimizer per start, stepped in Python
+  (how visualisation scripts run); its cost per point-step does not depend on B;
+* ``bare``: the same torch optimizer on one ``(B, 2)`` leaf with a closure, no stop rules, no
+  records: what any autograd-based batched loop pays.
 
-Every cell is the median of ``--repeats`` timings. Run:
+``engine`` is ``descentlab.engine.run`` with every stop rule on (gradient tolerance 0 so no row
+stops, bound 1e6) and recording only the start and the end, except the B = 1 per-step cost,
+which uses ``run``'s defaults (every step recorded) as a user gets them.
 
-    python benchmarks/bench_engine.py                # threads 1 and 2, B = 1, 1e3, 1e4, 1e5
-    python benchmarks/bench_engine.py --quick        # a smoke run (small sizes)
-    python benchmarks/bench_engine.py --threads 2 --sizes 10000 --optimizers gd,adam
+Run:
 
-A last table races gd, momentum, adam and rmsprop from the same starts: one shared
-forward/backward per step (what ``run`` does for a race) against four separate runs.
+    python benchmarks/bench_engine.py --threads 1             # the target table + rate table
+    python benchmarks/bench_engine.py --targets-only --repeats 7
+    python benchmarks/bench_engine.py --quick                 # a smoke run (small sizes)
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from descentlab.engine import run
@@ -43,7 +43,7 @@ LR = {"gd": 1e-3, "adam": 1e-2, "newton": 0.5}
 
 
 def himmelblau(P: torch.Tensor) -> torch.Tensor:
-    x, y = P[..., 0], P[..., 1]
+    x, y = P.unbind(-1)
     return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
 
 
@@ -84,7 +84,41 @@ def kernel(name: str, X0: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.stack([x, y], 1)
 
 
-# ---------------------------------------------------------------------------- per-start loop
+def _adam_step(x, y, mx, my, vx, vy, lr_c1, c2):
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    a = x * x + y - 11
+    b = x + y * y - 7
+    gx = 4 * x * a + 2 * b
+    gy = 2 * a + 4 * y * b
+    mx = b1 * mx + (1 - b1) * gx
+    my = b1 * my + (1 - b1) * gy
+    vx = b2 * vx + (1 - b2) * gx * gx
+    vy = b2 * vy + (1 - b2) * gy * gy
+    x = x - lr_c1 * mx / (vx.sqrt() / c2 + eps)
+    y = y - lr_c1 * my / (vy.sqrt() / c2 + eps)
+    return x, y, mx, my, vx, vy
+
+
+_COMPILED: list[Callable] = []
+
+
+def compiled_adam(X0: torch.Tensor, steps: int) -> torch.Tensor:
+    """Adam with the analytic gradient, one fused ``torch.compile``-d step per iteration."""
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(_adam_step, dynamic=False))
+    step = _COMPILED[0]
+    x, y = X0[:, 0].clone(), X0[:, 1].clone()
+    mx, my, vx, vy = (torch.zeros_like(x) for _ in range(4))
+    lr = LR["adam"]
+    for k in range(steps):
+        c1 = 1 - 0.9 ** (k + 1)
+        c2 = math.sqrt(1 - 0.999 ** (k + 1))
+        lr_c1 = torch.tensor(lr / c1, dtype=F64)
+        x, y, mx, my, vx, vy = step(x, y, mx, my, vx, vy, lr_c1, torch.tensor(c2, dtype=F64))
+    return torch.stack([x, y], 1)
+
+
+# ---------------------------------------------------------------------------- references
 def loop(name: str, X0: torch.Tensor, steps: int) -> torch.Tensor:
     """One tensor and one optimizer per start, stepped in Python."""
     out = []
@@ -136,32 +170,6 @@ def engine(name: str, X0: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.as_tensor(tr.final_points)
 
 
-RACE = [
-    ("gd", {"lr": 1e-3}),
-    ("momentum", {"lr": 1e-3}),
-    ("adam", {"lr": 1e-2}),
-    ("rmsprop", {"lr": 1e-2}),
-]
-
-
-def race_table(sizes: list[int], repeats: int, work: float) -> None:
-    """A race of 4 first-order optimizers: one shared pass per step vs 4 separate runs."""
-    L = get_landscape("himmelblau")
-    print("\n| threads | race | B | steps | shared ms | separate ms | separate / shared |")
-    print("|---|---|---|---|---|---|---|")
-    for B in sizes:
-        X0 = L.sample(B, seed=0)
-        steps = int(min(500, max(10, work // (4 * B))))
-        kw = {"grad_tol": 0.0, "record_every": steps, "progress": False}
-        ts = timed(lambda X=X0, s=steps, kw=kw: run(L, RACE, X, s, **kw), repeats)
-        tp = timed(lambda X=X0, s=steps, kw=kw: [run(L, sp, X, s, **kw) for sp in RACE], repeats)
-        print(
-            f"| {torch.get_num_threads()} | gd, momentum, adam, rmsprop | {B:g} | {steps} "
-            f"| {ts * 1e3:.0f} | {tp * 1e3:.0f} | {tp / ts:.2f}x |",
-            flush=True,
-        )
-
-
 def timed(fn: Callable[[], object], repeats: int) -> float:
     ts = []
     for _ in range(repeats):
@@ -171,23 +179,19 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(ts)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", default="1,1000,10000,100000")
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--work", type=float, default=2e6, help="point-steps per timing (engine)")
-    ap.add_argument("--loop-starts", type=int, default=10)
-    ap.add_argument("--loop-steps", type=int, default=100)
-    ap.add_argument("--optimizers", default="gd,adam,newton")
-    ap.add_argument("--no-race", action="store_true", help="skip the shared-race table")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    sizes = [int(float(s)) for s in args.sizes.split(",")]
-    if args.quick:
-        sizes, args.work, args.repeats, args.loop_steps = [1, 1000], 2e4, 1, 10
+def paired_ratio(a: Callable[[], object], b: Callable[[], object], repeats: int) -> float:
+    """Median over alternating pairs of time(a) / time(b)."""
+    rs = []
+    for _ in range(repeats):
+        ta = timed(a, 1)
+        tb = timed(b, 1)
+        rs.append(ta / tb)
+    return statistics.median(rs)
+
+
+def sanity() -> None:
+    """The implementations agree (same iterates up to rounding) before anything is timed."""
     L = get_landscape("himmelblau")
-    # sanity: the three implementations agree (same iterates up to rounding)
     Xs = L.sample(4, seed=1)
     for name in LR:
         a = engine(name, Xs, 5)
@@ -195,39 +199,148 @@ def main() -> None:
             b = other(name, Xs, 5)
             assert torch.allclose(a, b, rtol=1e-9, atol=1e-9), (name, other.__name__, a, b)
 
-    print(
-        f"torch {torch.__version__}, float64, Himmelblau, point-steps per second, "
-        f"median of {args.repeats}"
+
+# ---------------------------------------------------------------------------- target table
+def race_service_ms(repeats: int) -> tuple[float, float]:
+    """The playground's race (service call, ms) and a plain 500-step SGD loop on one (1, 2)."""
+    from descentlab.web import service
+    from descentlab.web.limits import Limits
+    from descentlab.web.models import RunRequest
+
+    req = RunRequest.model_validate(
+        {
+            "landscape": {"name": "tilted_double_well"},
+            "optimizers": [
+                {"name": "gd", "hyper": {"lr": 0.01}},
+                {"name": "momentum", "hyper": {"lr": 0.01}},
+                {"name": "adam", "hyper": {"lr": 0.05}},
+                {"name": "rmsprop", "hyper": {"lr": 0.01}},
+            ],
+            "starts": [[0.2, -0.5]],
+            "steps": 500,
+        }
     )
-    print(
-        "| threads | optimizer | B | engine | bare | loop | kernel "
-        "| engine / loop | bare / engine | kernel / engine |"
+    limits = Limits()
+    L = service.build_landscape(req.landscape, limits)
+    service.run_race(req, limits)  # warm-up
+
+    def sgd_loop() -> None:
+        x = torch.tensor([[0.2, -0.5]], dtype=F64, requires_grad=True)
+        opt = torch.optim.SGD([x], lr=0.01)
+        for _ in range(500):
+            opt.zero_grad()
+            L.fn(x).sum().backward()
+            opt.step()
+
+    t_race = timed(lambda: service.run_race(req, limits), repeats)
+    t_sgd = timed(sgd_loop, repeats)
+    return t_race * 1e3, t_sgd * 1e3
+
+
+def targets(repeats: int, quick: bool) -> None:
+    L = get_landscape("himmelblau")
+    rows: list[tuple[str, str, str]] = []
+    B = 1000 if quick else 10_000
+    X0 = L.sample(B, seed=0)
+    for name, steps, target in (("gd", 200, 2), ("adam", 200, 2), ("newton", 50, 4)):
+        steps = 20 if quick else steps
+        r = paired_ratio(
+            lambda n=name, s=steps: engine(n, X0, s),
+            lambda n=name, s=steps: kernel(n, X0, s),
+            repeats,
+        )
+        rows.append((f"engine / hand kernel, B={B:g}, {name}", f"{r:.2f}x", f"<= {target}x"))
+    Bbig = 10_000 if quick else 1_000_000
+    Xb = L.sample(Bbig, seed=0)
+    sb = 5 if quick else 20
+    compiled_adam(Xb, 2)  # compile outside the timing
+    np.testing.assert_allclose(compiled_adam(Xb[:64], 5), kernel("adam", Xb[:64], 5), rtol=1e-9)
+    r = paired_ratio(lambda: engine("adam", Xb, sb), lambda: compiled_adam(Xb, sb), repeats)
+    rows.append((f"engine / compiled fused kernel, B={Bbig:g}, adam", f"{r:.2f}x", "<= 5x"))
+    X1 = L.sample(1, seed=0)
+    n1 = 200 if quick else 2000
+    for name in ("gd", "adam"):
+        t = timed(lambda n=name: run(L, n, X1, n1, lr=LR[n], grad_tol=0.0, progress=False), repeats)
+        tk = timed(lambda n=name: kernel(n, X1, n1), repeats)
+        rows.append(
+            (
+                f"per-step cost at B=1, {name} (defaults; / hand kernel at B=1 in brackets)",
+                f"{t / n1 * 1e6:.0f} us ({t / tk:.2f}x)",
+                "<= 60 us",
+            )
+        )
+    race_ms, sgd_ms = race_service_ms(repeats)
+    rows.append(
+        (
+            "playground race 4 opt x 1 start x 500 steps (service call)",
+            f"{race_ms:.0f} ms",
+            "<= 50 ms",
+        )
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    names = [n for n in args.optimizers.split(",") if n]
-    for threads in [int(t) for t in args.threads.split(",")]:
-        torch.set_num_threads(threads)
-        for name in names:
-            Xl = L.sample(args.loop_starts, seed=2)
-            engine(name, Xl, 3)  # warm-up
-            t_loop = timed(lambda n=name, X=Xl: loop(n, X, args.loop_steps), args.repeats)
-            loop_rate = args.loop_starts * args.loop_steps / t_loop
-            for B in sizes:
-                X0 = L.sample(B, seed=0)
-                steps = int(min(2000, max(10, args.work // B)))
-                te = timed(lambda n=name, X=X0, s=steps: engine(n, X, s), args.repeats)
-                tb = timed(lambda n=name, X=X0, s=steps: bare(n, X, s), args.repeats)
-                tk = timed(lambda n=name, X=X0, s=steps: kernel(n, X, s), args.repeats)
-                er, br, kr = B * steps / te, B * steps / tb, B * steps / tk
-                print(
-                    f"| {threads} | {name} | {B:g} | {er:.3g} | {br:.3g} | {loop_rate:.3g} "
-                    f"| {kr:.3g} | {er / loop_rate:.0f}x | {br / er:.2f}x | {kr / er:.2f}x |",
-                    flush=True,
-                )
-    if not args.no_race:
-        for threads in [int(t) for t in args.threads.split(",")]:
-            torch.set_num_threads(threads)
-            race_table(sizes[:3], args.repeats, args.work)
+    rows.append(
+        (
+            "... / plain 500-step torch.optim.SGD loop on one (1, 2)",
+            f"{race_ms / sgd_ms:.2f}x",
+            "<= 0.5x",
+        )
+    )
+    Xl = L.sample(10, seed=2)
+    t_loop = timed(lambda: loop("adam", Xl, 100), repeats) / (10 * 100)
+    t_eng = timed(lambda: engine("adam", X0, 200), repeats) / (B * 200)
+    rows.append(
+        (
+            f"engine / per-start torch.optim loop, B={B:g}, adam (speed-up)",
+            f"{t_loop / t_eng:,.0f}x",
+            "no regression",
+        )
+    )
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), medians of {repeats}")
+    print("| job | now | target |\n|---|---|---|")
+    for job, now, target in rows:
+        print(f"| {job} | {now} | {target} |", flush=True)
+
+
+# ---------------------------------------------------------------------------- rate table
+def rates(sizes: list[int], names: list[str], repeats: int, work: float) -> None:
+    L = get_landscape("himmelblau")
+    print("\n| optimizer | B | engine | bare | loop | kernel | engine / loop | kernel / engine |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        Xl = L.sample(10, seed=2)
+        engine(name, Xl, 3)  # warm-up
+        loop_rate = 10 * 100 / timed(lambda n=name, X=Xl: loop(n, X, 100), repeats)
+        for B in sizes:
+            X0 = L.sample(B, seed=0)
+            steps = int(min(2000, max(10, work // B)))
+            te = timed(lambda n=name, X=X0, s=steps: engine(n, X, s), repeats)
+            tb = timed(lambda n=name, X=X0, s=steps: bare(n, X, s), repeats)
+            tk = timed(lambda n=name, X=X0, s=steps: kernel(n, X, s), repeats)
+            er, br, kr = B * steps / te, B * steps / tb, B * steps / tk
+            print(
+                f"| {name} | {B:g} | {er:.3g} | {br:.3g} | {loop_rate:.3g} | {kr:.3g} "
+                f"| {er / loop_rate:.0f}x | {kr / er:.2f}x |",
+                flush=True,
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="1,1000,10000,100000")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--work", type=float, default=2e6, help="point-steps per timing (rates)")
+    ap.add_argument("--optimizers", default="gd,adam,newton")
+    ap.add_argument("--targets-only", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    if args.quick:
+        sizes, args.work, args.repeats = [1, 1000], 2e4, 1
+    sanity()
+    targets(args.repeats, args.quick)
+    if not args.targets_only:
+        rates(sizes, [n for n in args.optimizers.split(",") if n], args.repeats, args.work)
 
 
 if __name__ == "__main__":

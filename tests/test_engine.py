@@ -374,7 +374,7 @@ def test_race_shares_one_pass_and_equals_separate_runs(kw):
 
 
 def test_race_uses_the_shared_pass_and_noise_does_not_depend_on_it(monkeypatch):
-    import descentlab.engine as engine
+    import descentlab.engine.runs as engine
 
     sizes = []
     real = engine._run_shared
@@ -401,7 +401,7 @@ def test_race_member_that_finishes_early_stops_stepping():
 
 
 def test_large_races_run_apart(monkeypatch):
-    import descentlab.engine as engine
+    import descentlab.engine.runs as engine
 
     monkeypatch.setattr(engine, "SHARED_RACE_MAX_ROWS", 9)
     monkeypatch.setattr(engine, "_run_shared", None)  # would fail if called

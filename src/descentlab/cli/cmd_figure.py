@@ -11,6 +11,7 @@ from descentlab.cli.common import (
     allow_negative_values,
     coupling_notices,
     dimension,
+    landscape_from_args,
     nonneg_int,
     number,
     parse_floats,
@@ -18,6 +19,7 @@ from descentlab.cli.common import (
     print_json,
     print_notices,
     seed_int,
+    starts_from_args,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -40,16 +42,12 @@ DEFAULT_LRS = "0.001,0.003,0.01,0.03,0.1,0.3"
 
 
 def _landscape(args: argparse.Namespace) -> Any:
-    from descentlab.cli.cmd_run import _landscape as build
-
     if args.landscape is None and args.formula is None:
         args.landscape = DEFAULT_LANDSCAPE.get(args.kind, "tilted_double_well")
-    return build(args)
+    return landscape_from_args(args)
 
 
 def _starts(args: argparse.Namespace, landscape: Any) -> Any:
-    from descentlab.cli.cmd_run import _starts as build
-
     if not args.start and args.starts is None:
         if args.kind in STORY_KINDS and landscape.name == "tilted_double_well":
             # the demo's two telling starts: A on the saddle's stable manifold, B in the local
@@ -59,7 +57,7 @@ def _starts(args: argparse.Namespace, landscape: Any) -> Any:
             args.start = [f"{x!r},{y!r}" for x, y in DEMO_STARTS]
         else:
             args.starts = DEFAULT_STARTS.get(args.kind, "random:4")
-    return build(args, landscape)
+    return starts_from_args(args, landscape)
 
 
 def _optimizers(args: argparse.Namespace) -> list[tuple[Any, dict[str, Any]]]:

@@ -39,6 +39,7 @@ P. Baldi and K. Hornik, *Neural networks and principal component analysis*, Neur
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +48,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from descentlab.engine import run as engine_run
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments.base import ExperimentResult, Table, register
+from descentlab.landscapes.base import Landscape
 from descentlab.progress import Progress
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
@@ -257,26 +261,23 @@ def train(net: TanhNet, steps: int, seed: int = 0, lr: float = 0.02) -> Tensor:
 def train_path(
     net: TanhNet, steps: int, *, seed: int = 0, lr: float = 0.02, every: int = 30
 ) -> tuple[Tensor, Tensor]:
-    """Full-batch Adam (``torch.optim.Adam``) from ``N(0, 1/2)`` weights.
+    """Full-batch Adam (torch's rule, through the engine's loop) from ``N(0, 1/2)`` weights.
 
     Returns ``(checkpoints, final)``: the weights every ``every`` steps from step 0, shape
     ``(K, n)``, and the weights after ``steps`` steps.
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise InvalidParameterError(f"every must be a positive integer, got {every!r}")
+    check_int("every", every, lo=1)
     g = torch.Generator().manual_seed(seed)
-    theta = (0.7 * torch.randn(net.n_params, generator=g, dtype=DTYPE)).requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
-    path = []
-    for k in range(steps):
-        if k % every == 0:
-            path.append(theta.detach().clone())
-        opt.zero_grad()
-        loss = net.loss(theta)
-        loss.backward()
-        opt.step()
-    final = theta.detach()
-    return (torch.stack(path) if path else final[None].clone()), final
+    theta0 = 0.7 * torch.randn(net.n_params, generator=g, dtype=DTYPE)
+    L = Landscape(net.loss, net.n_params, name="tanh_network")
+    tr = engine_run(
+        L, ("adam", {"lr": lr}), theta0[None], steps, record_every=every, grad_tol=0.0,
+        bound=math.inf, progress=False,
+    )  # fmt: skip
+    final = torch.from_numpy(tr.final_points[0])
+    keep = tr.record_steps < steps  # the weights before steps 0, every, 2 every, ...
+    path = torch.from_numpy(tr.positions[keep, 0])
+    return (path if len(path) else final[None].clone()), final
 
 
 # ---------------------------------------------------------------------------- measurement

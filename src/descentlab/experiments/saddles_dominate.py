@@ -51,12 +51,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from descentlab.engine import run as engine_run
 from descentlab.experiments.autoencoder import (
     enumerate_critical_points,
     make_autoencoder,
     origin_point,
 )
 from descentlab.experiments.base import ExperimentResult, Table, register
+from descentlab.landscapes.base import Landscape
 from descentlab.landscapes.catalog import (
     iter_rastrigin_critical_points,
     iter_styblinski_tang_critical_points,
@@ -149,31 +151,29 @@ def train_width(
     """
     g = torch.Generator().manual_seed(10_000 + width)
     d = X.shape[1]
-    ps = [
-        torch.randn(seeds, width, d, generator=g, dtype=DTYPE) / math.sqrt(d),
-        torch.zeros(seeds, width, dtype=DTYPE),
-        torch.randn(seeds, width, generator=g, dtype=DTYPE) / math.sqrt(width),
-        torch.zeros(seeds, dtype=DTYPE),
-    ]
-    for p in ps:
-        p.requires_grad_(True)
-    yf = y.to(DTYPE).expand(seeds, -1)
+    W1 = torch.randn(seeds, width, d, generator=g, dtype=DTYPE) / math.sqrt(d)
+    w2 = torch.randn(seeds, width, generator=g, dtype=DTYPE) / math.sqrt(width)
+    zeros = torch.zeros(seeds, width, dtype=DTYPE)
+    # theta = [W1 (width*d), b1 (width), w2 (width), b2]: one row per seed, one landscape
+    theta0 = torch.cat([W1.reshape(seeds, -1), zeros, w2, torch.zeros(seeds, 1, dtype=DTYPE)], 1)
+    wd = width * d
 
-    def loss_fn() -> Tensor:
-        z = _mlp_forward(X, *ps)
-        ce = torch.nn.functional.binary_cross_entropy_with_logits(z, yf, reduction="none")
-        reg = sum(p.pow(2).reshape(seeds, -1).sum(1) for p in ps)
-        return ce.mean(1) + 0.5 * weight_decay * reg
+    def loss(P: Tensor) -> Tensor:
+        n = P.shape[0]
+        W = P[:, :wd].reshape(n, width, d)
+        b1, a2, b2 = P[:, wd : wd + width], P[:, wd + width : wd + 2 * width], P[:, -1]
+        z = _mlp_forward(X, W, b1, a2, b2)
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(
+            z, y.to(DTYPE).expand(n, -1), reduction="none"
+        )
+        return ce.mean(1) + 0.5 * weight_decay * (P * P).sum(1)
 
-    for _ in range(steps):
-        grads = torch.autograd.grad(loss_fn().sum(), ps)
-        with torch.no_grad():
-            for p, gr in zip(ps, grads, strict=True):
-                p.sub_(lr * gr)
-    loss = loss_fn()
-    grads = torch.autograd.grad(loss.sum(), ps)
-    gnorm = torch.sqrt(sum(gr.pow(2).reshape(seeds, -1).sum(1) for gr in grads))
-    return loss.detach(), gnorm
+    L = Landscape(loss, theta0.shape[1], name=f"tanh_mlp_width_{width}")
+    tr = engine_run(
+        L, ("gd", {"lr": lr}), theta0, steps, grad_tol=0.0, bound=math.inf,
+        record_every=max(steps, 1), progress=False,
+    )  # fmt: skip
+    return torch.from_numpy(tr.final_losses), torch.from_numpy(tr.final_grad_norms)
 
 
 def spread(values: Tensor) -> dict[str, float]:
@@ -227,12 +227,12 @@ def gd_snapshots(net: TinyNet, seeds: int, snaps: list[int], lr: float = 0.1) ->
     """Points along full-batch GD from ``seeds`` ``N(0, 1)`` starts, at the listed steps."""
     g = torch.Generator().manual_seed(1)
     th = torch.randn(seeds, net.n_params, generator=g, dtype=DTYPE)
-    out = []
-    for t in range(max(snaps) + 1):
-        if t in snaps:
-            out.append(th.clone())
-        th = th - lr * net.grad(th)
-    return torch.cat(out)
+    L = Landscape(net.loss, net.n_params, name="tiny_net")
+    last = max(snaps)
+    tr = engine_run(
+        L, ("gd", {"lr": lr}), th, last, grad_tol=0.0, bound=math.inf, progress=False
+    )  # fmt: skip
+    return torch.cat([torch.from_numpy(tr.positions[t]) for t in sorted(set(snaps))])
 
 
 def find_critical_points(

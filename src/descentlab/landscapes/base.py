@@ -105,7 +105,7 @@ MAX_DIM = 1_000_000
 """The largest dimension a ``Landscape`` accepts (points are rows of a ``(B, d)`` tensor)."""
 
 
-def _normalize_domain(domain: Any, dim: int | None) -> Domain | None:
+def normalize_domain(domain: Any, dim: int | None) -> Domain | None:
     if domain is None:
         return None
     arr = np.asarray(domain, dtype=float)
@@ -147,6 +147,10 @@ class Landscape:
         description: one paragraph for humans: what the surface shows, and what is not known.
         formula: a human-readable formula.
         params: the parameters the landscape was built with (e.g. ``{"dim": 5}``).
+        analytic_grad: optional ``P (B, d) -> (f(P) (B,), grad f(P) (B, d))`` in closed form,
+            which the engine uses instead of autograd (must equal autograd; tested).
+        analytic_hessian: optional ``P (B, d) -> (B, d, d)`` per-row Hessians in closed form,
+            which Newton-type rules in the engine use instead of Hessian-vector products.
 
     Example:
         >>> import torch
@@ -170,13 +174,15 @@ class Landscape:
         formula: str = "",
         params: dict[str, Any] | None = None,
         dtype: torch.dtype = torch.float64,
+        analytic_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
+        analytic_hessian: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         dim = check_int("dim", dim, lo=1)
         check_at_most("dim", dim, MAX_DIM)  # before building a per-dimension domain
         self.fn = fn
         self.dim = dim
         self.name = name
-        self.domain: Domain | None = _normalize_domain(domain, dim)
+        self.domain: Domain | None = normalize_domain(domain, dim)
         self._cp_source = critical_points
         self._cp_cache: list[CriticalPoint] | None = None
         self.complete = bool(complete)
@@ -185,6 +191,8 @@ class Landscape:
         self.formula = formula
         self.params = dict(params or {})
         self.dtype = dtype
+        self.analytic_grad = analytic_grad
+        self.analytic_hessian = analytic_hessian
 
     # ------------------------------------------------------------------ ground truth
     @property

@@ -182,6 +182,150 @@ def _has_stored(key: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- quadratics
+# ---------------------------------------------------------------------------- closed forms
+# Values in the form the engine evaluates (each coordinate taken once with ``unbind``: a column
+# select ``P[:, 0]`` costs a zero-filled backward per use), and where cheap the gradient and
+# the per-row Hessian in closed form (tests/test_catalog_analytic.py checks them against
+# autograd at float64).
+def _hess2(hxx: Tensor, hxy: Tensor, hyy: Tensor) -> Tensor:
+    """``(B, 2, 2)`` from the three entries of symmetric 2x2 Hessians (scalars broadcast)."""
+    hxx, hxy, hyy = torch.broadcast_tensors(hxx, hxy, hyy)
+    return torch.stack([torch.stack([hxx, hxy], -1), torch.stack([hxy, hyy], -1)], -2)
+
+
+def _himmelblau(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return (x**2 + y - 11.0) ** 2 + (x + y**2 - 7.0) ** 2
+
+
+_HB_SHIFT = (11.0, 7.0)
+
+
+def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    # r = (a, b) = (x^2 + y - 11, y^2 + x - 7): f = a^2 + b^2, grad = (4x a + 2b, 4y b + 2a);
+    # whole-row operations (9 tensor ops instead of ~19 column ones: a few rows cost op overhead)
+    r = P * P + P.flip(-1) - torch.tensor(_HB_SHIFT, dtype=P.dtype)
+    rr = r * r
+    v = rr @ torch.ones(2, dtype=P.dtype)
+    return v, torch.addcmul(2.0 * r.flip(-1), P, r, value=4.0)
+
+
+def _himmelblau_h(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    a = x * x + y - 11.0
+    b = x + y * y - 7.0
+    return _hess2(4.0 * a + 8.0 * x * x + 2.0, 4.0 * (x + y), 4.0 * b + 8.0 * y * y + 2.0)
+
+
+def _tilted(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return (x**2 - 1.0) ** 2 + TILT * x + (y - x**2) ** 2
+
+
+def _tilted_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    x, y = P.unbind(-1)
+    x2 = x * x
+    u = x2 - 1.0
+    w = y - x2
+    gx = 4.0 * x * u + TILT - 4.0 * x * w
+    return u * u + TILT * x + w * w, torch.stack([gx, 2.0 * w], -1)
+
+
+def _tilted_h(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return _hess2(24.0 * x * x - 4.0 - 4.0 * y, -4.0 * x, torch.full_like(x, 2.0))
+
+
+def _double_well(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return (x**2 - 1.0) ** 2 + y**2
+
+
+def _double_well_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    x, y = P.unbind(-1)
+    u = x * x - 1.0
+    return u * u + y * y, torch.stack([4.0 * x * u, 2.0 * y], -1)
+
+
+def _double_well_h(P: Tensor) -> Tensor:
+    x, _ = P.unbind(-1)
+    return _hess2(12.0 * x * x - 4.0, torch.zeros_like(x), torch.full_like(x, 2.0))
+
+
+def _monkey(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return x**3 - 3.0 * x * y**2
+
+
+def _monkey_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    x, y = P.unbind(-1)
+    return x**3 - 3.0 * x * y**2, torch.stack([3.0 * x * x - 3.0 * y * y, -6.0 * x * y], -1)
+
+
+def _monkey_h(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return _hess2(6.0 * x, -6.0 * y, -6.0 * x)
+
+
+def _six_hump(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return (4.0 - 2.1 * x**2 + x**4 / 3.0) * x**2 + x * y + (-4.0 + 4.0 * y**2) * y**2
+
+
+def _six_hump_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    x, y = P.unbind(-1)
+    x2, y2 = x * x, y * y
+    v = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2
+    gx = 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y
+    gy = x - 8.0 * y + 16.0 * y2 * y
+    return v, torch.stack([gx, gy], -1)
+
+
+def _six_hump_h(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    x2 = x * x
+    return _hess2(8.0 - 25.2 * x2 + 10.0 * x2 * x2, torch.ones_like(x), -8.0 + 48.0 * y * y)
+
+
+def _three_hump(P: Tensor) -> Tensor:
+    x, y = P.unbind(-1)
+    return 2.0 * x**2 - 1.05 * x**4 + x**6 / 6.0 + x * y + y**2
+
+
+def _three_hump_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    x, y = P.unbind(-1)
+    x2 = x * x
+    v = 2.0 * x2 - 1.05 * x2 * x2 + x2 * x2 * x2 / 6.0 + x * y + y * y
+    gx = 4.0 * x - 4.2 * x2 * x + x2 * x2 * x + y
+    return v, torch.stack([gx, x + 2.0 * y], -1)
+
+
+def _three_hump_h(P: Tensor) -> Tensor:
+    x, _ = P.unbind(-1)
+    x2 = x * x
+    return _hess2(4.0 - 12.6 * x2 + 5.0 * x2 * x2, torch.ones_like(x), torch.full_like(x, 2.0))
+
+
+def _rosenbrock_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    a, b = P[:, :-1], P[:, 1:]
+    w = b - a * a
+    v = (100.0 * w * w + (1.0 - a) ** 2).sum(-1)
+    g = torch.zeros_like(P)
+    g[:, :-1] = -400.0 * a * w - 2.0 * (1.0 - a)
+    g[:, 1:] += 200.0 * w
+    return v, g
+
+
+def _constant_hessian(H: list[list[float]]) -> Callable[[Tensor], Tensor]:
+    """Per-row Hessians of a quadratic: the same matrix for every row."""
+    M = torch.tensor(H, dtype=torch.float64)
+
+    def hess(P: Tensor) -> Tensor:
+        return M.to(P.dtype).expand(P.shape[0], -1, -1).clone()
+
+    return hess
+
+
 @register("quadratic_bowl")
 def quadratic_bowl(dim: int = 2) -> Landscape:
     """Convex bowl ``f(x) = 1/2 |x|^2`` in ``d`` dimensions: one minimum, Hessian = identity.
@@ -194,6 +338,10 @@ def quadratic_bowl(dim: int = 2) -> Landscape:
     return Landscape(
         lambda P: 0.5 * (P * P).sum(-1),
         d,
+        analytic_grad=lambda P: (0.5 * (P * P).sum(-1), P.clone()),
+        analytic_hessian=lambda P: (
+            torch.eye(P.shape[1], dtype=P.dtype).expand(P.shape[0], -1, -1).clone()
+        ),
         name="quadratic_bowl",
         domain=(-2.0, 2.0),
         critical_points=[_cp([0.0] * d, 0.0, "minimum", 0, True)],
@@ -226,6 +374,11 @@ def ill_conditioned_quadratic(condition: float = 100.0) -> Landscape:
     return Landscape(
         lambda P: 0.5 * (P[:, 0] ** 2 + kappa * P[:, 1] ** 2),
         2,
+        analytic_grad=lambda P: (
+            0.5 * (P[:, 0] ** 2 + kappa * P[:, 1] ** 2),
+            P * torch.tensor([1.0, kappa], dtype=P.dtype),
+        ),
+        analytic_hessian=_constant_hessian([[1.0, 0.0], [0.0, kappa]]),
         name="ill_conditioned_quadratic",
         domain=(-2.0, 2.0),
         critical_points=[_cp([0.0, 0.0], 0.0, "minimum", 0, True)],
@@ -252,6 +405,11 @@ def simple_saddle() -> Landscape:
     return Landscape(
         lambda P: P[:, 0] ** 2 - P[:, 1] ** 2,
         2,
+        analytic_grad=lambda P: (
+            P[:, 0] ** 2 - P[:, 1] ** 2,
+            P * torch.tensor([2.0, -2.0], dtype=P.dtype),
+        ),
+        analytic_hessian=_constant_hessian([[2.0, 0.0], [0.0, -2.0]]),
         name="simple_saddle",
         domain=(-2.0, 2.0),
         critical_points=[_cp([0.0, 0.0], 0.0, "saddle", 1)],
@@ -276,8 +434,10 @@ def monkey_saddle() -> Landscape:
         'degenerate'
     """
     return Landscape(
-        lambda P: P[:, 0] ** 3 - 3.0 * P[:, 0] * P[:, 1] ** 2,
+        _monkey,
         2,
+        analytic_grad=_monkey_vg,
+        analytic_hessian=_monkey_h,
         name="monkey_saddle",
         domain=(-1.5, 1.5),
         critical_points=[_cp([0.0, 0.0], 0.0, "degenerate", 0, note="Hessian is zero")],
@@ -303,8 +463,10 @@ def double_well() -> Landscape:
         ['minimum', 'saddle', 'minimum']
     """
     return Landscape(
-        lambda P: (P[:, 0] ** 2 - 1.0) ** 2 + P[:, 1] ** 2,
+        _double_well,
         2,
+        analytic_grad=_double_well_vg,
+        analytic_hessian=_double_well_h,
         name="double_well",
         domain=((-2.0, 2.0), (-1.5, 1.5)),
         critical_points=[
@@ -371,6 +533,7 @@ def rosenbrock(dim: int = 2) -> Landscape:
     return Landscape(
         _rosenbrock,
         d,
+        analytic_grad=_rosenbrock_vg,
         name="rosenbrock",
         domain=domain,
         critical_points=cps,
@@ -668,14 +831,10 @@ def three_hump_camel() -> Landscape:
             pts.append(_cp([x, y], value, "minimum" if is_min else "saddle", 0 if is_min else 1))
     pts.sort(key=lambda c: c.point)
     return Landscape(
-        lambda P: (
-            2.0 * P[:, 0] ** 2
-            - 1.05 * P[:, 0] ** 4
-            + P[:, 0] ** 6 / 6.0
-            + P[:, 0] * P[:, 1]
-            + P[:, 1] ** 2
-        ),
+        _three_hump,
         2,
+        analytic_grad=_three_hump_vg,
+        analytic_hessian=_three_hump_h,
         name="three_hump_camel",
         domain=(-5.0, 5.0),
         critical_points=pts,
@@ -698,6 +857,8 @@ def _certified_2d(
     domain: Any,
     description: str,
     formula: str,
+    analytic_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
+    analytic_hessian: Callable[[Tensor], Tensor] | None = None,
 ) -> Landscape:
     gmin = min(p["value"] for p in _stored()["landscapes"][key]["points"] if p["is_global"])
     return Landscape(
@@ -710,6 +871,8 @@ def _certified_2d(
         global_min_value=gmin,
         description=description,
         formula=formula,
+        analytic_grad=analytic_grad,
+        analytic_hessian=analytic_hessian,
     )
 
 
@@ -728,13 +891,15 @@ def himmelblau() -> Landscape:
     """
     return _certified_2d(
         "himmelblau",
-        lambda P: (P[:, 0] ** 2 + P[:, 1] - 11.0) ** 2 + (P[:, 0] + P[:, 1] ** 2 - 7.0) ** 2,
+        _himmelblau,
         (-5.0, 5.0),
         "Himmelblau's function: four global minima of value 0 (at (3, 2), (-2.805118, 3.131313), "
         "(-3.779310, -3.283186) and (3.584428, -1.848127)), four saddles between neighbouring "
         "basins and one local maximum 181.6165 at (-0.270845, -0.923039): nine critical points "
         "in all, certified complete. Which minimum a run reaches is decided by its start.",
         "(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+        _himmelblau_vg,
+        _himmelblau_h,
     )
 
 
@@ -751,17 +916,15 @@ def six_hump_camel() -> Landscape:
     """
     return _certified_2d(
         "six_hump_camel",
-        lambda P: (
-            (4.0 - 2.1 * P[:, 0] ** 2 + P[:, 0] ** 4 / 3.0) * P[:, 0] ** 2
-            + P[:, 0] * P[:, 1]
-            + (-4.0 + 4.0 * P[:, 1] ** 2) * P[:, 1] ** 2
-        ),
+        _six_hump,
         ((-3.0, 3.0), (-2.0, 2.0)),
         "The six-hump camel: six minima (the two global ones -1.0316285 at ±(0.089842, "
         "-0.712656), two at -0.215464 and two at 2.104250), seven saddles (one at the origin) "
         "and two maxima 2.496295 at ±(1.230230, 0.162335): fifteen critical points, certified "
         "complete in the standard box. A small problem with every kind of critical point.",
         "(4 - 2.1*x^2 + x^4/3)*x^2 + x*y + (-4 + 4*y^2)*y^2",
+        _six_hump_vg,
+        _six_hump_h,
     )
 
 
@@ -1088,8 +1251,10 @@ def tilted_double_well() -> Landscape:
         pts.append(_cp([x, y], value, "minimum" if is_min else "saddle", 0 if is_min else 1))
     gmin = min(c.value for c in pts)
     return Landscape(
-        lambda P: (P[:, 0] ** 2 - 1.0) ** 2 + TILT * P[:, 0] + (P[:, 1] - P[:, 0] ** 2) ** 2,
+        _tilted,
         2,
+        analytic_grad=_tilted_vg,
+        analytic_hessian=_tilted_h,
         name="tilted_double_well",
         domain=((-2.0, 2.0), (-1.0, 3.0)),
         critical_points=_mark_global(pts, gmin),

@@ -1,11 +1,14 @@
 """Train a small network on a task with any registered optimizer, watched by the monitor.
 
-The loop is the plain one (zero_grad, forward, backward, monitor, step) over a deterministic
-sequence of mini-batches (reshuffled each epoch from ``seed``; full batch by default). The
+Training runs through the engine's one step loop (:func:`descentlab.loop.stepper.step_loop`)
+with one :class:`~descentlab.loop.stepper.ModuleTrack`: each step evaluates the objective on
+its mini-batch (zero_grad, forward, backward), shows it to the monitor, and steps; the
+mini-batches follow a deterministic sequence (reshuffled each epoch from ``seed``; full batch
+by default). The
 objective is ``mean cross-entropy + (l2/2)·‖θ‖²``, the same function that
 :func:`~descentlab.nn.check.check_point` is then asked about (pass it ``weight_decay=l2``).
-Optimizers that need a closure (L-BFGS, Newton-type) get one; second-order ones get
-``create_graph=True``.
+Every step passes a closure over its mini-batch (L-BFGS and Newton-type rules call it; its
+first call returns the evaluation already made); second-order rules get ``create_graph=True``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from torch import nn
 
 from descentlab.errors import InvalidParameterError
+from descentlab.loop.stepper import ModuleTrack, step_loop
 from descentlab.nn._summary import summary
 from descentlab.nn.monitor import TrainingMonitor
 from descentlab.nn.tasks import Task
@@ -129,9 +133,22 @@ def train(
     )
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(n, generator=gen) if bs < n else torch.arange(n)
-    pos = 0
+    state: dict[str, Any] = {"pos": 0, "order": order, "k": -1, "batch": None}
 
-    def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    def batch(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step ``k``'s mini-batch: the next slice of the epoch's order (drawn once per step)."""
+        if state["k"] != k:
+            if state["pos"] + bs > n:
+                if bs < n:
+                    state["order"] = torch.randperm(n, generator=gen)
+                state["pos"] = 0
+            idx = state["order"][state["pos"] : state["pos"] + bs].to(X.device)
+            state["pos"] += bs
+            state["k"], state["batch"] = k, (X[idx], y[idx])
+        return state["batch"]
+
+    def objective(k: int) -> torch.Tensor:
+        xb, yb = batch(k)
         loss = ce(model(xb), yb)
         if l2:
             loss = loss + 0.5 * l2 * sum((p * p).sum() for p in params)
@@ -139,36 +156,24 @@ def train(
 
     losses: list[float] = []
     diverged = None
+
+    def watch(k: int, loss: torch.Tensor, final: bool) -> bool:
+        nonlocal diverged
+        value = float(loss)
+        losses.append(value)
+        if not math.isfinite(value):
+            diverged = k
+            return False
+        mon(loss, k)
+        return True
+
+    track = ModuleTrack(params, objective, watch, steps)
+    track.set_stepper(opt, second_order=second_order, label="the optimizer")
+    del needs_closure  # every step gets a closure over its mini-batch; most optimizers ignore it
     model.train()
     with Progress(steps, "training", enabled=progress) as bar:
-        for step in range(steps):
-            if pos + bs > n:
-                order = torch.randperm(n, generator=gen) if bs < n else order
-                pos = 0
-            idx = order[pos : pos + bs].to(X.device)
-            pos += bs
-            xb, yb = X[idx], y[idx]
-            opt.zero_grad()
-            loss = objective(xb, yb)
-            loss.backward()
-            value = float(loss.detach())
-            losses.append(value)
-            if not math.isfinite(value):
-                diverged = step
-                break
-            mon(loss, step)
-            if needs_closure:
-
-                def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
-                    opt.zero_grad()
-                    out = objective(xb, yb)
-                    out.backward(create_graph=second_order)
-                    return out
-
-                opt.step(closure)
-            else:
-                opt.step()
-            bar.update()
+        step_loop([track], steps, on_step=lambda k: bar.update())
+    track.release()
     model.eval()
     with torch.no_grad():
         out = model(X)

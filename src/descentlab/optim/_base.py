@@ -9,7 +9,10 @@ matrix of points with its gradient:
   loss with ``e_j`` repeated on every row. The optional key ``row_fn`` maps a ``(R, d)`` tensor
   to the ``(R,)`` per-row losses (used without autograd, for line searches and acceptance tests);
   ``row_offset`` (int, default 0) is the global id of row 0, so a row's random draws do not depend
-  on where it sits in a batch.
+  on where it sits in a batch. The optional key ``row_hessian`` maps ``(R, d)`` points to
+  their symmetric ``(R, d, d)`` Hessians in closed form (a landscape's ``analytic_hessian``);
+  the curvature rules then use it instead of Hessian-vector products, and need no gradient
+  graph (their class sets ``accepts_row_hessian = True``).
 * **full mode** (no ``rows_independent``, e.g. ``model.parameters()``): all parameters of the
   group, flattened and concatenated, form one problem (``R = 1``, ``n`` = number of entries).
   The Hessian is formed in full with ``n`` Hessian-vector products, so ``n`` is limited to
@@ -28,7 +31,7 @@ import torch
 
 from descentlab import validate
 from descentlab.errors import DimensionError, InvalidParameterError
-from descentlab.linalg import hessian_from_grad
+from descentlab.linalg import hessian_from_flat_grad, hessian_from_grad
 
 MAX_FULL_HESSIAN = 4096
 """Largest number of parameters (one param group) for which a full Hessian is formed."""
@@ -145,6 +148,10 @@ def problems(
 def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
     """The ``(R, n, n)`` Hessians of a problem from its gradients' graph (symmetrised)."""
     R, n = prob.R, prob.n
+    if prob.rows_mode:
+        row_hessian = prob.group.get("row_hessian")
+        if row_hessian is not None:  # closed-form, symmetric per-row Hessians from the engine
+            return row_hessian(prob.x)
     H = prob.x.new_zeros(R, n, n)
     # A gradient without a graph means the loss is affine in the parameters (zero Hessian) --
     # or that the closure forgot ``create_graph=True``, which cannot be told apart from here.
@@ -159,16 +166,7 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
                 "rows_independent=True for a batch of small independent problems"
             )
         flat = torch.cat([g.reshape(-1) for g in grads])
-        if flat.grad_fn is None:
-            return H
-        for j in range(n):
-            cols = torch.autograd.grad(flat[j], prob.params, retain_graph=True, allow_unused=True)
-            H[0, j] = torch.cat(
-                [
-                    (c if c is not None else torch.zeros_like(p)).detach().reshape(-1)
-                    for c, p in zip(cols, prob.params, strict=True)
-                ]
-            )
+        H[0] = hessian_from_flat_grad(flat, prob.params)
     return 0.5 * (H + H.mT)
 
 

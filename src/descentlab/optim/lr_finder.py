@@ -67,8 +67,7 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +77,11 @@ from torch import nn
 
 from descentlab.errors import DescentlabError, InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
+from descentlab.landscapes.evaluation import as_starts, objective, row_function, value_and_grad
+from descentlab.loop.stepper import ModuleTrack, RowTrack, build_steppers, step_loop
+from descentlab.loop.watches import RangeTestRows, RangeTestWatch
+from descentlab.optim.functional import functional_step
+from descentlab.optim.registry import class_needs
 from descentlab.progress import Progress
 
 MODES = ("exp", "linear")
@@ -457,9 +461,12 @@ def _check_settings(
 
 
 def _resolve(optimizer: Any) -> Any:
-    from descentlab.engine import resolve
+    from descentlab.optim.registry import resolve_optimizer
 
-    spec = resolve(optimizer)
+    if isinstance(optimizer, tuple) and len(optimizer) == 2 and isinstance(optimizer[1], Mapping):
+        spec = resolve_optimizer(optimizer[0], **dict(optimizer[1]))
+    else:
+        spec = resolve_optimizer(optimizer)
     probe = torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
     if "lr" not in spec.factory([probe]).defaults:
         raise InvalidParameterError(
@@ -469,40 +476,16 @@ def _resolve(optimizer: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- the stop rule
-class _Watch:
-    """Online smoothing and the stop rules for ``B`` columns of losses."""
-
-    def __init__(self, B: int, num_iter: int, settings: dict[str, Any]) -> None:
-        self.beta = settings["beta"]
-        self.th = settings["diverge_th"]
-        self.floor = settings["loss_floor"]
-        self.raw = np.full((num_iter, B), np.nan)
-        self.avg = np.zeros(B)
-        self.best = np.full(B, np.inf)
-        self.running = np.ones(B, dtype=bool)
-        self.stop_step = np.full(B, -1, dtype=np.int64)
-        self.reason = np.array(["completed"] * B, dtype=object)
-
-    def observe(self, k: int, values: np.ndarray) -> np.ndarray:
-        """Record ``L_k`` for the running rows; return the rows that stop at ``k``."""
-        run = self.running
-        self.raw[k, run] = values[run]
-        avg, s = _ema_step(self.avg, values, self.beta, k)
-        self.avg = np.where(run, avg, self.avg)
-        finite = np.isfinite(values) & np.isfinite(s)
-        with np.errstate(invalid="ignore"):
-            self.best = np.where(run & finite, np.minimum(self.best, s), self.best)
-            stop_nf = run & ~finite
-            stop_div = np.zeros_like(run)
-            if self.th is not None:
-                m = self.floor
-                stop_div = run & finite & (self.best > m) & (s - m > self.th * (self.best - m))
-        new = stop_nf | stop_div
-        self.reason[stop_nf] = "non_finite"
-        self.reason[stop_div] = "diverged"
-        self.stop_step[new] = k
-        self.running = run & ~new
-        return new
+def _watch(B: int, num_iter: int, settings: dict[str, Any]) -> RangeTestWatch:
+    """The range test's stop rule for ``B`` columns (the engine's watch with our EMA)."""
+    return RangeTestWatch(
+        B,
+        num_iter,
+        beta=settings["beta"],
+        diverge_th=settings["diverge_th"],
+        loss_floor=settings["loss_floor"],
+        ema_step=_ema_step,
+    )
 
 
 def _result(
@@ -551,35 +534,12 @@ def _result(
     )
 
 
-def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for g in opt.param_groups:
-        if isinstance(g.get("lr"), torch.Tensor):
-            g["lr"].fill_(lr)
-        else:
-            g["lr"] = lr
+def _is_elementwise(spec: Any) -> bool:
+    if spec.elementwise is not None:
+        return bool(spec.elementwise)
+    from descentlab.optim.probe import is_elementwise
 
-
-def _step(
-    opt: torch.optim.Optimizer, closure: Callable[[], torch.Tensor] | None, where: str
-) -> None:
-    try:
-        if closure is None:
-            opt.step()
-        else:
-            opt.step(closure)
-    except DescentlabError:
-        raise
-    except (RuntimeError, TypeError) as exc:
-        raise DescentlabError(f"the optimizer failed {where}: {exc}") from None
-
-
-def _backward(loss: torch.Tensor, second: bool) -> None:
-    if second:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph")
-            loss.backward(create_graph=True)
-    else:
-        loss.backward()
+    return bool(is_elementwise(spec))
 
 
 # ---------------------------------------------------------------------------- lab front
@@ -638,7 +598,6 @@ def lr_find_landscape(
         >>> len(r.rows), r.lrs.size
         (2, 50)
     """
-    from descentlab.engine import _check_starts, _elementwise
 
     if not isinstance(landscape, Landscape):
         raise InvalidParameterError(
@@ -652,7 +611,7 @@ def lr_find_landscape(
     )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
-    X0 = _check_starts(landscape, starts)
+    X0 = as_starts(landscape, starts)
     need = 24 * settings["num_iter"] * X0.shape[0]
     if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1:
         raise InvalidParameterError(f"max_memory must be a positive integer, got {max_memory!r}")
@@ -666,21 +625,32 @@ def lr_find_landscape(
     spec = _resolve(optimizer)
     lrs = lr_sequence(settings["start_lr"], settings["end_lr"], settings["num_iter"], mode)
     B = X0.shape[0]
-    apart = not _elementwise(spec)
-    total = settings["num_iter"] * (B if apart else 1)
+    apart = not _is_elementwise(spec)
+    watch = _watch(B, lrs.size, settings)
+    rows_watch = RangeTestRows(X0, watch)
+    X = X0.clone()
+    track = RowTrack(X, 0, B, objective(landscape), rows_watch, None, lrs.size)
+    build_steppers(
+        track,
+        spec,
+        steps=lrs.size,
+        apart=apart,
+        row_fn=row_function(landscape),
+        fixed_rates=lrs,
+        fast_path=functional_step,
+        row_hessian=landscape.analytic_hessian,
+    )
     with (
         torch.random.fork_rng(devices=[]),
-        Progress(total, f"lr range test ({spec.label})", enabled=progress) as bar,
+        Progress(lrs.size, f"lr range test ({spec.label})", enabled=progress) as bar,
     ):
         torch.manual_seed(int(seed))
-        if not apart:
-            watch, initial = _lab_loop(landscape, spec, X0, lrs, settings, bar, 0)
-            parts = [(watch, initial, i) for i in range(B)]
-        else:  # rows apart: B separate tests
-            parts = []
-            for i in range(B):
-                watch, initial = _lab_loop(landscape, spec, X0[i : i + 1], lrs, settings, bar, i)
-                parts.append((watch, initial, 0))
+        step_loop(
+            [track], lrs.size, value_and_grad=value_and_grad(landscape),
+            on_step=lambda k: bar.update(1),
+        )  # fmt: skip
+    X.grad = None
+    parts = [(watch, rows_watch.initial, i) for i in range(B)]
     rows = [
         _result(
             lrs,
@@ -702,96 +672,6 @@ def lr_find_landscape(
         landscape=landscape.name,
         optimizer=spec.label,
     )
-
-
-def _lab_loop(
-    landscape: Landscape,
-    spec: Any,
-    X0: torch.Tensor,
-    lrs: np.ndarray,
-    settings: dict[str, Any],
-    bar: Progress | None,
-    row_offset: int,
-) -> tuple[_Watch, np.ndarray]:
-    from descentlab.engine import _objective, _row_fn
-
-    f = _objective(landscape)
-    B = X0.shape[0]
-    X = X0.clone().requires_grad_(True)
-    group = {
-        "params": [X],
-        "rows_independent": True,
-        "row_fn": _row_fn(landscape),
-        "row_offset": row_offset,
-    }
-    try:
-        opt = spec.factory([group])
-    except DescentlabError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError(f"{spec.label}: could not be built: {exc}") from None
-    second = bool(spec.second_order)
-    watch = _Watch(B, lrs.size, settings)
-    frozen_pos = X0.clone()
-
-    def evaluate() -> torch.Tensor:
-        X.grad = None
-        with torch.enable_grad():
-            v = f(X)
-            _backward(v.sum(), second)
-        if not watch.running.all():
-            keep = torch.from_numpy(watch.running)[:, None]
-            if second:  # out of place: the gradient carries the graph for Hessian products
-                X.grad = torch.where(keep, X.grad, torch.zeros((), dtype=X.dtype))
-            else:
-                X.grad.masked_fill_(~keep, 0.0)
-        return v
-
-    cached: dict[str, torch.Tensor | None] = {"loss": None}
-
-    def closure() -> torch.Tensor:
-        # the first call of a step returns the evaluation made before it; later calls (line
-        # searches, L-BFGS iterations) evaluate afresh
-        if cached["loss"] is not None:
-            loss, cached["loss"] = cached["loss"], None
-            return loss
-        return evaluate().sum()
-
-    v = evaluate()
-    initial = v.detach().numpy().copy()
-    for k in range(lrs.size):
-        _set_lr(opt, float(lrs[k]))
-        cached["loss"] = v.sum()
-        prev = X.detach().clone()
-        _step(opt, closure if spec.needs_closure else None, f"at step {k}")
-        cached["loss"] = None
-        if not watch.running.all():
-            with torch.no_grad():
-                X.copy_(torch.where(torch.from_numpy(watch.running)[:, None], X, frozen_pos))
-        if second:
-            X.grad = None
-        v = evaluate() if k + 1 < lrs.size else _values(f, X)
-        new = watch.observe(k, v.detach().numpy().astype(np.float64))
-        if new.any():
-            # freeze at the last point before the step that stopped the row (finite there), and
-            # evaluate again so the next step sees finite values and zero gradients for it
-            stopped = torch.from_numpy(new)
-            frozen_pos[stopped] = prev[stopped]
-            with torch.no_grad():
-                X.copy_(torch.where(torch.from_numpy(watch.running)[:, None], X, frozen_pos))
-            if k + 1 < lrs.size and watch.running.any():
-                v = evaluate()
-        if bar is not None:
-            bar.update(1)
-        if not watch.running.any():
-            break
-    X.grad = None
-    return watch, initial
-
-
-def _values(f: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return f(X.detach())
 
 
 # ---------------------------------------------------------------------------- nn front
@@ -878,7 +758,7 @@ def lr_find(
 
     if isinstance(optimizer, torch.optim.Optimizer):
         net, opt, label = _copy_with_optimizer(model, optimizer)
-        needs_closure, second = _class_needs(type(optimizer))
+        needs_closure, second = class_needs(type(optimizer))
         if "lr" not in opt.defaults:
             raise InvalidParameterError(f"{label} has no learning rate; a range test needs one")
     else:
@@ -896,8 +776,9 @@ def lr_find(
         needs_closure, second, label = spec.needs_closure, spec.second_order, spec.label
     net.train(bool(train_mode))
     lrs = lr_sequence(settings["start_lr"], settings["end_lr"], settings["num_iter"], mode)
-    watch = _Watch(1, lrs.size, settings)
+    watch = _watch(1, lrs.size, settings)
     nb = len(batches)
+    initial = math.nan
 
     def batch_loss(i: int) -> torch.Tensor:
         x, y = batches[i % nb]
@@ -916,13 +797,22 @@ def lr_find(
             )
         return out.reshape(())
 
-    def forward_backward(i: int) -> torch.Tensor:
-        opt.zero_grad()
-        with torch.enable_grad():
-            loss = batch_loss(i)
-            _backward(loss, second)
-        return loss.detach()
+    def observe(k: int, loss: torch.Tensor, final: bool) -> bool:
+        # iterate k is the point after step k - 1: its loss is L_{k-1} (the initial one at 0)
+        nonlocal initial
+        if k == 0:
+            initial = float(loss)
+            if not math.isfinite(initial):
+                raise InvalidParameterError(
+                    f"the loss is not finite at the model's weights ({initial}); nothing to test"
+                )
+            return True
+        return not watch.observe(k - 1, np.array([float(loss)])).any()
 
+    params = [p for p in net.parameters() if p.requires_grad]
+    track = ModuleTrack(params, batch_loss, observe, lrs.size, final_eval=True)
+    track.set_stepper(opt, second_order=second, rates=lrs, label="the optimizer")
+    del needs_closure  # every step gets the closure; optimizers that need none ignore it
     with (
         torch.random.fork_rng(
             devices=[first.device.index or 0] if first.device.type == "cuda" else []
@@ -930,33 +820,7 @@ def lr_find(
         Progress(settings["num_iter"], f"lr range test ({label})", enabled=progress) as bar,
     ):
         torch.manual_seed(int(seed))
-        loss = forward_backward(0)
-        initial = float(loss)
-        if not math.isfinite(initial):
-            raise InvalidParameterError(
-                f"the loss is not finite at the model's weights ({initial}); nothing to test"
-            )
-        for k in range(lrs.size):
-            _set_lr(opt, float(lrs[k]))
-            closure = None
-            if needs_closure:
-
-                def closure(i: int = k) -> torch.Tensor:
-                    return forward_backward(i)
-
-            _step(opt, closure, f"at step {k}")
-            if second:
-                for p in net.parameters():
-                    p.grad = None
-            if k + 1 < lrs.size:
-                loss = forward_backward(k + 1)
-            else:
-                with torch.no_grad():
-                    loss = batch_loss(k + 1).detach()
-            new = watch.observe(k, np.array([float(loss)]))
-            bar.update(1)
-            if new.any():
-                break
+        step_loop([track], lrs.size, on_step=lambda k: bar.update(1))
     for p in net.parameters():
         p.grad = None
     return _result(
@@ -968,20 +832,6 @@ def lr_find(
         settings,
         label,
     )
-
-
-def _class_needs(cls: type) -> tuple[bool, bool]:
-    """``(needs_closure, second_order)`` of an optimizer class, from the registry."""
-    from descentlab.optim.registry import _KNOWN_CLASSES, _REGISTRY, _ensure_loaded
-
-    _ensure_loaded()
-    # an unknown class gets a closure: it re-evaluates the same batch, so it is always correct
-    needs_closure = _KNOWN_CLASSES.get(cls, (None, True))[1]
-    second = False
-    for e in _REGISTRY.values():
-        if e.cls is cls and not e.torch_backed:
-            needs_closure, second = e.needs_closure, e.second_order
-    return needs_closure, second
 
 
 def _copy_with_optimizer(

@@ -75,7 +75,33 @@ def newton_direction(H: Tensor, g: Tensor, rcond: float = 1e-10) -> Tensor:
     Eigenvalues with ``|lam| <= rcond * max|lam|`` count as zero (Moore-Penrose pseudo-inverse),
     so a singular Hessian gives the minimum-norm least-squares step instead of an overflow.
     """
+    if H.shape[-1] == 2:
+        return _newton_direction_2x2(H, g, rcond)
     return pinv_solve(H, g, rcond)
+
+
+def _newton_direction_2x2(H: Tensor, g: Tensor, rcond: float) -> Tensor:
+    """:func:`newton_direction` for ``n = 2`` written out per entry (no batched 2x2 matmuls).
+
+    With the closed-form eigenpairs of :func:`eigh` (``v_min = (-sin t, cos t)``, ``v_max =
+    (cos t, sin t)``): ``c_i = (v_i . g) / lam_i`` (zero where ``|lam_i| <= rcond max|lam|``)
+    and ``H^+ g = c_min v_min + c_max v_max``; a row with a non-finite entry gives NaN.
+    """
+    a, c = H[..., 0, 0], H[..., 1, 1]
+    b = 0.5 * (H[..., 0, 1] + H[..., 1, 0])
+    gx, gy = g.unbind(-1)
+    ok = torch.isfinite(a + b + c + gx + gy)
+    m = 0.5 * (a + c)
+    h = 0.5 * (a - c)
+    r = torch.hypot(h, b)
+    lo, hi = m - r, m + r
+    t = 0.5 * torch.atan2(b, h)
+    cos, sin = torch.cos(t), torch.sin(t)
+    cut = rcond * torch.maximum(lo.abs(), hi.abs())
+    c_lo = safe_divide(cos * gy - sin * gx, lo, cut)
+    c_hi = safe_divide(cos * gx + sin * gy, hi, cut)
+    s = torch.stack([cos * c_hi - sin * c_lo, sin * c_hi + cos * c_lo], -1)
+    return torch.where(ok[:, None], s, torch.full_like(s, math.nan))
 
 
 def damped_direction(H: Tensor, g: Tensor, damping: Tensor | float, rcond: float = 1e-10) -> Tensor:
@@ -220,6 +246,7 @@ class _CurvatureOptimizer(torch.optim.Optimizer):
     """Shared ``step``: closure -> per-problem Hessians -> ``_update`` -> write back."""
 
     owner = "second-order"
+    accepts_row_hessian = True  # honours the ``row_hessian`` group key (see optim._base)
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         defaults = self._validate(defaults)

@@ -46,6 +46,7 @@ from descentlab.errors import (
     UnknownNameError,
     normalize_name,
 )
+from descentlab.formatting import format_param as _fmt
 from descentlab.validate import check_bool, check_number
 
 
@@ -302,14 +303,6 @@ def _entry(name: str) -> _Entry:
 
 
 # ---------------------------------------------------------------------------- validation
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return repr(v) if isinstance(v, str) else str(v)
-
-
 def _accepted_text(defaults: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in defaults.items()) or "none"
 
@@ -453,6 +446,21 @@ _KNOWN_CLASSES: dict[type, tuple[bool, bool]] = {  # cls -> (elementwise, needs_
 
 
 # ---------------------------------------------------------------------------- resolve
+def class_needs(cls: type) -> tuple[bool, bool]:
+    """``(needs_closure, second_order)`` of an optimizer class, from the registry.
+
+    A class the registry does not know gets a closure (re-evaluating the same batch is always
+    correct) and first-order treatment.
+    """
+    _ensure_loaded()
+    needs_closure = _KNOWN_CLASSES.get(cls, (None, True))[1]
+    second = False
+    for e in _REGISTRY.values():
+        if e.cls is cls and not e.torch_backed:
+            needs_closure, second = e.needs_closure, e.second_order
+    return needs_closure, second
+
+
 def resolve_optimizer(spec: str | Callable | OptimizerSpec, **hyper: Any) -> OptimizerSpec:
     """Turn a registered name, a callable or a spec into a validated :class:`OptimizerSpec`.
 
