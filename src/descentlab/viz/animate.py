@@ -22,7 +22,7 @@ from descentlab.progress import Progress
 from descentlab.validate import check_int
 from descentlab.viz import style
 from descentlab.viz._common import as_runs, ensure_folder, pick_rows
-from descentlab.viz.landscape import _mask_outside, plot_contour
+from descentlab.viz.landscape import mask_outside, plot_contour
 
 ANIMATION_FORMATS = ("gif", "mp4")
 
@@ -146,7 +146,7 @@ def animate_race(
             head_pts: dict[str, list[np.ndarray]] = {k: [] for k in runs}
             for ln, traj, row in lines:
                 p = _partial_path(traj, row, s)
-                shown = _mask_outside(p, box)
+                shown = mask_outside(p, box)
                 ln.set_data(shown[:, 0], shown[:, 1])
                 if len(p):
                     head_pts[_label_of(ln)].append(p[-1])

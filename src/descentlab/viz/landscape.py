@@ -270,7 +270,7 @@ def _draw_runs_2d(
             path = row_path(traj, row)
             if len(path) == 0:
                 continue
-            shown = _mask_outside(path, box)  # gaps where it left the frame, no tangle at edges
+            shown = mask_outside(path, box)  # gaps where it left the frame, no tangle at edges
             (ln,) = ax.plot(
                 shown[:, 0],
                 shown[:, 1],
@@ -463,7 +463,7 @@ def fit_legend(fig: Figure, legend: Any, pad_px: float = 8.0) -> None:
         a.set_position((b.x0 * old_w / new_w, b.y0, b.width * old_w / new_w, b.height))
 
 
-def _mask_outside(path: np.ndarray, box: Any) -> np.ndarray:
+def mask_outside(path: np.ndarray, box: Any) -> np.ndarray:
     """The path with points outside the plotting box set to NaN (3-D lines are not clipped)."""
     (x0, x1), (y0, y1) = box
     inside = (path[:, 0] >= x0) & (path[:, 0] <= x1) & (path[:, 1] >= y0) & (path[:, 1] <= y1)
@@ -570,7 +570,7 @@ def plot_surface(
             B = np.asarray(traj.positions).shape[1]
             first = True
             for row in pick_rows(B, max_paths):
-                p = densify_path(_mask_outside(row_path(traj, row), box), box)
+                p = densify_path(mask_outside(row_path(traj, row), box), box)
                 ok = np.all(np.isfinite(p), axis=1)
                 if not ok.any():
                     continue
