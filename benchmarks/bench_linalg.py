@@ -19,7 +19,7 @@ import time
 import torch
 
 from descentlab.landscapes import get_landscape
-from descentlab.linalg import hessian_from_grad
+from descentlab.linalg import dense_hessian, hessian_from_grad
 
 CASES = [
     ("rosenbrock", 2),
@@ -63,6 +63,28 @@ def main() -> None:
             ts = _median_time(lambda h=hessians: h(False), args.repeats)
             tb = _median_time(lambda h=hessians: h(True), args.repeats)
             print(f"| {name} | {d} | {B} | {ts * 1e3:.3f} | {tb * 1e3:.3f} | {ts / tb:.2f} |")
+
+    print()
+    print(
+        "| dense Hessian of an MLP loss, n parameters | n passes (ms) | chunks of 64 (ms) | ratio |"
+    )
+    print("| --- | --- | --- | --- |")
+    for width in (8, 32):
+        gen = torch.Generator().manual_seed(0)
+        X = torch.randn(64, 2, generator=gen, dtype=torch.float64)
+        y = torch.sin(X[:, :1])
+        n = 2 * width + width + width + 1
+
+        def loss(theta: torch.Tensor, X=X, y=y, width=width) -> torch.Tensor:
+            W1 = theta[: 2 * width].reshape(width, 2)
+            b1 = theta[2 * width : 3 * width]
+            w2 = theta[3 * width : 4 * width]
+            return ((torch.tanh(X @ W1.T + b1) @ w2 + theta[-1] - y[:, 0]) ** 2).mean()
+
+        theta = 0.5 * torch.randn(n, generator=gen, dtype=torch.float64)
+        ts = _median_time(lambda f=loss, t=theta: dense_hessian(f, t, chunk=None), args.repeats)
+        tb = _median_time(lambda f=loss, t=theta: dense_hessian(f, t, chunk=64), args.repeats)
+        print(f"| {n} | {ts * 1e3:.2f} | {tb * 1e3:.2f} | {ts / tb:.1f} |")
 
 
 if __name__ == "__main__":

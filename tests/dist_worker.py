@@ -128,6 +128,12 @@ def main() -> None:
         writer = RecordingWriter()
         res = train_monitored(nn.parallel.DistributedDataParallel(net), train, (Xr, yr), writer)
         res["n_logged"] = len(writer.scalars)
+    elif scenario == "empty":  # rank 1 holds no data: an error on both ranks, not a hang
+        try:
+            compute(net, (Xr[: 0 if r == 1 else None], yr[: 0 if r == 1 else None]), None)
+            res = {"error": None}
+        except Exception as exc:
+            res = {"error": type(exc).__name__, "message": str(exc)}
     elif scenario == "mismatch":  # different parameters on the two ranks: a clear error
         if r == 1:
             with torch.no_grad():

@@ -163,3 +163,74 @@ def test_pinv_from_eig_and_safe_divide_cut():
 def test_symmetrize():
     H = torch.tensor([[[1.0, 2.0], [4.0, 3.0]]], dtype=F64)
     assert linalg.symmetrize(H).tolist() == [[[1.0, 3.0], [3.0, 3.0]]]
+
+
+# ---------------------------------------------------------------------------- dense Hessians
+@pytest.mark.parametrize("chunk", [None, 1, 3, 64])
+def test_dense_hessian_equals_torch_func_hessian(chunk):
+    gen = torch.Generator().manual_seed(4)
+    A = torch.randn(7, 7, generator=gen, dtype=F64)
+
+    def f(w):
+        return torch.tanh(A @ w).pow(2).sum() + w[0] * w[1] * w[2] + (w**4).sum()
+
+    w = torch.randn(7, generator=gen, dtype=F64)
+    ref = torch.func.hessian(f)(w)
+    torch.testing.assert_close(linalg.dense_hessian(f, w, chunk=chunk), ref, rtol=1e-13, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_hessian_over_module_parameters_with_an_unused_one(chunk):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    net = net.double()
+    unused = torch.nn.Parameter(torch.ones(2, dtype=F64))
+    params = [*net.parameters(), unused]
+    X = torch.randn(9, 3, dtype=F64)
+    y = torch.randn(9, 1, dtype=F64)
+    loss = ((net(X) - y) ** 2).mean()
+    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    flat = torch.cat(
+        [
+            (g if g is not None else torch.zeros_like(p)).reshape(-1)
+            for g, p in zip(grads, params, strict=True)
+        ]
+    )
+    H = linalg.hessian_from_flat_grad(flat, params, chunk=chunk)
+
+    names = [n for n, _ in net.named_parameters()]
+    shapes = [p.shape for p in net.parameters()]
+
+    def flat_loss(theta):
+        out, i = {}, 0
+        for n, s in zip(names, shapes, strict=True):
+            out[n] = theta[i : i + s.numel()].reshape(s)
+            i += s.numel()
+        return ((torch.func.functional_call(net, out, (X,)) - y) ** 2).mean()
+
+    theta = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+    ref = torch.func.hessian(flat_loss)(theta)
+    m = theta.numel()
+    torch.testing.assert_close(H[:m, :m], ref, rtol=1e-12, atol=1e-13)
+    assert torch.equal(H[m:], torch.zeros(2, m + 2, dtype=F64))
+    assert torch.equal(H[:, m:], torch.zeros(m + 2, 2, dtype=F64))
+
+
+def test_dense_hessian_of_an_affine_function_is_zero():
+    w = torch.randn(4, dtype=F64)
+    H = linalg.dense_hessian(lambda v: (3.0 * v).sum() + 1.0, w)
+    assert torch.equal(H, torch.zeros(4, 4, dtype=F64))
+
+
+def test_eigh_of_diagonal_two_by_two_gives_exact_axis_vectors():
+    H = torch.tensor(
+        [[[-4.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, -4.0]], [[3.0, -0.0], [-0.0, 1.0]]],
+        dtype=F64,
+    )
+    lam, V = linalg.eigh(H)
+    assert lam.tolist() == [[-4.0, 2.0], [-4.0, 2.0], [1.0, 3.0]]
+    assert V.abs().tolist() == [
+        [[1.0, 0.0], [0.0, 1.0]],
+        [[0.0, 1.0], [1.0, 0.0]],
+        [[0.0, 1.0], [1.0, 0.0]],
+    ]

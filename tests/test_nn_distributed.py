@@ -157,6 +157,13 @@ def test_monitor_in_a_ddp_loop_matches_single_process(tmp_path):
     }
 
 
+@pytest.mark.slow
+def test_a_rank_without_data_is_an_error_on_every_rank(tmp_path):
+    r0, r1 = launch("empty", tmp_path, timeout=120)
+    assert r1["error"] == "InvalidParameterError" and "no batches" in r1["message"]
+    assert r0["error"] == "InvalidParameterError" and "rank(s) [1]" in r0["message"]
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from descentlab.cli import main

@@ -61,6 +61,22 @@ def test_check_number_messages(value, kwargs, message):
     with pytest.raises(InvalidParameterError) as e:
         check_number("lr", value, **kwargs)
     assert str(e.value) == message
+    assert e.value.param == "lr"
+
+
+def test_every_check_names_the_parameter():
+    cases = [
+        lambda: check_int("steps", 0, lo=1),
+        lambda: check_at_most("steps", 10, 5),
+        lambda: check_bool("steps", 1),
+        lambda: check_choice("steps", "x", ("a",)),
+        lambda: check_seed(-1, name="steps"),
+        lambda: v_check_positive("steps", 0),
+    ]
+    for case in cases:
+        with pytest.raises(InvalidParameterError) as e:
+            case()
+        assert e.value.param == "steps"
 
 
 def test_check_positive_and_its_alias_in_errors():

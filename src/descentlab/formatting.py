@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-__all__ = ["format_cell", "format_number", "format_table", "markdown_table"]
+__all__ = ["format_cell", "format_number", "format_param", "format_table", "markdown_table"]
 
 
 def format_number(x: float, digits: int = 6) -> str:
@@ -41,6 +41,21 @@ def format_cell(c: Any, digits: int = 6) -> str:
     if isinstance(c, list | tuple):
         return "(" + ", ".join(format_cell(x, digits) for x in c) + ")"
     return str(c)
+
+
+def format_param(v: Any) -> str:
+    """A hyper-parameter value as written in a label or a list of defaults: floats by ``%g``,
+    tuples as ``(a, b)``, strings quoted.
+
+    Example:
+        >>> format_param(0.001), format_param((0.9, 0.999)), format_param("strong_wolfe")
+        ('0.001', '(0.9, 0.999)', "'strong_wolfe'")
+    """
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(format_param(x) for x in v) + ")"
+    return repr(v) if isinstance(v, str) else str(v)
 
 
 def format_table(

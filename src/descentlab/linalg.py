@@ -9,6 +9,8 @@ Every function works on a batch of independent problems, one per row:
   the ``(B, d, d)`` stack; :func:`hessian_from_grad` does them one backward pass each or, for
   larger ``d``, as one batched (vmapped) backward pass.
 * **Batched HVPs** ``H(X_b) V_b`` (:func:`row_hvp`): one backward pass of ``<grad S, V>``.
+* **Dense Hessians** of one scalar loss over ``n`` parameters (:func:`hessian_from_flat_grad`,
+  :func:`dense_hessian`): ``n`` HVPs, ``chunk`` of them per vmapped backward pass.
 * **Symmetric eigendecomposition** (:func:`eigh`): closed forms for ``n <= 2``, LAPACK above.
 * **Safe solves** (:func:`pinv_solve`, :func:`pinv_from_eig`, :func:`safe_divide`): the
   Moore-Penrose pseudo-inverse ``H^+ g = V diag(1/lam_i if |lam_i| > rcond max|lam| else 0)
@@ -21,7 +23,7 @@ Tolerances are arguments, with the defaults stated where they are defined.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -123,6 +125,83 @@ def row_hvp(fn: Callable[[Tensor], Tensor], X: Tensor, V: Tensor) -> Tensor:
     return torch.zeros_like(Xg).detach() if hv is None else hv.detach()
 
 
+def hessian_from_flat_grad(
+    flat_grad: Tensor, params: Sequence[Tensor], *, chunk: int | None = 64
+) -> Tensor:
+    """The dense ``(n, n)`` Hessian over parameters ``params`` from their flattened gradient.
+
+    ``flat_grad`` is the ``(n,)`` concatenation of the gradients of one scalar loss with respect
+    to ``params`` (computed with ``create_graph=True``). Row ``j`` is ``d flat_grad[j] / d
+    params`` flattened in the same order. Rows are computed ``chunk`` at a time in one vmapped
+    backward pass (``is_grads_batched``; ``chunk=None``: one backward pass per row, the
+    reference), falling back to one pass per row where the graph cannot be vmapped. Parameters
+    the gradient does not depend on give zero columns; a gradient without a graph gives zeros.
+
+    Example:
+        >>> w = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        >>> (g,) = torch.autograd.grad((w[0] ** 2 * w[1]), w, create_graph=True)
+        >>> hessian_from_flat_grad(g, [w]).tolist()
+        [[4.0, 2.0], [2.0, 0.0]]
+    """
+    params = list(params)
+    n = flat_grad.numel()
+    H = flat_grad.new_zeros(n, n)
+    if flat_grad.grad_fn is None:
+        return H.detach()
+
+    def rows(cols: Sequence[Tensor | None], lead: tuple[int, ...]) -> Tensor:
+        return torch.cat(
+            [
+                (c if c is not None else p.new_zeros(*lead, *p.shape)).detach().reshape(*lead, -1)
+                for c, p in zip(cols, params, strict=True)
+            ],
+            dim=-1,
+        )
+
+    if chunk is not None:
+        try:
+            for s in range(0, n, chunk):
+                e = min(n, s + chunk)
+                E = flat_grad.new_zeros(e - s, n)
+                E[torch.arange(e - s), torch.arange(s, e)] = 1.0
+                cols = torch.autograd.grad(
+                    flat_grad,
+                    params,
+                    grad_outputs=E,
+                    retain_graph=True,
+                    is_grads_batched=True,
+                    allow_unused=True,
+                )
+                H[s:e] = rows(cols, (e - s,))
+            return H
+        except RuntimeError:  # an op without a batching rule: one pass per row below
+            pass
+    for j in range(n):
+        cols = torch.autograd.grad(flat_grad[j], params, retain_graph=True, allow_unused=True)
+        H[j] = rows(cols, ())
+    return H
+
+
+def dense_hessian(
+    fn: Callable[[Tensor], Tensor], theta: Tensor, *, chunk: int | None = 16
+) -> Tensor:
+    """The dense ``(n, n)`` Hessian of a scalar function of a vector ``theta`` (``n`` HVPs).
+
+    The rows come :func:`hessian_from_flat_grad`'s way, ``chunk`` unit vectors per vmapped
+    backward pass: the numbers of ``torch.func.hessian`` with memory bounded by ``chunk`` copies
+    of the graph.
+
+    Example:
+        >>> dense_hessian(lambda w: (w[0] * w[1] - 1) ** 2, torch.zeros(2, dtype=torch.float64))
+        tensor([[ 0., -2.],
+                [-2.,  0.]], dtype=torch.float64)
+    """
+    x = theta.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(fn(x), x, create_graph=True)
+        return hessian_from_flat_grad(g.reshape(-1), [x], chunk=chunk)
+
+
 def symmetrize(H: Tensor) -> Tensor:
     """``(H + H^T) / 2`` over the last two axes (removes rounding asymmetry of HVP columns)."""
     return 0.5 * (H + H.mT)
@@ -138,7 +217,8 @@ def eigh(H: Tensor) -> tuple[Tensor, Tensor]:
     the top eigenvector is ``(cos t, sin t)`` with ``t = atan2(b, (a - c) / 2) / 2``. Only the
     symmetric part is used (``b`` is the mean of the two off-diagonal entries). Larger ``n``
     goes to ``torch.linalg.eigh``. With a repeated eigenvalue any orthonormal basis is returned
-    (``V`` is the identity for a multiple of the identity).
+    (``V`` is the identity for a multiple of the identity); a diagonal ``2 x 2`` gets exact axis
+    vectors.
 
     Example:
         >>> lam, V = eigh(torch.tensor([[[2.0, 1.0], [1.0, 2.0]]], dtype=torch.float64))
@@ -156,6 +236,11 @@ def eigh(H: Tensor) -> tuple[Tensor, Tensor]:
         lam = torch.stack([m - r, m + r], dim=-1)
         t = 0.5 * torch.atan2(b, h)
         cos, sin = torch.cos(t), torch.sin(t)
+        # a diagonal matrix with a > c has t = +-pi/2, where cos(t) ~ 6e-17 instead of 0: snap
+        # it, so diagonal Hessians (separable functions) get exact axis eigenvectors
+        swap = (b == 0) & (h < 0)
+        cos = torch.where(swap, 0.0, cos)
+        sin = torch.where(swap, 1.0, sin)
         # columns: v_min = (-sin, cos), v_max = (cos, sin)
         V = torch.stack([torch.stack([-sin, cos], -1), torch.stack([cos, sin], -1)], dim=-1)
         return lam, V

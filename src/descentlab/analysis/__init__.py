@@ -1,4 +1,5 @@
-"""Analysis: find and classify critical points; diagnose why each run ended."""
+"""Analysis: find and classify critical points; diagnose why each run ended, in the one outcome
+vocabulary (:mod:`descentlab.analysis.outcomes`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ _EXPORTS = {
     "diagnose": "descentlab.analysis.diagnose",
     "Diagnosis": "descentlab.analysis.diagnose",
     "Outcome": "descentlab.analysis.diagnose",
+    "OUTCOMES": "descentlab.analysis.outcomes",
+    "OUTCOME_KINDS": "descentlab.analysis.outcomes",
+    "outcome_kind": "descentlab.analysis.outcomes",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -53,8 +53,8 @@ from descentlab.landscapes.base import (
     KINDS,
     CriticalPoint,
     Landscape,
-    _normalize_domain,
     classify_eigenvalues,
+    normalize_domain,
 )
 from descentlab.linalg import hessian_from_grad, pinv_from_eig, safe_eigh
 from descentlab.progress import Progress
@@ -598,7 +598,7 @@ def find_critical_points(
             f"(got d={d}): every start needs a d x d Hessian, and filling a box with starts is "
             "hopeless far below that; use refine_critical_points from points of interest instead"
         )
-    dom = _normalize_domain(domain, d) if domain is not None else landscape.domain
+    dom = normalize_domain(domain, d) if domain is not None else landscape.domain
     if dom is None:
         raise InvalidParameterError(
             f"{landscape.name}: no domain to search; pass domain=(lo, hi) or one pair per dimension"

@@ -10,12 +10,14 @@ from descentlab.cli.common import (
     add_subcommand,
     allow_negative_values,
     dimension,
+    landscape_from_args,
     nonneg_int,
     number,
     parse_floats,
     parse_spec,
     print_json,
     seed_int,
+    starts_from_args,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -37,19 +39,15 @@ DEFAULT_LRS = "0.001,0.003,0.01,0.03,0.1,0.3"
 
 
 def _landscape(args: argparse.Namespace) -> Any:
-    from descentlab.cli.cmd_run import _landscape as build
-
     if args.landscape is None and args.formula is None:
         args.landscape = DEFAULT_LANDSCAPE.get(args.kind, "tilted_double_well")
-    return build(args)
+    return landscape_from_args(args)
 
 
 def _starts(args: argparse.Namespace, landscape: Any) -> Any:
-    from descentlab.cli.cmd_run import _starts as build
-
     if not args.start and args.starts is None:
         args.starts = DEFAULT_STARTS.get(args.kind, "random:4")
-    return build(args, landscape)
+    return starts_from_args(args, landscape)
 
 
 def _optimizers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:

@@ -6,18 +6,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.cmd_run import _landscape, _starts
-from descentlab.cli.cmd_train import _optimizer
 from descentlab.cli.common import (
     add_landscape_arguments,
     add_subcommand,
     format_table,
+    landscape_from_args,
     nonneg_int,
     number,
+    optimizer_from_spec,
     parse_spec,
     positive_int,
     print_json,
     seed_int,
+    starts_from_args,
 )
 from descentlab.errors import InvalidParameterError
 
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         "skip_start": args.skip_start,
         "skip_end": args.skip_end,
     }
-    opt = _optimizer(args.optimizer)
+    opt = optimizer_from_spec(args.optimizer)
     if args.task is not None:
         import torch
 
@@ -194,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
         info = {"task": task.info(), "model": args.model or "mlp:hidden=16"}
     else:
         _landscape_args_only(args)
-        landscape = _landscape(args)
-        starts = _starts(args, landscape)
+        landscape = landscape_from_args(args)
+        starts = starts_from_args(args, landscape)
         result = lr_find_landscape(
             landscape, starts, opt, seed=args.seed, loss_floor=args.loss_floor, **settings
         )

@@ -10,7 +10,7 @@ from descentlab.cli.common import (
     add_landscape_arguments,
     add_subcommand,
     format_table,
-    key_values,
+    landscape_from_args,
     nonneg_int,
     number,
     parse_floats,
@@ -18,64 +18,13 @@ from descentlab.cli.common import (
     positive_int,
     print_json,
     seed_int,
+    starts_from_args,
     step_count,
 )
-from descentlab.errors import InvalidParameterError
 from descentlab.limits import check_run, check_schedule_length
 
 DEFAULT_STEPS = 1000
 DEFAULT_MAX_ROWS = 50
-
-
-def _landscape(args: argparse.Namespace) -> Any:
-    from descentlab.landscapes import Landscape, get_landscape
-
-    domain = parse_floats(args.domain, "--domain") if args.domain is not None else None
-    if domain is not None and (len(domain) < 2 or len(domain) % 2):
-        raise InvalidParameterError(
-            f"--domain: expected lo,hi or xmin,xmax,ymin,ymax,... (pairs), got {args.domain!r}"
-        )
-    if args.formula is not None:
-        if args.param:
-            raise InvalidParameterError("--param applies to --landscape, not to --formula")
-        return Landscape.from_formula(args.formula, domain=domain, dim=args.dim)
-    if args.dim is not None:
-        raise InvalidParameterError("--dim applies to --formula; use --param dim=D")
-    if domain is not None:
-        raise InvalidParameterError("--domain applies to --formula (catalogue domains are fixed)")
-    name, params = parse_spec(args.landscape, "landscape")
-    params.update(key_values(args.param or []))
-    return get_landscape(name, **params)
-
-
-def _starts(args: argparse.Namespace, landscape: Any) -> Any:
-    import numpy as np
-
-    from descentlab.engine import grid_starts, random_starts
-
-    if args.start:
-        return np.array([parse_floats(s, "--start", landscape.dim) for s in args.start])
-    spec = args.starts or "grid:5"
-    kind, _, rest = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind == "grid":
-        try:
-            counts = [int(c) for c in rest.lower().split("x")] if rest else [5]
-        except ValueError:
-            raise InvalidParameterError(
-                f"--starts grid:N or grid:NxM (one count per axis), got {spec!r}"
-            ) from None
-        n = counts[0] if len(counts) == 1 else counts
-        return grid_starts(landscape, n)
-    if kind == "random":
-        try:
-            n = int(rest)
-        except ValueError:
-            raise InvalidParameterError(
-                f"--starts random:N with N an integer, got {spec!r}"
-            ) from None
-        return random_starts(landscape, n, seed=args.seed)
-    raise InvalidParameterError(f"--starts must be grid:N, grid:NxM or random:N, got {spec!r}")
 
 
 def _record_every(args: argparse.Namespace, n_rows: int, dim: int) -> int:
@@ -124,8 +73,8 @@ def _run(args: argparse.Namespace) -> int:
     from descentlab.engine import run
     from descentlab.trajectory import Race
 
-    landscape = _landscape(args)
-    starts = _starts(args, landscape)
+    landscape = landscape_from_args(args)
+    starts = starts_from_args(args, landscape)
     optimizers = [parse_spec(s, "optimizer") for s in args.optimizer]
     schedule = parse_spec(args.schedule, "schedule") if args.schedule else None
     lrs = parse_floats(args.lrs, "--lrs") if args.lrs else None

@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.common import add_subcommand, parse_spec, print_json, seed_int
+from descentlab.cli.common import (
+    add_subcommand,
+    optimizer_from_spec,
+    parse_spec,
+    print_json,
+    seed_int,
+)
 from descentlab.errors import InvalidParameterError
 
 FORMATS = ("png", "svg")
@@ -56,13 +62,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _optimizer(spec: str) -> Any:
-    from descentlab.optim import resolve_optimizer
-
-    name, hyper = parse_spec(spec, "optimizer")
-    return resolve_optimizer(name, **hyper)
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -105,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     task = get_task(task_name, **task_kw)
     model_name, model_kw = parse_spec(args.model, "model")
     model = build_model(model_name, task, seed=args.seed, **model_kw)
-    opt = _optimizer(args.optimizer)
+    opt = optimizer_from_spec(args.optimizer)
     out = Path(args.out)
     ext = args.format
     files: dict[str, str] = {}

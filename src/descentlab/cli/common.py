@@ -283,3 +283,65 @@ def check_outputs(args: argparse.Namespace) -> None:
         value = getattr(args, dest, None)
         if isinstance(value, str) and value:
             check_output_file(value, option)
+
+
+# ---------------------------------------------------------------------------- shared arguments
+def landscape_from_args(args: argparse.Namespace) -> Any:
+    """The landscape of ``--landscape``/``--param`` or ``--formula``/``--dim``/``--domain``."""
+    from descentlab.landscapes import Landscape, get_landscape
+
+    domain = parse_floats(args.domain, "--domain") if args.domain is not None else None
+    if domain is not None and (len(domain) < 2 or len(domain) % 2):
+        raise InvalidParameterError(
+            f"--domain: expected lo,hi or xmin,xmax,ymin,ymax,... (pairs), got {args.domain!r}"
+        )
+    if args.formula is not None:
+        if args.param:
+            raise InvalidParameterError("--param applies to --landscape, not to --formula")
+        return Landscape.from_formula(args.formula, domain=domain, dim=args.dim)
+    if args.dim is not None:
+        raise InvalidParameterError("--dim applies to --formula; use --param dim=D")
+    if domain is not None:
+        raise InvalidParameterError("--domain applies to --formula (catalogue domains are fixed)")
+    name, params = parse_spec(args.landscape, "landscape")
+    params.update(key_values(args.param or []))
+    return get_landscape(name, **params)
+
+
+def starts_from_args(args: argparse.Namespace, landscape: Any) -> Any:
+    """The ``(B, d)`` starts of ``--start X,Y`` (repeatable) or ``--starts grid:N|random:N``."""
+    import numpy as np
+
+    from descentlab.engine import grid_starts, random_starts
+
+    if args.start:
+        return np.array([parse_floats(s, "--start", landscape.dim) for s in args.start])
+    spec = args.starts or "grid:5"
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "grid":
+        try:
+            counts = [int(c) for c in rest.lower().split("x")] if rest else [5]
+        except ValueError:
+            raise InvalidParameterError(
+                f"--starts grid:N or grid:NxM (one count per axis), got {spec!r}"
+            ) from None
+        n = counts[0] if len(counts) == 1 else counts
+        return grid_starts(landscape, n)
+    if kind == "random":
+        try:
+            n = int(rest)
+        except ValueError:
+            raise InvalidParameterError(
+                f"--starts random:N with N an integer, got {spec!r}"
+            ) from None
+        return random_starts(landscape, n, seed=args.seed)
+    raise InvalidParameterError(f"--starts must be grid:N, grid:NxM or random:N, got {spec!r}")
+
+
+def optimizer_from_spec(spec: str) -> Any:
+    """``NAME[:key=value,...]`` resolved by the optimizer registry."""
+    from descentlab.optim import resolve_optimizer
+
+    name, hyper = parse_spec(spec, "optimizer")
+    return resolve_optimizer(name, **hyper)

@@ -52,11 +52,11 @@ import torch
 
 from descentlab.analysis import diagnose
 from descentlab.engine import run as engine_run
-from descentlab.errors import InvalidParameterError
 from descentlab.experiments.base import ExperimentResult, Table, register
 from descentlab.experiments.octopus import Octopus
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.progress import Progress
+from descentlab.validate import check_positive
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
@@ -121,8 +121,7 @@ def gd_escape_step_quadratic(y0: float, lr: float, rho: float = ESCAPE_RADIUS) -
         >>> gd_escape_step_quadratic(1e-3, 0.1)  # 1.1^65 * 1e-3 = 0.490, 1.1^66 * 1e-3 = 0.539
         66
     """
-    if lr <= 0:
-        raise InvalidParameterError(f"lr must be > 0, got {lr}")
+    check_positive("lr", lr)
     if y0 == 0:
         return None
     if abs(y0) > rho:

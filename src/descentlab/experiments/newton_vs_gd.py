@@ -44,7 +44,9 @@ import torch
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments.base import ExperimentResult, Table, register
 from descentlab.landscapes.base import Landscape
+from descentlab.linalg import dense_hessian
 from descentlab.progress import Progress
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
@@ -88,8 +90,7 @@ class MLPProblem:
 
 def mlp_problem(width: int, samples: int = 64, inputs: int = 8, seed: int = 0) -> MLPProblem:
     """A one-hidden-layer tanh regression problem with ``width * (inputs + 2) + 1`` parameters."""
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise InvalidParameterError(f"width must be a positive integer, got {width!r}")
+    check_int("width", width, lo=1)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(samples, inputs, generator=g, dtype=DTYPE)
     y = torch.sin(X[:, 0]) + 0.1 * torch.randn(samples, generator=g, dtype=DTYPE)
@@ -97,11 +98,8 @@ def mlp_problem(width: int, samples: int = 64, inputs: int = 8, seed: int = 0) -
 
 
 def full_hessian(loss: Callable[[Tensor], Tensor], theta: Tensor, chunk: int = 16) -> Tensor:
-    """The dense ``(n, n)`` Hessian of ``loss`` at ``theta``: ``n`` Hessian-vector products.
-
-    Rows ``e_i^T H`` come from double backward of the gradient with ``chunk`` unit vectors at a
-    time (``autograd.grad(..., is_grads_batched=True)``): the same numbers as
-    ``torch.func.hessian`` with memory bounded by ``chunk`` copies of the activations.
+    """The dense ``(n, n)`` Hessian of ``loss`` at ``theta``: ``n`` Hessian-vector products,
+    ``chunk`` per vmapped backward pass (:func:`descentlab.linalg.dense_hessian`).
 
     Example:
         >>> import torch
@@ -109,17 +107,7 @@ def full_hessian(loss: Callable[[Tensor], Tensor], theta: Tensor, chunk: int = 1
         >>> full_hessian(f, torch.zeros(2, dtype=torch.float64)).tolist()
         [[0.0, -2.0], [-2.0, 0.0]]
     """
-    n = theta.numel()
-    x = theta.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (g,) = torch.autograd.grad(loss(x), x, create_graph=True)
-    H = torch.empty(n, n, dtype=theta.dtype)
-    for s in range(0, n, chunk):
-        e = min(n, s + chunk)
-        E = torch.zeros(e - s, n, dtype=theta.dtype)
-        E[torch.arange(e - s), torch.arange(s, e)] = 1.0
-        (H[s:e],) = torch.autograd.grad(g, x, E, retain_graph=True, is_grads_batched=True)
-    return H
+    return dense_hessian(loss, theta, chunk=chunk)
 
 
 def gd_step(loss: Callable[[Tensor], Tensor], theta: Tensor, lr: float = 0.1) -> Tensor:

@@ -53,6 +53,7 @@ from descentlab.errors import InvalidParameterError
 from descentlab.experiments.base import ExperimentResult, Table, register
 from descentlab.landscapes.base import Landscape
 from descentlab.progress import Progress
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
@@ -265,8 +266,7 @@ def train_path(
     Returns ``(checkpoints, final)``: the weights every ``every`` steps from step 0, shape
     ``(K, n)``, and the weights after ``steps`` steps.
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise InvalidParameterError(f"every must be a positive integer, got {every!r}")
+    check_int("every", every, lo=1)
     g = torch.Generator().manual_seed(seed)
     theta0 = 0.7 * torch.randn(net.n_params, generator=g, dtype=DTYPE)
     L = Landscape(net.loss, net.n_params, name="tanh_network")

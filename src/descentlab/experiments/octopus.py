@@ -61,7 +61,7 @@ import torch
 
 from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
-from descentlab.validate import check_positive
+from descentlab.validate import check_int, check_positive
 
 Tensor = torch.Tensor
 
@@ -76,8 +76,7 @@ class Octopus:
     tau: float = math.e
 
     def __post_init__(self) -> None:
-        if isinstance(self.d, bool) or not isinstance(self.d, int) or self.d < 1:
-            raise InvalidParameterError(f"d must be a positive integer, got {self.d!r}")
+        check_int("d", self.d, lo=1)
         for name in ("L", "gamma", "tau"):
             check_positive(name, getattr(self, name))
 

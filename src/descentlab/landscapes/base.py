@@ -105,7 +105,7 @@ MAX_DIM = 1_000_000
 """The largest dimension a ``Landscape`` accepts (points are rows of a ``(B, d)`` tensor)."""
 
 
-def _normalize_domain(domain: Any, dim: int | None) -> Domain | None:
+def normalize_domain(domain: Any, dim: int | None) -> Domain | None:
     if domain is None:
         return None
     arr = np.asarray(domain, dtype=float)
@@ -182,7 +182,7 @@ class Landscape:
         self.fn = fn
         self.dim = dim
         self.name = name
-        self.domain: Domain | None = _normalize_domain(domain, dim)
+        self.domain: Domain | None = normalize_domain(domain, dim)
         self._cp_source = critical_points
         self._cp_cache: list[CriticalPoint] | None = None
         self.complete = bool(complete)

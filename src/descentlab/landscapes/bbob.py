@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from descentlab.errors import InvalidParameterError
 from descentlab.landscapes.base import CriticalPoint, Landscape
 from descentlab.landscapes.registry import register
+from descentlab.validate import check_int
 
 Tensor = torch.Tensor
 
@@ -518,9 +518,7 @@ _BUILDERS: dict[int, Callable[[int, int, int], _Built]] = {
 
 # ------------------------------------------------------------------ public factory
 def _check_int(name: str, value: object, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
-        raise InvalidParameterError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(value)
+    return check_int(name, value, lo=lo, hi=hi)
 
 
 def bbob(function: int, dim: int = 2, instance: int = 1) -> Landscape:

@@ -16,6 +16,11 @@ A model wrapped in ``DistributedDataParallel`` is used through its ``.module``: 
 a private copy of that module with ``torch.func``, so DDP's gradient hooks never run and
 nothing is reduced twice.
 
+Shards may be uneven (per-rank tensors of any sizes). A ``DistributedSampler`` pads the data
+to a multiple of the world size by repeating its first samples (or drops the tail with
+``drop_last=True``): the loss is then that of the padded (or shortened) data; per-rank slices
+such as ``X[rank::world]`` keep the data exactly.
+
 Launch with ``torchrun --nproc-per-node 2 script.py`` (``gloo`` on CPU, ``nccl`` on GPUs); in the
 script, ``torch.distributed.init_process_group()`` before building any operator. Only rank 0
 should print or write: :func:`is_main_process`.
@@ -63,6 +68,23 @@ def mean_over_ranks(value: float, group: Any = None) -> float:
     return float(t) / world_size(group)
 
 
+def raise_together(error: BaseException | None, group: Any = None) -> None:
+    """A collective check: if ``error`` is set on any rank, raise on every rank (the ranks
+    that failed re-raise their own error, the others say which ranks failed), so that one
+    rank's bad input is an error everywhere instead of a hang at the next collective."""
+    dist = torch.distributed
+    device = "cuda" if dist.get_backend(group) == "nccl" else "cpu"
+    flags = [torch.zeros(1, device=device) for _ in range(world_size(group))]
+    dist.all_gather(flags, torch.tensor([float(error is not None)], device=device), group=group)
+    failed = [r for r, f in enumerate(flags) if float(f) > 0]
+    if error is not None:
+        raise error
+    if failed:
+        raise InvalidParameterError(
+            f"rank(s) {failed} could not build their part of the operator (see their error)"
+        )
+
+
 def unwrap_model(model: Any) -> Any:
     """The module inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper."""
     wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
@@ -96,8 +118,8 @@ class Reducer:
     Args:
         local_count: ``N_r``, the samples this rank holds (may differ between ranks).
         group: the process group (default: the world).
-        device: where the communication buffers live: the model's device for ``nccl``, the CPU
-            for ``gloo`` (chosen from the backend when ``None``).
+        device: the model's device; communication buffers live there for ``nccl`` (a CUDA
+            device) and on the CPU for any other backend.
     """
 
     def __init__(self, local_count: int, group: Any = None, device: Any = None) -> None:
@@ -106,8 +128,10 @@ class Reducer:
         self.size = world_size(group)
         self.rank = rank(group)
         backend = dist.get_backend(group)
-        if device is None:
-            device = "cuda" if backend == "nccl" else "cpu"
+        if backend != "nccl":
+            device = "cpu"  # gloo/mpi: CPU buffers, whatever the model's device
+        elif device is None or torch.device(device).type != "cuda":
+            device = "cuda"
         self.comm_device = torch.device(device)
         counts = self.all_gather_float([float(local_count)])
         self.counts = [int(c) for c in counts[:, 0].tolist()]

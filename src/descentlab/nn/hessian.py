@@ -80,7 +80,14 @@ class HessianOperator:
         if objective is None:
             if model is None or loss_fn is None or data is None:
                 raise InvalidParameterError("give model, loss_fn and data (or an objective)")
-            objective = ModelLoss(dist_helpers.unwrap_model(model), loss_fn, data, **options)
+            try:
+                objective = ModelLoss(dist_helpers.unwrap_model(model), loss_fn, data, **options)
+            except Exception as exc:  # every rank must hear of it, or the others would hang
+                if not use_dist:
+                    raise
+                dist_helpers.raise_together(exc, group)
+            if use_dist:
+                dist_helpers.raise_together(None, group)
         elif options:
             raise InvalidParameterError(f"options {sorted(options)} apply only without objective")
         self.objective = objective
@@ -92,10 +99,7 @@ class HessianOperator:
         self.group = group
         self.reducer: dist_helpers.Reducer | None = None
         if use_dist:
-            device = self.device if self.device.type == "cuda" else None
-            reducer = dist_helpers.Reducer(objective.n_samples, group, device=device)
-            if reducer.comm_device.type == "cpu" and self.device.type == "cuda":
-                reducer.comm_device = torch.device("cpu")  # gloo with a GPU model
+            reducer = dist_helpers.Reducer(objective.n_samples, group, device=self.device)
             reducer.check_equal_int("the number of parameters", self.n)
             reducer.check_same("the parameters", self.theta)
             self.reducer = reducer

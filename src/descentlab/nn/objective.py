@@ -106,7 +106,7 @@ def as_batches(
         and data[0].shape[0] == data[1].shape[0]
     ):
         X, y = data
-        size = batch_size or int(X.shape[0])
+        size = batch_size or max(int(X.shape[0]), 1)  # empty data: "holds no batches" below
         batches = [(X[i : i + size], y[i : i + size]) for i in range(0, int(X.shape[0]), size)]
     else:
         if isinstance(data, Tensor) or not isinstance(data, Iterable):

@@ -31,7 +31,7 @@ import torch
 
 from descentlab import validate
 from descentlab.errors import DimensionError, InvalidParameterError
-from descentlab.linalg import hessian_from_grad
+from descentlab.linalg import hessian_from_flat_grad, hessian_from_grad
 
 MAX_FULL_HESSIAN = 4096
 """Largest number of parameters (one param group) for which a full Hessian is formed."""
@@ -166,16 +166,7 @@ def hessian(prob: Problem, grads: list[Tensor], owner: str) -> Tensor:
                 "rows_independent=True for a batch of small independent problems"
             )
         flat = torch.cat([g.reshape(-1) for g in grads])
-        if flat.grad_fn is None:
-            return H
-        for j in range(n):
-            cols = torch.autograd.grad(flat[j], prob.params, retain_graph=True, allow_unused=True)
-            H[0, j] = torch.cat(
-                [
-                    (c if c is not None else torch.zeros_like(p)).detach().reshape(-1)
-                    for c, p in zip(cols, prob.params, strict=True)
-                ]
-            )
+        H[0] = hessian_from_flat_grad(flat, prob.params)
     return 0.5 * (H + H.mT)
 
 

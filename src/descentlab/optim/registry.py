@@ -46,6 +46,7 @@ from descentlab.errors import (
     UnknownNameError,
     normalize_name,
 )
+from descentlab.formatting import format_param as _fmt
 from descentlab.validate import check_bool, check_number
 
 
@@ -302,14 +303,6 @@ def _entry(name: str) -> _Entry:
 
 
 # ---------------------------------------------------------------------------- validation
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return repr(v) if isinstance(v, str) else str(v)
-
-
 def _accepted_text(defaults: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in defaults.items()) or "none"
 

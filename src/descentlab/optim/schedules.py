@@ -49,7 +49,7 @@ from descentlab.errors import (
     UnknownNameError,
     normalize_name,
 )
-from descentlab.optim.registry import _fmt
+from descentlab.formatting import format_param as _fmt
 
 Tensor = torch.Tensor
 Scheduler = Any  # LRScheduler or ReduceLROnPlateau

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from descentlab.analysis.diagnose import OUTCOME_KINDS
+from descentlab.analysis.outcomes import OUTCOME_KINDS
 from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable, write_text
 from descentlab.sweeps.store import SweepStore

@@ -86,7 +86,7 @@ def _err(where: str, msg: str) -> SpecError:
     return SpecError(f"sweep spec: {where}: {msg}")
 
 
-def _canonical(obj: Any) -> str:
+def canonical_json(obj: Any) -> str:
     """Canonical JSON (sorted keys, tuples as lists): the basis of every identity."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -387,7 +387,7 @@ class Cell:
     def cell_id(self) -> str:
         """A content hash: the same landscape, optimizer, configuration and seed give the same
         id in every spec (the store's key)."""
-        key = _canonical(
+        key = canonical_json(
             {
                 "landscape": self.landscape.to_dict(),
                 "optimizer": self.optimizer.name,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from descentlab.errors import InvalidParameterError
-from descentlab.sweeps.spec import SweepSpec, _canonical
+from descentlab.sweeps.spec import SweepSpec, canonical_json
 
 SCHEMA_VERSION = "1"
 
@@ -137,7 +137,7 @@ class SweepStore:
 
     def attach_spec(self, spec: SweepSpec, *, resume: bool) -> None:
         """Record ``spec``; on an existing store, require ``resume`` and a compatible spec."""
-        settings = _canonical(spec.settings())
+        settings = canonical_json(spec.settings())
         old = self.get("settings")
         n_done = self.con.execute("SELECT count(*) FROM cells").fetchone()[0]
         if old is not None and n_done:
@@ -167,7 +167,7 @@ class SweepStore:
         with self._transaction():
             for key, value in (
                 ("schema", SCHEMA_VERSION),
-                ("spec", _canonical(spec.to_dict())),
+                ("spec", canonical_json(spec.to_dict())),
                 ("settings", settings),
             ):
                 self.con.execute("INSERT OR REPLACE INTO spec VALUES (?, ?)", [key, value])
@@ -179,7 +179,7 @@ class SweepStore:
     def write_cell(self, result: dict[str, Any]) -> None:
         """Write one finished cell and its runs in one transaction (all or nothing)."""
         cell = dict(result["cell"])
-        cell["config"] = _canonical(cell["config"])
+        cell["config"] = canonical_json(cell["config"])
         runs = result["runs"]
         with self._transaction():
             self.con.execute(

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from descentlab.errors import DimensionError, InvalidParameterError
 from descentlab.landscapes.base import Landscape
 from descentlab.landscapes.registry import get_landscape
-from descentlab.validate import check_positive
+from descentlab.validate import check_int, check_positive
 from descentlab.viz import style
 from descentlab.viz._common import critical_points_in_domain, new_figure, place_labels
 from descentlab.viz.landscape import critical_point_label, plot_surface
@@ -73,8 +73,7 @@ def gradient_descent_figure(
         raise DimensionError(
             f"the gradient-descent figure needs a 1-D landscape; {L.name} has d={L.dim}"
         )
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 200:
-        raise InvalidParameterError(f"steps must be an integer in 1..200, got {steps!r}")
+    check_int("steps", steps, lo=1, hi=200)
     (lo, hi) = L.require_domain()[0]
     d_start, d_lr = GD_DEFAULTS.get(L.name, (lo + 0.15 * (hi - lo), 0.05))
     w0 = float(d_start if start is None else start)

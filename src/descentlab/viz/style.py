@@ -70,7 +70,7 @@ OPTIMIZER_PALETTE: tuple[str, ...] = (
     "#000000",  # black
     "#8C564B",  # brown
 )
-_FIXED_OPTIMIZER_COLORS: dict[str, str] = {
+FIXED_OPTIMIZER_COLORS: dict[str, str] = {
     "gd": "#0072B2",
     "sgd": "#0072B2",
     "momentum": "#E69F00",
@@ -162,7 +162,7 @@ def optimizer_colors(labels: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     used: set[str] = set()
     for lab in labels:
-        c = _FIXED_OPTIMIZER_COLORS.get(optimizer_base_name(lab))
+        c = FIXED_OPTIMIZER_COLORS.get(optimizer_base_name(lab))
         if c is not None and c not in used:
             out[lab] = c
             used.add(c)

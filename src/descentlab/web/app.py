@@ -468,7 +468,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                         "outcome_labels": dict(outcomes.OUTCOME_LABELS),
                         "outcomes": outcomes.vocabulary(),
                         "optimizer_palette": list(style.OPTIMIZER_PALETTE),
-                        "optimizer_colors": dict(style._FIXED_OPTIMIZER_COLORS),
+                        "optimizer_colors": dict(style.FIXED_OPTIMIZER_COLORS),
                     },
                     "messages": service.web_messages(),
                 }

@@ -30,6 +30,7 @@ from descentlab.errors import (
 )
 from descentlab.landscapes import CriticalPoint, Landscape, get_landscape, list_landscapes
 from descentlab.limits import check_schedule_length, check_spec_integers
+from descentlab.linalg import safe_eigh, symmetrize
 from descentlab.web.jobs import OverTime, call_with_deadline
 from descentlab.web.limits import Limits
 from descentlab.web.models import (
@@ -704,13 +705,10 @@ def point_info(req: PointRequest, limits: Limits) -> dict[str, Any]:
             f"points must be finite with |coordinate| <= {limits.max_coordinate:g}", "points"
         )
     values, grads = L.value_and_grad(P)
-    H = L.hessian(P)
-    H = 0.5 * (H + H.transpose(1, 2))
-    finite = torch.isfinite(H).flatten(1).all(1)
-    lam = torch.full((len(P), 2), float("nan"), dtype=H.dtype)
-    vec = torch.full((len(P), 2, 2), float("nan"), dtype=H.dtype)
-    if bool(finite.any()):
-        lam[finite], vec[finite] = torch.linalg.eigh(H[finite])  # one batched call
+    H = symmetrize(L.hessian(P))
+    lam, vec, finite = safe_eigh(H)  # all points at once (closed form for 2 x 2)
+    lam = torch.where(finite[:, None], lam, float("nan"))
+    vec = torch.where(finite[:, None, None], vec, float("nan"))
     lam_np, vec_np, H_np = lam.numpy(), vec.numpy(), H.detach().numpy()
     g_np = grads.detach().numpy()
     cps, _, _, _ = critical_points(L, req.landscape, limits)
