@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from descentlab import i18n
 from descentlab.cli.common import StoreOnce, check_outputs
-from descentlab.errors import DescentlabError
+from descentlab.errors import DescentlabError, InvalidParameterError
 from descentlab.limits import help_text
+from descentlab.progress import reporting
+
+THREADS_ENV = "DESCENTLAB_THREADS"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +36,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"descentlab: error: {message} (see --help)\n")
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[int]:
+    """Run a command with torch on ``n`` threads (default ``$DESCENTLAB_THREADS``, else 1).
+
+    One thread by default: the batched problems here are small, and on a machine others share,
+    torch's default (every core) was measured up to 4x slower (newton-vs-gd --quick).
+    """
+    if n is None:
+        env = os.environ.get(THREADS_ENV, "").strip()
+        try:
+            n = int(env) if env else 1
+        except ValueError:
+            raise InvalidParameterError(f"{THREADS_ENV} must be an integer, got {env!r}") from None
+    if n < 1:
+        raise InvalidParameterError(f"--threads must be >= 1, got {n}")
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(old)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="descentlab",
@@ -41,6 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     from descentlab import __version__
 
     parser.add_argument("--version", action="version", version=f"descentlab {__version__}")
+    parser.add_argument(
+        "--lang",
+        metavar="LANG",
+        default=None,
+        help="language of the printed story, the experiments' sentences and the report: en or ko "
+        "(default: $DESCENTLAB_LANG, else en)",
+    )
+    parser.add_argument(
+        "--threads",
+        dest="global_threads",
+        type=int,
+        metavar="N",
+        default=None,
+        help="CPU threads for torch (default: $DESCENTLAB_THREADS, else 1: on a shared machine "
+        "the small batched problems here run fastest on one)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import descentlab.cli as pkg
 
@@ -57,8 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        check_outputs(args)  # output folders and files: writable before any compute
-        rc = args.func(args)
+        with i18n.using(args.lang), torch_threads(args.global_threads), reporting():
+            check_outputs(args)  # output folders and files: writable before any compute
+            rc = args.func(args)
     except DescentlabError as exc:
         print(f"descentlab: error: {exc}", file=sys.stderr)
         return 2

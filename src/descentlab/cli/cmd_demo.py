@@ -14,7 +14,6 @@ def _demo(args: argparse.Namespace) -> int:
         DEMO_START_NAMES,
         DEMO_STARTS,
         DEMO_STEPS,
-        PERTURBED_NOTE,
         describe_optimizers,
         run_demo,
     )
@@ -29,19 +28,23 @@ def _demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res.to_dict())
         return 0
+    from descentlab.i18n import t
+
     starts = ", ".join(
         f"{n} = ({s[0]:.6g}, {s[1]:.6g})"
         for n, s in zip(DEMO_START_NAMES, DEMO_STARTS, strict=True)
     )
-    print(f"Race on {DEMO_LANDSCAPE} (one global minimum, one local minimum, one saddle)")
-    print(f"starts: {starts}; {DEMO_STEPS} steps")
-    print("optimizers: " + "; ".join(describe_optimizers()) + "\n")
+    print(t("demo.title", landscape=DEMO_LANDSCAPE))
+    print(t("demo.starts", starts=starts, steps=DEMO_STEPS))
+    print(t("demo.optimizers", optimizers="; ".join(describe_optimizers())) + "\n")
     print(res.table())
     print()
     for line in res.story():
         print(line)
-    print(f"note: {PERTURBED_NOTE}")
-    print(f"\nWrote {len(res.files)} files to {args.out}/ in {res.seconds:.1f} s:")
+    print()
+    print(t("demo.lesson"))
+    print(t("demo.note"))
+    print("\n" + t("demo.wrote", n=len(res.files), out=args.out, seconds=res.seconds))
     for path in res.files.values():
         print(f"  {path}")
     return 0

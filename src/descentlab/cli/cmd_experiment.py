@@ -12,12 +12,20 @@ from descentlab.cli.common import add_subcommand, print_json
 
 def _experiment(args: argparse.Namespace) -> int:
     from descentlab.experiments import run_experiment
+    from descentlab.experiments.report import experiment_markdown
+    from descentlab.io import write_text
 
-    result = run_experiment(args.name, quick=args.quick, out=Path(args.out) / args.name)
+    folder = Path(args.out) / args.name
+    result = run_experiment(args.name, quick=args.quick, out=folder)
+    # the same text as a file beside the figures, its links relative to that folder
+    md_path = write_text(
+        folder / f"{result.name}.md", experiment_markdown(result, link_base=folder)
+    )
     if args.json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "markdown": str(md_path)})
         return 0
-    print(result.to_markdown())
+    print(experiment_markdown(result))  # links relative to the working folder, where it was run
+    print(f"markdown: {md_path}")
     if result.figures:
         print("figures:")
         for path in result.figures.values():

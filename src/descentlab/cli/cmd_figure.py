@@ -9,13 +9,15 @@ from typing import Any
 from descentlab.cli.common import (
     add_subcommand,
     allow_negative_values,
+    coupling_notices,
     dimension,
     landscape_from_args,
     nonneg_int,
     number,
     parse_floats,
-    parse_spec,
+    parse_optimizer,
     print_json,
+    print_notices,
     seed_int,
     starts_from_args,
 )
@@ -35,6 +37,7 @@ RACE_KINDS = ("contour", "surface", "curves", "basins", "animation")
 DEFAULT_LANDSCAPE = {"gradient-descent": "nonconvex_curve"}
 DEFAULT_OPTIMIZERS = ["gd:lr=0.03", "momentum:lr=0.05,momentum=0.9", "adam:lr=0.05"]
 DEFAULT_STARTS = {"basins": "grid:31", "lr-sweep": "grid:11"}
+STORY_KINDS = ("contour", "surface", "curves", "animation")  # default starts: the demo's A, B
 DEFAULT_LRS = "0.001,0.003,0.01,0.03,0.1,0.3"
 
 
@@ -46,13 +49,20 @@ def _landscape(args: argparse.Namespace) -> Any:
 
 def _starts(args: argparse.Namespace, landscape: Any) -> Any:
     if not args.start and args.starts is None:
-        args.starts = DEFAULT_STARTS.get(args.kind, "random:4")
+        if args.kind in STORY_KINDS and landscape.name == "tilted_double_well":
+            # the demo's two telling starts: A on the saddle's stable manifold, B in the local
+            # minimum's basin; random starts sent momentum out of the frame and back as a tangle
+            from descentlab.viz.demo import DEMO_STARTS
+
+            args.start = [f"{x!r},{y!r}" for x, y in DEMO_STARTS]
+        else:
+            args.starts = DEFAULT_STARTS.get(args.kind, "random:4")
     return starts_from_args(args, landscape)
 
 
-def _optimizers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+def _optimizers(args: argparse.Namespace) -> list[tuple[Any, dict[str, Any]]]:
     specs = args.optimizer or DEFAULT_OPTIMIZERS
-    return [parse_spec(s, "optimizer") for s in specs]
+    return [parse_optimizer(s) for s in specs]
 
 
 def _figure(args: argparse.Namespace) -> int:
@@ -100,9 +110,11 @@ def _race_figure(args: argparse.Namespace, L: Any, out: Path, stem: str) -> list
             f"figure {args.kind} needs a 2-D landscape; {L.name} has dimension {L.dim}"
         )
     starts = _starts(args, L)
+    optimizers = _optimizers(args)
+    print_notices(coupling_notices(optimizers, len(starts)))
     race = run(
         L,
-        _optimizers(args),
+        optimizers,
         starts,
         steps=300 if args.steps is None else args.steps,
         seed=args.seed,
@@ -204,8 +216,8 @@ def register(sub: Any) -> None:
     starts.add_argument(
         "--starts",
         metavar="grid:NxM|random:N",
-        help="starts: a grid over the domain or N random ones (default random:4; grid:31 for "
-        "basins, grid:11 for lr-sweep)",
+        help="starts: a grid over the domain or N random ones (default: the demo's starts A and "
+        "B on tilted_double_well, else random:4; grid:31 for basins, grid:11 for lr-sweep)",
     )
     p.add_argument(
         "--steps", type=nonneg_int, help="steps per run (default 300; 10 for gradient-descent)"

@@ -9,14 +9,17 @@ from typing import Any
 from descentlab.cli.common import (
     add_landscape_arguments,
     add_subcommand,
+    coupling_notices,
     format_table,
     landscape_from_args,
     nonneg_int,
     number,
     parse_floats,
+    parse_optimizer,
     parse_spec,
     positive_int,
     print_json,
+    print_notices,
     seed_int,
     starts_from_args,
     step_count,
@@ -75,13 +78,14 @@ def _run(args: argparse.Namespace) -> int:
 
     landscape = landscape_from_args(args)
     starts = starts_from_args(args, landscape)
-    optimizers = [parse_spec(s, "optimizer") for s in args.optimizer]
+    optimizers = [parse_optimizer(s) for s in args.optimizer]
     schedule = parse_spec(args.schedule, "schedule") if args.schedule else None
     lrs = parse_floats(args.lrs, "--lrs") if args.lrs else None
     n_rows = len(starts) * (len(lrs) if lrs else 1)
     check_run(n_rows, landscape.dim, args.steps)  # sizes against the limits, before building
     if schedule is not None:
         check_schedule_length(schedule[0], schedule[1], args.steps)
+    print_notices(coupling_notices(optimizers, n_rows))
     result = run(
         landscape,
         list(optimizers),

@@ -49,14 +49,20 @@ def register(sub: Any) -> None:
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty (l2/2)|θ|² in the loss")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and batch order")
     p.add_argument("--monitor-every", type=int, default=50, help="steps between curvature probes")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="descentlab-out",
+        help="output folder (default: ./descentlab-out)",
+    )
     p.add_argument("--format", default="png", choices=FORMATS, help="figure format")
     p.add_argument("--no-slices", action="store_true", help="skip the landscape slices")
     p.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="CPU threads for torch (default 1: small networks run fastest on one)",
+        default=None,
+        help="CPU threads for torch (default: the global --threads, i.e. 1; small networks run "
+        "fastest on one)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -65,10 +71,11 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    if args.threads < 1:
-        raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
+    threads = args.threads if args.threads is not None else torch.get_num_threads()
+    if threads < 1:
+        raise InvalidParameterError(f"--threads must be >= 1, got {threads}")
     old = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     try:
         return _run(args)
     finally:
@@ -90,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     from descentlab.nn.slices import pca_path, slice_2d
     from descentlab.nn.tasks import build_model, get_task
     from descentlab.nn.training import train
+    from descentlab.progress import stage
     from descentlab.viz import slices as figs
 
     if args.steps < 1:
@@ -150,11 +158,13 @@ def _run(args: argparse.Namespace) -> int:
     check: dict[str, Any] | None = None
     verdict = None
     if result.diverged_at is None:
+        stage("train: checking the final weights (gradient, Hessian spectrum)")
         c = check_point(model, loss_fn, data, weight_decay=args.l2, batch_size=min(len(task), 256))
         check = c.to_dict()
         verdict = c
         put("check", write_json(out / "check.json", check))
         if not args.no_slices:
+            stage("train: slicing the landscape (random plane, eigenvectors, spectrum, PCA path)")
             d1, d2 = random_directions(model, 2, seed=args.seed)
             s2 = slice_2d(model, loss_fn, data, d1, d2, weight_decay=args.l2)
             figs.plot_slice_2d(

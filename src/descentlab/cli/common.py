@@ -205,6 +205,83 @@ def add_landscape_arguments(
     return src
 
 
+# ---------------------------------------------------------------------------- open optimizers
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+def import_optimizer_class(path: str) -> type:
+    """The ``torch.optim.Optimizer`` subclass named by a dotted path (``torch_optimizer.Yogi``).
+
+    The module is imported (that is the point: any installed optimizer package); the text is
+    checked to be a dotted name first and is never evaluated. Command line only: the web server
+    takes registered names alone.
+    """
+    if not _DOTTED.match(path):
+        raise InvalidParameterError(
+            f"optimizer {path!r}: expected a registered name or package.module.Class"
+        )
+    import importlib
+
+    module_name, _, attr = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or module_name
+        raise InvalidParameterError(
+            f"optimizer {path!r}: cannot import {missing!r}; is the package installed? "
+            f"(e.g. pip install {missing.split('.')[0].replace('_', '-')})"
+        ) from None
+    except Exception as exc:  # a broken third-party module: say so in one line
+        raise InvalidParameterError(
+            f"optimizer {path!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise InvalidParameterError(f"optimizer {path!r}: {module_name!r} has no {attr!r}")
+    import torch
+
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise InvalidParameterError(
+            f"optimizer {path!r} is not a torch.optim.Optimizer subclass (got {type(cls).__name__})"
+        )
+    return cls
+
+
+def parse_optimizer(text: str) -> tuple[Any, dict[str, Any]]:
+    """``NAME[:key=value,...]`` -> ``(name, hyper)`` for a registered name, or ``(class, hyper)``
+    for ``package.module.Class[:key=value,...]`` (any importable ``torch.optim.Optimizer``)."""
+    name, hyper = parse_spec(text, "optimizer")
+    if "." in name:
+        return import_optimizer_class(name), hyper
+    return name, hyper
+
+
+def coupling_notices(optimizers: Sequence[tuple[Any, dict[str, Any]]], n_rows: int) -> list[str]:
+    """One line for each optimizer whose rule couples the rows of a batch (per-tensor norms,
+    trust ratios, shared step sizes: Lamb, Prodigy, L-BFGS...): the engine then runs its
+    ``n_rows`` starts one at a time, roughly ``n_rows`` times slower than one batched run."""
+    from descentlab.optim import is_elementwise, resolve_optimizer
+
+    lines = []
+    for name, hyper in optimizers:
+        spec = resolve_optimizer(name, **hyper)
+        elementwise = spec.elementwise
+        if elementwise is None:
+            elementwise = is_elementwise(spec)
+        if not elementwise and n_rows > 1:
+            lines.append(
+                f"note: {spec.label} couples the rows of a batch (its update uses statistics of "
+                f"the whole tensor), so its {n_rows} starts run one at a time: expect roughly "
+                f"{n_rows}x the time of an element-wise optimizer on the same starts"
+            )
+    return lines
+
+
+def print_notices(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
+
+
 # ---------------------------------------------------------------------------- before any compute
 class StoreOnce(argparse._StoreAction):
     """argparse's ``store``, refusing an option given twice (``--landscape a --landscape b``)
@@ -340,8 +417,9 @@ def starts_from_args(args: argparse.Namespace, landscape: Any) -> Any:
 
 
 def optimizer_from_spec(spec: str) -> Any:
-    """``NAME[:key=value,...]`` resolved by the optimizer registry."""
+    """``NAME[:key=value,...]`` (a registered name) or ``package.module.Class[:key=value,...]``
+    (any importable ``torch.optim.Optimizer``), resolved by the optimizer registry."""
     from descentlab.optim import resolve_optimizer
 
-    name, hyper = parse_spec(spec, "optimizer")
+    name, hyper = parse_optimizer(spec)
     return resolve_optimizer(name, **hyper)

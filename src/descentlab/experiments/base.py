@@ -43,6 +43,8 @@ class ExperimentResult:
 
     ``numbers`` holds the key measurements (JSON-able scalars, lists or dicts) that ``--json``
     prints; ``rests_on`` lists, in plain words, the measurements the verdict is drawn from.
+    Rendered for a reader (plain sentences first, English or Korean, figure links that resolve)
+    by :func:`descentlab.experiments.report.experiment_markdown` and the report.
     """
 
     name: str
@@ -73,24 +75,6 @@ class ExperimentResult:
             "quick": self.quick,
             "seconds": round(self.seconds, 3),
         }
-
-    def to_markdown(self) -> str:
-        parts = [
-            f"## {self.name}: {self.verdict.upper()}",
-            "",
-            f"*Claim:* {self.claim}",
-            "",
-            self.summary,
-            "",
-            "*The verdict rests on:*",
-            "",
-            *[f"- {r}" for r in self.rests_on],
-        ]
-        for t in self.tables:
-            parts += ["", t.to_markdown()]
-        for key, path in self.figures.items():
-            parts += ["", f"![{key}]({Path(path).name})"]
-        return "\n".join(parts) + "\n"
 
 
 Runner = Callable[..., ExperimentResult]

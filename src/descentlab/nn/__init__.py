@@ -70,3 +70,7 @@ def __getattr__(name: str) -> Any:  # lazy: importing descentlab.nn stays cheap
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'descentlab.nn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # dir(descentlab.nn) lists the tools, not only the loaded ones
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from descentlab.errors import InvalidParameterError
+from descentlab.nn._summary import summary
 from descentlab.nn.hessian import as_matvec
 from descentlab.nn.spectrum import LanczosProcess
 
@@ -38,6 +39,16 @@ class SpectralDensity:
     weights: list[Tensor]
     n: int
     n_matvec: int
+
+    def __repr__(self) -> str:
+        return summary(
+            "SpectralDensity",
+            n=self.n,
+            n_vectors=len(self.nodes),
+            lambda_min=self.lambda_min,
+            lambda_max=self.lambda_max,
+            n_matvec=self.n_matvec,
+        )
 
     def flat(self) -> tuple[Tensor, Tensor]:
         """All nodes and their weights (each vector's rule weighted ``1/n_vectors``)."""

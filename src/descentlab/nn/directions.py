@@ -152,6 +152,12 @@ class EigenDirections:
     directions: list[Direction]
     residuals: list[float]
 
+    def __repr__(self) -> str:
+        pairs = ", ".join(
+            f"{lab}: {v:.4g}" for lab, v in zip(self.labels, self.values, strict=True)
+        )
+        return f"EigenDirections({pairs})"
+
 
 def eigen_directions(
     model: nn.Module,

@@ -66,6 +66,7 @@ from torch import Tensor, nn
 from descentlab.errors import InvalidParameterError
 from descentlab.io import to_jsonable, write_json
 from descentlab.nn import distributed as dist_helpers
+from descentlab.nn._summary import summary
 from descentlab.nn.hessian import HessianOperator
 from descentlab.nn.spectrum import lanczos
 from descentlab.validate import check_positive
@@ -186,6 +187,16 @@ class TrainingMonitor:
         self.path_steps: list[int] = []
         self._next_step = 0
         self._method: str | None = None
+
+    def __repr__(self) -> str:
+        return summary(
+            "TrainingMonitor",
+            steps=len(self.steps),
+            last_loss=self.losses[-1] if self.losses else None,
+            probes=len(self.probes),
+            episodes=[e.kind for e in self.episodes],
+            state=self.state if self.steps else "empty",
+        )
 
     # -- recording ------------------------------------------------------------------------------
     def __call__(self, loss: Tensor | float, step: int | None = None) -> None:

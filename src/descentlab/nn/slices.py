@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from descentlab.errors import DescentlabError, InvalidParameterError
+from descentlab.nn._summary import summary
 from descentlab.nn.objective import ModelLoss, ParamSelector, select_parameters
 from descentlab.progress import Progress
 
@@ -106,6 +107,22 @@ class Slice:
     setup: dict[str, Any]
     labels: tuple[str, ...] = ("d1", "d2")
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        grid = (
+            f"{self.alphas.numel()}"
+            if self.betas is None
+            else f"{self.betas.numel()}x{self.alphas.numel()}"
+        )
+        return summary(
+            "Slice",
+            grid=grid,
+            labels=self.labels,
+            center_loss=float(self.center_loss),
+            loss_min=float(self.losses.nan_to_num(float("inf")).min()),
+            loss_max=float(self.losses.nan_to_num(float("-inf")).max()),
+            method=self.method,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -295,6 +312,14 @@ class PCAPath:
     explained: Tensor  # (2,) fraction of the variance of θ_t - origin
     names: list[str] | None = None
     shapes: list[tuple[int, ...]] | None = None
+
+    def __repr__(self) -> str:
+        return summary(
+            "PCAPath",
+            points=int(self.coords.shape[0]),
+            n=int(self.directions.shape[1]),
+            explained=[round(float(e), 4) for e in self.explained],
+        )
 
     def direction_dicts(self) -> list[dict[str, Tensor]]:
         """The two directions as parameter dicts (needs a path given as dicts)."""

@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from descentlab.errors import InvalidParameterError
+from descentlab.nn._summary import summary
 from descentlab.nn.hessian import as_matvec
 
 WHICH = ("both", "top", "bottom")
@@ -62,6 +63,15 @@ class Eigenpairs:
     def __post_init__(self) -> None:
         if self.bounds is None:
             self.bounds = self.residuals.clone()
+
+    def __repr__(self) -> str:
+        return summary(
+            "Eigenpairs",
+            values=[round(float(v), 6) for v in self.values[:6]],
+            k=int(self.values.numel()),
+            n=int(self.vectors.shape[0]),
+            converged=f"{int(self.converged.sum())}/{int(self.converged.numel())}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         assert self.bounds is not None
@@ -93,6 +103,20 @@ class LanczosResult:
     atol: float = 0.0
     max_steps: int = 0
     budget_exhausted: bool = False
+
+    def __repr__(self) -> str:
+        parts: dict[str, Any] = {}
+        if self.top is not None:
+            parts["lambda_max"] = self.lambda_max
+        if self.bottom is not None:
+            parts["lambda_min"] = self.lambda_min
+        return summary(
+            "LanczosResult",
+            **parts,
+            converged=self.converged,
+            iterations=self.iterations,
+            n_matvec=self.n_matvec,
+        )
 
     @property
     def lambda_max(self) -> float:

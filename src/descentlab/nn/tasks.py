@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from descentlab.errors import DescentlabError, InvalidParameterError, UnknownNameError
+from descentlab.nn._summary import summary
 from descentlab.validate import check_at_most, check_int
 
 
@@ -39,6 +40,15 @@ class Task:
     y: Tensor
     n_classes: int
     description: str
+
+    def __repr__(self) -> str:
+        return summary(
+            "Task",
+            name=self.name,
+            n_samples=len(self),
+            input_shape=self.input_shape,
+            n_classes=self.n_classes,
+        )
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -175,6 +185,11 @@ def make_blobs(n: int = 200, centers: int = 3, std: float = 0.6, seed: int = 0) 
     return Task("blobs", X, k.long(), centers, f"{centers} Gaussian blobs")
 
 
+DIGITS_NEEDS_SKLEARN = (
+    "the digits task needs scikit-learn, an optional dependency (pip install scikit-learn)"
+)
+
+
 def digits_available() -> bool:
     """Whether scikit-learn (which ships the 8x8 digits) is importable."""
     try:
@@ -190,7 +205,7 @@ def load_digits(n: int | None = None) -> Task:
     Raises a :class:`DescentlabError` when scikit-learn is not installed (it is optional).
     """
     if not digits_available():
-        raise DescentlabError("the digits task needs scikit-learn (pip install scikit-learn)")
+        raise DescentlabError(DIGITS_NEEDS_SKLEARN)
     from sklearn.datasets import load_digits as _load
 
     d = _load()
@@ -224,6 +239,8 @@ def get_task(name: str, **kwargs: Any) -> Task:
         torch.Size([50, 2])
     """
     key = str(name).strip().lower()
+    if key == "digits" and not digits_available():  # say what is missing, not "unknown task"
+        raise DescentlabError(DIGITS_NEEDS_SKLEARN)
     if key not in task_names():
         raise UnknownNameError("task", str(name), task_names())
     fn = TASKS[key]

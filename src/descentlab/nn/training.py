@@ -22,6 +22,7 @@ from torch import nn
 
 from descentlab.errors import InvalidParameterError
 from descentlab.loop.stepper import ModuleTrack, step_loop
+from descentlab.nn._summary import summary
 from descentlab.nn.monitor import TrainingMonitor
 from descentlab.nn.tasks import Task
 from descentlab.progress import Progress
@@ -37,6 +38,16 @@ class TrainResult:
     steps: int
     diverged_at: int | None
     monitor: TrainingMonitor
+
+    def __repr__(self) -> str:
+        return summary(
+            "TrainResult",
+            steps=self.steps,
+            final_loss=self.final_loss,
+            accuracy=self.accuracy,
+            diverged_at=self.diverged_at,
+            episodes=len(self.monitor.episodes),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

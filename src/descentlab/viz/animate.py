@@ -22,7 +22,7 @@ from descentlab.progress import Progress
 from descentlab.validate import check_int
 from descentlab.viz import style
 from descentlab.viz._common import as_runs, ensure_folder, pick_rows
-from descentlab.viz.landscape import plot_contour
+from descentlab.viz.landscape import _mask_outside, plot_contour
 
 ANIMATION_FORMATS = ("gif", "mp4")
 
@@ -61,7 +61,7 @@ def animate_race(
     fps: int = 10,
     max_frames: int = 48,
     max_paths: int | None = 12,
-    dpi: int = 80,
+    dpi: int = 110,
     hold_frames: int = 8,
     progress: bool | Progress | None = None,
     title: str | None = None,
@@ -126,6 +126,15 @@ def animate_race(
             for coll in ax.collections:
                 if coll.get_gid() == f"end:{label}":
                     coll.set_visible(False)
+        # the static figure's after-the-fact marks (stalls, exits) would give the ending away:
+        # they appear on the last frame, which is held
+        finale = [
+            a
+            for a in [*ax.collections, *ax.texts]
+            if str(a.get_gid()).startswith(("stall:", "stall-label", "exit:"))
+        ]
+        box = (ax.get_xlim(), ax.get_ylim())
+        for label in runs:
             (heads[label],) = ax.plot(
                 [], [], "s", color=colors[label], mec="white", mew=0.9, ms=6.5, zorder=7
             )
@@ -137,14 +146,19 @@ def animate_race(
             head_pts: dict[str, list[np.ndarray]] = {k: [] for k in runs}
             for ln, traj, row in lines:
                 p = _partial_path(traj, row, s)
-                ln.set_data(p[:, 0], p[:, 1])
+                shown = _mask_outside(p, box)
+                ln.set_data(shown[:, 0], shown[:, 1])
                 if len(p):
                     head_pts[_label_of(ln)].append(p[-1])
             for label, pts in head_pts.items():
                 arr = np.asarray(pts) if pts else np.zeros((0, 2))
                 heads[label].set_data(arr[:, 0], arr[:, 1])
             ax.set_title(f"{name}   step {s}")
-            return [ln for ln, _, _ in lines] + list(heads.values())
+            for a in finale:
+                a.set_visible(i == len(steps) - 1)
+            # in z-order, as the static figure: a short path stays on top of a long one
+            moving = [ln for ln, _, _ in lines] + list(heads.values()) + finale
+            return sorted(moving, key=lambda a: a.get_zorder())
 
         own = not isinstance(progress, Progress)
         bar = (

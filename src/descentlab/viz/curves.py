@@ -29,6 +29,22 @@ def loss_reference(runs: dict[str, Any], landscape: Landscape | None) -> tuple[f
     return (float(min(lows)) if lows else 0.0), "f - min f seen"
 
 
+def robust_top(series: list[np.ndarray], diverged: list[bool], pad: float = 4.0) -> float:
+    """The upper y limit (log scale) of a panel: ``pad`` times the highest value of the runs that
+    did not diverge, and at least ``pad`` times every run's first value (so each start shows).
+
+    One diverged run (``1e11`` after a few steps) no longer stretches the axis over ten decades
+    that the other runs leave empty; it is cut at the frame and marked.
+    """
+    kept = [np.nanmax(v[np.isfinite(v)]) for v, d in zip(series, diverged, strict=True)
+            if not d and np.isfinite(v).any()]  # fmt: skip
+    starts = [v[0] for v in series if len(v) and np.isfinite(v[0])]
+    cands = kept + starts
+    if not cands:
+        return float("nan")
+    return pad * float(max(cands))
+
+
 def plot_curves(
     runs: Any,
     *,
@@ -63,12 +79,13 @@ def plot_curves(
     with style.context():
         fig = new_figure(style.FIGSIZE_WIDE)
         ax_l, ax_g = fig.subplots(1, 2)
+        drawn: list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray, bool]] = []
         for label, traj in runs.items():
             steps_all = np.asarray(traj.record_steps)
             losses = np.asarray(traj.losses, dtype=float)
             gnorms = np.asarray(traj.grad_norms, dtype=float)
             stop = getattr(traj, "stop_step", None)
-            first = True
+            reasons = getattr(traj, "stop_reason", None)
             for row in pick_rows(losses.shape[1], max_rows):
                 keep = np.ones(steps_all.shape, bool)
                 if stop is not None:
@@ -77,15 +94,40 @@ def plot_curves(
                     after = np.nonzero(steps_all >= s)[0]
                     if after.size:
                         keep[after[0]] = True
-                st = steps_all[keep]
                 lo = np.maximum(losses[keep, row] - ref, FLOOR)
                 gn = np.maximum(gnorms[keep, row], FLOOR)
-                kw = {"color": colors[label], "lw": 1.6, "alpha": 0.9}
-                (a,) = ax_l.plot(st, lo, label=label if first else "_nolegend_", **kw)
-                a.set_gid(f"loss:{label}:{row}")
-                (b,) = ax_g.plot(st, gn, label="_nolegend_", **kw)
-                b.set_gid(f"gradnorm:{label}:{row}")
-                first = False
+                diverged = bool(
+                    (reasons is not None and str(np.asarray(reasons)[row]) == "diverged")
+                    or not np.isfinite(lo).all()
+                    or not np.isfinite(gn).all()
+                )
+                drawn.append((label, row, steps_all[keep], lo, gn, diverged))
+        tops = [robust_top([d[3] for d in drawn], [d[5] for d in drawn]),
+                robust_top([d[4] for d in drawn], [d[5] for d in drawn])]  # fmt: skip
+        n_clipped = 0
+        first: set[str] = set()
+        for label, row, st, lo, gn, diverged in drawn:
+            kw = {"color": colors[label], "lw": 1.6, "alpha": 0.9}
+            if diverged:
+                kw["ls"] = "--"
+            for ax, vals, top, kind in (
+                (ax_l, lo, tops[0], "loss"),
+                (ax_g, gn, tops[1], "gradnorm"),
+            ):
+                over = ~(vals <= top)  # above the frame, inf or nan
+                shown = np.where(over, top, vals)
+                if over.any():  # cut the line where it leaves the frame and mark the spot
+                    k = int(np.argmax(over))
+                    shown = shown[: k + 1]
+                    ax.scatter(
+                        [st[k]], [top], marker="^", s=46, c=colors[label], edgecolors="black",
+                        linewidths=0.7, zorder=6, clip_on=False,
+                    ).set_gid(f"clipped:{kind}:{label}:{row}")  # fmt: skip
+                    n_clipped += 1
+                leg = label if (kind == "loss" and label not in first) else "_nolegend_"
+                (a,) = ax.plot(st[: len(shown)], shown, label=leg, **kw)
+                a.set_gid(f"{kind}:{label}:{row}")
+            first.add(label)
         if landscape is not None:
             seen: set[tuple[str, float]] = set()
             for c in critical_points_in_domain(landscape):
@@ -108,6 +150,9 @@ def plot_curves(
                 ln.set_gid(f"level:{key}")
         ax_l.set_yscale("log")
         ax_g.set_yscale("log")
+        for ax, top in ((ax_l, tops[0]), (ax_g, tops[1])):
+            if np.isfinite(top):
+                ax.set_ylim(top=top)
         ax_l.set_xlabel("step")
         ax_g.set_xlabel("step")
         ax_l.set_ylabel(ylabel)
@@ -118,6 +163,12 @@ def plot_curves(
             ax.grid(True, which="major", alpha=0.3)
         handles, labels = ax_l.get_legend_handles_labels()
         uniq = dict(zip(labels, handles, strict=True))
+        if n_clipped:
+            from matplotlib.lines import Line2D
+
+            uniq["diverged: line cut at the frame"] = Line2D(
+                [], [], ls="none", marker="^", ms=7, mfc="0.6", mec="black", mew=0.7
+            )
         fig.legend(
             list(uniq.values()),
             list(uniq),

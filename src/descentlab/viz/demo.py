@@ -51,11 +51,10 @@ DEMO_OPTIMIZERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("newton", {}),
     ("perturbed_gd", {"lr": 0.03, "g_thres": 0.1, "radius": 0.1, "t_thres": 1000, "seed": 1}),
 )
-PERTURBED_NOTE = (
-    "perturbed GD's kick direction is random (seed 1 here): over seeds 0..15, 10 kicks from A "
-    "lead to the global minimum, 5 to the local one, 1 is still moving after 280 steps."
-)
 BASIN_GRID = 31
+# the surface is flattened above this height: the walls (f up to 25) otherwise squash the
+# wells and the saddle (f from -0.5 to 1.03) into a flat sheet
+SURFACE_ZMAX = 3.0
 ANIMATION_FRAMES = 40
 
 
@@ -81,9 +80,12 @@ class DemoResult:
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def table(self) -> str:
+    def table(self, lang: str | None = None) -> str:
         """The diagnosis table: who reached the global minimum, who stalled at the saddle..."""
-        head = ["optimizer", "start", "end", "loss", "|grad|", "steps", "outcome"]
+        from descentlab.i18n import t
+
+        cols = ("optimizer", "start", "end", "loss", "grad", "steps", "outcome")
+        head = [t(f"demo.col_{c}", lang) for c in cols]
         body = [
             [
                 r["optimizer"],
@@ -92,31 +94,36 @@ class DemoResult:
                 f"{r['loss']:.4g}",
                 f"{r['grad_norm']:.1e}",
                 r["steps"],
-                r["verdict"],
+                outcome_words(r["verdict"], lang),
             ]
             for r in self.rows
         ]
         cells = [head] + [[str(c) for c in r] for r in body]
-        widths = [max(len(r[j]) for r in cells) for j in range(len(head))]
+        widths = [max(_width(r[j]) for r in cells) for j in range(len(head))]
         lines = [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+            "  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in cells
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
-    def story(self) -> list[str]:
-        """One line per outcome group, in plain words."""
+    def story(self, lang: str | None = None) -> list[str]:
+        """One line per outcome group, in plain words (in ``lang``, see :mod:`descentlab.i18n`)."""
+        from descentlab.i18n import t
+
         groups: dict[str, list[str]] = {}
         for r in self.rows:
-            groups.setdefault(r["verdict"], []).append(f"{r['optimizer']} from {r['start_name']}")
-        order = [
-            "reached the global minimum",
-            "stalled at the saddle",
-            "drawn to the saddle",
-            "settled in a local minimum",
-        ]
+            groups.setdefault(r["verdict"], []).append(
+                t("demo.who", lang, optimizer=r["optimizer"], start=r["start_name"])
+            )
+        order = list(OUTCOME_KEYS)
         keys = [k for k in order if k in groups] + [k for k in groups if k not in order]
-        return [f"{k[0].upper()}{k[1:]}: {', '.join(groups[k])}." for k in keys]
+        out = []
+        for k in keys:
+            words = outcome_words(k, lang)
+            words = words[:1].upper() + words[1:]
+            out.append(t("demo.story_line", lang, outcome=words, who=", ".join(groups[k])))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +135,32 @@ class DemoResult:
             "files": {k: str(v) for k, v in self.files.items()},
             "seconds": round(self.seconds, 3),
         }
+
+
+# the demo's verdicts (English, as in --json) -> catalogue keys, in the order the story tells them
+OUTCOME_KEYS: dict[str, str] = {
+    "reached the global minimum": "demo.outcome_global",
+    "stalled at the saddle": "demo.outcome_stalled",
+    "drawn to the saddle": "demo.outcome_drawn",
+    "settled in a local minimum": "demo.outcome_local",
+    "diverged": "demo.outcome_diverged",
+    "still moving": "demo.outcome_moving",
+}
+
+
+def outcome_words(verdict_text: str, lang: str | None = None) -> str:
+    """A verdict of :func:`verdict` in ``lang`` (unknown ones as they are)."""
+    from descentlab.i18n import t
+
+    key = OUTCOME_KEYS.get(verdict_text)
+    return t(key, lang) if key else verdict_text
+
+
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal: East Asian wide characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def verdict(outcome: Any) -> str:
@@ -254,8 +287,9 @@ def run_demo(
                     title=f"{L.name}: the race on the surface",
                     domain=_surface_box(L),
                     resolution=90,
-                    elev=40.0,
+                    elev=58.0,
                     azim=-60.0,
+                    zmax=SURFACE_ZMAX,
                 ),
             ),
             ("curves", lambda: plot_curves(race, landscape=L, title="loss and gradient norm")),

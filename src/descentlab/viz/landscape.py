@@ -9,9 +9,11 @@ the ``i``-th drawn critical point, ``path:<optimizer>:<row>`` for a trajectory,
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -115,19 +117,152 @@ def draw_critical_points(
 
 
 def path_widths(n: int) -> list[float]:
-    """Line widths for ``n`` optimizers' paths: the first drawn is the widest, so a path that
-    runs under a later one (same start, same first steps) still shows at its edges."""
+    """Line widths for ``n`` optimizers' paths in drawing order: the first drawn (lowest) is the
+    widest, so a path that runs under a later one (same start, same first steps) still shows at
+    its edges."""
     if n <= 1:
         return [style.LINEWIDTH] * n
     return [style.LINEWIDTH * (1.0 + 0.8 * (n - 1 - i) / (n - 1)) for i in range(n)]
 
 
-def _draw_runs_2d(ax: Axes, runs: dict[str, Any], max_paths: int | None) -> list[Any]:
+def path_length(path: np.ndarray, box: Any) -> float:
+    """Arc length of a 2-D path in units of the plotting box (each axis scaled to [0, 1])."""
+    if len(path) < 2:
+        return 0.0
+    (x0, x1), (y0, y1) = box
+    scale = np.array([max(x1 - x0, 1e-300), max(y1 - y0, 1e-300)])
+    steps = np.diff(np.asarray(path, dtype=float) / scale, axis=0)
+    steps = steps[np.isfinite(steps).all(axis=1)]
+    return float(np.sqrt((steps**2).sum(axis=1)).sum())
+
+
+def drawing_order(runs: dict[str, Any], max_paths: int | None, box: Any) -> list[str]:
+    """Optimizer labels from the longest typical path to the shortest.
+
+    Drawn in this order, a run that stopped early (gradient descent stalled at a saddle) lies on
+    top of a longer one that passed the same way (perturbed GD kicked off that saddle), instead
+    of being hidden under it. Ties keep the given order.
+    """
+    med: dict[str, float] = {}
+    for label, traj in runs.items():
+        B = np.asarray(traj.positions).shape[1]
+        lens = [path_length(row_path(traj, r), box) for r in pick_rows(B, max_paths)]
+        med[label] = float(np.median(lens)) if lens else 0.0
+    labels = list(runs)
+    return sorted(labels, key=lambda lab: (-med[lab], labels.index(lab)))
+
+
+# a stop counts as "at a saddle" where the gradient is this small (relative to the landscape's
+# typical gradient over the box) and the Hessian has a clearly negative eigenvalue
+STALL_GRAD_REL = 1e-3
+STALL_NEG_REL = 1e-6
+
+
+def _dwell_points(path: np.ndarray, box: Any, min_steps: int) -> list[tuple[np.ndarray, int]]:
+    """Places the path sat still: maximal runs of at least ``min_steps`` consecutive points within
+    0.2% of the box diagonal of the run's first point, as ``(point, steps)``; the final point is
+    always a candidate (a run that converged stops there)."""
+    (x0, x1), (y0, y1) = box
+    radius = 2e-3 * float(np.hypot(x1 - x0, y1 - y0))
+    out: list[tuple[np.ndarray, int]] = []
+    i, n = 0, len(path)
+    while i < n:
+        j = i + 1
+        while j < n and np.hypot(*(path[j] - path[i])) <= radius:
+            j += 1
+        if j - i >= min_steps and j < n:
+            out.append((path[i], j - i))
+        i = j
+    if n:
+        k = n - 1
+        while k > 0 and np.hypot(*(path[k - 1] - path[-1])) <= radius:
+            k -= 1
+        out.append((path[-1], n - k))
+    return out
+
+
+def saddle_stalls(
+    landscape: Landscape, path: np.ndarray, box: Any, grad_scale: float
+) -> list[tuple[np.ndarray, int]]:
+    """Where a 2-D path stopped or sat still at a saddle (or maximum): ``(point, steps there)``.
+
+    A candidate (the end, or a stretch of at least max(10, 10% of the path) points that stay
+    within 0.2% of the box diagonal) counts when ``|∇f| <= 1e-3 · grad_scale`` there and the
+    Hessian's smallest eigenvalue is below ``-1e-6 · max|λ|``: a point of zero gradient that is
+    not a minimum.
+    """
+    import torch
+
+    path = np.asarray(path, dtype=float)
+    path = path[np.isfinite(path).all(axis=1)]
+    if len(path) == 0:
+        return []
+    cands = _dwell_points(path, box, max(10, len(path) // 10))
+    P = torch.as_tensor(np.array([c[0] for c in cands]), dtype=torch.float64)
+    g = landscape.grad(P).norm(dim=-1)
+    ev = torch.linalg.eigvalsh(landscape.hessian(P))
+    out = []
+    for (pt, n), gn, e in zip(cands, g.tolist(), ev, strict=True):
+        lam = e.abs().max().item()
+        if gn <= STALL_GRAD_REL * grad_scale and e[0].item() < -STALL_NEG_REL * max(lam, 1e-300):
+            out.append((pt, n))
+    return out
+
+
+def _grad_scale(landscape: Landscape, box: Any) -> float:
+    """The median gradient norm on a 16 x 16 grid over the box (a scale for 'small gradient')."""
+    import torch
+
+    (x0, x1), (y0, y1) = box
+    xs = torch.linspace(x0, x1, 16, dtype=torch.float64)
+    ys = torch.linspace(y0, y1, 16, dtype=torch.float64)
+    P = torch.cartesian_prod(xs, ys)
+    g = landscape.grad(P).norm(dim=-1)
+    g = g[torch.isfinite(g)]
+    return float(g.median()) if g.numel() else 1.0
+
+
+def _exit_point(path: np.ndarray, box: Any) -> np.ndarray | None:
+    """Where the path first leaves the box, on the box's edge (``None`` if it stays inside)."""
+    (x0, x1), (y0, y1) = box
+    inside = (path[:, 0] >= x0) & (path[:, 0] <= x1) & (path[:, 1] >= y0) & (path[:, 1] <= y1)
+    if inside.all() or not inside[0]:
+        return None
+    k = int(np.argmin(inside))  # first point outside
+    a, b = path[k - 1], path[k]
+    if not np.isfinite(b).all():
+        return np.clip(a, [x0, y0], [x1, y1])
+    t = 1.0
+    for dim, (lo, hi) in enumerate(((x0, x1), (y0, y1))):
+        d = b[dim] - a[dim]
+        if d > 0 and b[dim] > hi:
+            t = min(t, (hi - a[dim]) / d)
+        elif d < 0 and b[dim] < lo:
+            t = min(t, (lo - a[dim]) / d)
+    return a + t * (b - a)
+
+
+def _draw_runs_2d(
+    ax: Axes,
+    runs: dict[str, Any],
+    max_paths: int | None,
+    landscape: Landscape | None = None,
+    box: Any = None,
+) -> list[Any]:
+    """Paths (longest underneath), start/end markers, rings where a run stalled at a saddle and
+    a marker where a path left the frame. Returns the legend handles."""
     colors = style.optimizer_colors(list(runs))
-    handles: list[Any] = []
-    widths = path_widths(len(runs))
-    for (label, traj), lw in zip(runs.items(), widths, strict=True):
-        color = colors[label]
+    handles: dict[str, Any] = {}
+    if box is None:
+        box = (ax.get_xlim(), ax.get_ylim())
+    order = drawing_order(runs, max_paths, box)
+    widths = dict(zip(order, path_widths(len(order)), strict=True))
+    grad_scale = _grad_scale(landscape, box) if landscape is not None else 0.0
+    n_stall, n_exit = 0, 0
+    stall_notes: dict[tuple[float, float], list[str]] = {}
+    for rank, label in enumerate(order):
+        traj = runs[label]
+        color, lw = colors[label], widths[label]
         B = np.asarray(traj.positions).shape[1]
         starts, ends = [], []
         first = True
@@ -135,23 +270,47 @@ def _draw_runs_2d(ax: Axes, runs: dict[str, Any], max_paths: int | None) -> list
             path = row_path(traj, row)
             if len(path) == 0:
                 continue
+            shown = _mask_outside(path, box)  # gaps where it left the frame, no tangle at edges
             (ln,) = ax.plot(
-                path[:, 0],
-                path[:, 1],
+                shown[:, 0],
+                shown[:, 1],
                 "-",
                 color=color,
                 lw=lw,
                 alpha=0.95,
-                zorder=5,
+                zorder=5 + 0.01 * rank,
                 label=label if first else "_nolegend_",
                 solid_capstyle="round",
+                # a white casing: a path drawn over another (same start, same first steps)
+                # stays a separate line instead of merging into the one below
+                path_effects=[
+                    patheffects.Stroke(linewidth=lw + 1.6, foreground="white", alpha=0.85),
+                    patheffects.Normal(),
+                ],
             )
             ln.set_gid(f"path:{label}:{row}")
             if first:
-                handles.append(ln)
+                handles[label] = ln
             first = False
             starts.append(path[0])
             ends.append(path[-1])
+            exit_at = _exit_point(path, box)
+            if exit_at is not None:
+                ax.scatter(
+                    [exit_at[0]], [exit_at[1]], marker="D", s=40, c=color, edgecolors="black",
+                    linewidths=0.8, zorder=8.5, clip_on=False,
+                ).set_gid(f"exit:{label}:{row}")  # fmt: skip
+                n_exit += 1
+            if landscape is not None:
+                for pt, n in saddle_stalls(landscape, path, box, grad_scale):
+                    stall_notes.setdefault((round(pt[0], 3), round(pt[1], 3)), []).append(
+                        f"{label} ({n} step{'s' if n != 1 else ''})"
+                    )
+                    ax.scatter(
+                        [pt[0]], [pt[1]], marker="o", s=330 + 170 * n_stall, facecolors="none",
+                        edgecolors=color, linewidths=2.4, zorder=8.6,
+                    ).set_gid(f"stall:{label}:{row}:{n}")  # fmt: skip
+                    n_stall += 1
         if starts:
             s = np.asarray(starts)
             e = np.asarray(ends)
@@ -159,12 +318,38 @@ def _draw_runs_2d(ax: Axes, runs: dict[str, Any], max_paths: int | None) -> list
                 f"start:{label}"
             )
             ax.scatter(e[:, 0], e[:, 1], c=color, **style.END_MARKER).set_gid(f"end:{label}")
-    if handles:
-        handles.append(
+    for (x, y), who in stall_notes.items():  # say who stopped there, under the rings
+        ax.annotate(
+            "stopped here: " + ", ".join(who),
+            (x, y),
+            xytext=(-18, -18 - 4 * len(who)),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=style.LABEL_FONTSIZE - 0.5,
+            zorder=9,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "lw": 0.6, "alpha": 0.9},
+        ).set_gid("stall-label")
+    out = [handles[lab] for lab in runs if lab in handles]
+    if out:
+        out.append(
             Line2D([], [], ls="none", marker="o", mfc="white", mec="0.25", mew=1.6, label="start")
         )
-        handles.append(Line2D([], [], ls="none", marker="s", mfc="0.25", mec="white", label="end"))
-    return handles
+        out.append(Line2D([], [], ls="none", marker="s", mfc="0.25", mec="white", label="end"))
+    if n_stall:
+        out.append(
+            Line2D(
+                [], [], ls="none", marker="o", ms=13, mfc="none", mec="0.25", mew=2.0,
+                label="stopped at a saddle",
+            )
+        )  # fmt: skip
+    if n_exit:
+        out.append(
+            Line2D(
+                [], [], ls="none", marker="D", ms=6, mfc="0.5", mec="black", label="left the frame"
+            )
+        )
+    return out
 
 
 def plot_contour(
@@ -232,7 +417,7 @@ def plot_contour(
         ax.set_ylabel("y")
         ax.set_title(landscape.name if title is None else title)
         ax.set_aspect("auto")
-        handles = _draw_runs_2d(ax, runs, max_paths)
+        handles = _draw_runs_2d(ax, runs, max_paths, landscape, box)
         if show_critical_points:
             ends = []
             for traj in runs.values():
@@ -247,14 +432,35 @@ def plot_contour(
         kind_handles = [h for h in ax.collections if str(h.get_gid()).startswith("critical:")]
         all_handles = handles + kind_handles
         if all_handles:
-            ax.legend(
+            leg = ax.legend(
                 handles=all_handles,
                 loc="upper left",
                 bbox_to_anchor=(1.02, 1.0),
                 borderaxespad=0.0,
                 scatterpoints=1,
             )
+            fit_legend(fig, leg)
     return fig  # type: ignore[return-value]
+
+
+def fit_legend(fig: Figure, legend: Any, pad_px: float = 8.0) -> None:
+    """Widen ``fig`` so an outside legend is not cut off, keeping every axes' size in inches.
+
+    A saved figure with ``bbox_inches='tight'`` would show it anyway, but animation frames are
+    the canvas as it is: there a long label (``momentum(lr=0.05, momentum=0.9)``) was cut.
+    """
+    fig.canvas.draw()
+    right = legend.get_window_extent().x1
+    width_px = fig.get_figwidth() * fig.dpi
+    over = right + pad_px - width_px
+    if over <= 0:
+        return
+    old_w = fig.get_figwidth()
+    new_w = old_w + over / fig.dpi
+    boxes = [a.get_position() for a in fig.axes]
+    fig.set_figwidth(new_w)
+    for a, b in zip(fig.axes, boxes, strict=True):  # same inches from the left edge
+        a.set_position((b.x0 * old_w / new_w, b.y0, b.width * old_w / new_w, b.height))
 
 
 def _mask_outside(path: np.ndarray, box: Any) -> np.ndarray:
@@ -264,6 +470,30 @@ def _mask_outside(path: np.ndarray, box: Any) -> np.ndarray:
     out = path.astype(float).copy()
     out[~inside] = np.nan
     return out
+
+
+def densify_path(path: np.ndarray, box: Any, n: int = 160) -> np.ndarray:
+    """The path with points added along each step, at most ``1/n`` of the box diagonal apart.
+
+    On a 3-D surface a step is drawn as a chord from ``(p_k, f(p_k))`` to ``(p_{k+1},
+    f(p_{k+1}))``; over a valley a long step's chord floats far above the surface (momentum's
+    jumps did). Lifting the intermediate points to ``f`` keeps the drawn path on the surface.
+    Rows of NaN (points outside the box) stay gaps.
+    """
+    path = np.asarray(path, dtype=float)
+    if len(path) < 2:
+        return path
+    (x0, x1), (y0, y1) = box
+    gap = float(np.hypot(x1 - x0, y1 - y0)) / n
+    out = [path[:1]]
+    for a, b in itertools.pairwise(path):
+        if np.isfinite(a).all() and np.isfinite(b).all():
+            k = max(1, int(np.ceil(np.hypot(*(b - a)) / gap)))
+            t = np.linspace(0.0, 1.0, k + 1)[1:, None]
+            out.append(a + t * (b - a))
+        else:
+            out.append(b[None, :])
+    return np.concatenate(out)
 
 
 def plot_surface(
@@ -283,8 +513,10 @@ def plot_surface(
 ) -> Figure:
     """The 3-D surface ``z = f(x, y)`` with the runs' paths on it and critical points labelled.
 
-    Paths are drawn at height ``f(path)`` (the recorded positions, cut at each row's stop and
-    masked where they leave the plotting box); critical points are drawn at ``(x, y, f)``.
+    Paths are drawn on the surface, at height ``f`` at every drawn point (the recorded positions,
+    cut at each row's stop, masked where they leave the plotting box, with points added along
+    long steps so a step follows the surface instead of a chord through the air; see
+    :func:`densify_path`); critical points are drawn at ``(x, y, f)``.
     Labels are placed in the projected view so they do not overlap. ``domain`` overrides the
     plotting box ``((x0, x1), (y0, y1))``; the other arguments are as for
     :func:`plot_contour`, plus the view angles ``elev``/``azim`` (degrees) and ``zmax``, a cap
@@ -330,17 +562,20 @@ def plot_surface(
         ax.set_zlabel("f(x, y)")
         ax.set_title(landscape.name if title is None else title)
         colors = style.optimizer_colors(list(runs))
-        handles: list[Any] = []
-        for (label, traj), lw in zip(runs.items(), path_widths(len(runs)), strict=True):
+        handle_of: dict[str, Any] = {}
+        order = drawing_order(runs, max_paths, box)  # short paths over long ones, as on contours
+        widths = dict(zip(order, path_widths(len(order)), strict=True))
+        for rank, label in enumerate(order):
+            traj, lw = runs[label], widths[label]
             B = np.asarray(traj.positions).shape[1]
             first = True
             for row in pick_rows(B, max_paths):
-                p = _mask_outside(row_path(traj, row), box)
+                p = densify_path(_mask_outside(row_path(traj, row), box), box)
                 ok = np.all(np.isfinite(p), axis=1)
                 if not ok.any():
                     continue
                 z = np.full(len(p), np.nan)
-                z[ok] = landscape.value(p[ok]).detach().numpy() + lift
+                z[ok] = np.minimum(landscape.value(p[ok]).detach().numpy(), Z.max()) + lift
                 (ln,) = ax.plot(
                     p[:, 0],
                     p[:, 1],
@@ -348,8 +583,12 @@ def plot_surface(
                     "-",
                     color=colors[label],
                     lw=lw,
-                    zorder=5,
+                    zorder=5 + 0.01 * rank,
                     label=label if first else "_nolegend_",
+                    path_effects=[
+                        patheffects.Stroke(linewidth=lw + 1.4, foreground="white", alpha=0.8),
+                        patheffects.Normal(),
+                    ],
                 )
                 ln.set_gid(f"path:{label}:{row}")
                 if ok[0]:
@@ -359,8 +598,9 @@ def plot_surface(
                 if ok[-1]:
                     ax.scatter([p[-1, 0]], [p[-1, 1]], [z[-1]], c=colors[label], **style.END_MARKER)
                 if first:
-                    handles.append(ln)
+                    handle_of[label] = ln
                 first = False
+        handles: list[Any] = [handle_of[lab] for lab in runs if lab in handle_of]
         ax.set_xlim(*box[0])
         ax.set_ylim(*box[1])
         ax.set_zlim(zmin, ztop + 2 * lift)

@@ -102,9 +102,11 @@ def plot_interpolation(
         a, loss = result.alphas.numpy(), result.losses.numpy()
         tag = " (BatchNorm statistics recomputed)" if result.setup.get("recompute_bn") else ""
         ax.plot(a, loss, color=style.OPTIMIZER_PALETTE[0], lw=style.LINEWIDTH, label="loss" + tag)
+        # a float32 grid holds 0 as e.g. -1.5e-8: match the end points to the grid's resolution
+        tol = 1e-4 * max(float(np.ptp(a)) if a.size > 1 else 1.0, 1e-12)
         for x, lab, color in ((0.0, labels[0], "white"), (1.0, labels[1], "black")):
             i = int(np.argmin(np.abs(a - x)))
-            if abs(a[i] - x) < 1e-9:
+            if abs(float(a[i]) - x) <= tol:
                 ax.scatter(
                     [x], [loss[i]], s=60, zorder=5, facecolors=color, edgecolors="black", label=lab
                 )
@@ -317,15 +319,25 @@ def plot_monitor(
             axes[2].set_ylabel("Hessian eigenvalue")
             axes[2].legend()
         last = float(steps[-1])
+        band_kinds: dict[str, str] = {}
         for ep in d.get("episodes") or []:
             color = _NEG if ep["kind"] == "saddle" else "0.6"
+            name = "saddle episode" if ep["kind"] == "saddle" else "plateau / stall"
+            band_kinds.setdefault(name, color)
             end = last if ep.get("end") is None else ep["end"]
             for ax in axes:
                 ax.axvspan(ep["start"], end, color=color, alpha=0.15, lw=0)
         for ax in axes:
             ax.set_xlabel("step")
         fig.suptitle(title)
-        fig.tight_layout()
+        if band_kinds:  # one legend for the shaded bands, under the panels
+            from matplotlib.patches import Patch
+
+            handles = [Patch(color=c, alpha=0.25, label=n) for n, c in band_kinds.items()]
+            fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+            fig.tight_layout(rect=(0, 0.08, 1, 1))
+        else:
+            fig.tight_layout()
     return _finish(fig, path)
 
 
