@@ -75,3 +75,20 @@ def test_parameters_without_gradient_are_skipped():
     step()
     assert torch.equal(y, torch.ones(1, 2, dtype=torch.float64))
     assert not torch.equal(x, torch.ones(1, 2, dtype=torch.float64))
+
+
+def test_perturbed_gd_without_kicks_is_torch_sgd_bit_for_bit():
+    # the documented property "it follows GD exactly until a kick", on vectorised lanes too
+    from descentlab.optim import PerturbedGD
+
+    X0 = torch.rand(64, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    a = X0.clone().requires_grad_(True)
+    b = X0.clone().requires_grad_(True)
+    sgd = torch.optim.SGD([a], lr=0.03)
+    pgd = PerturbedGD([{"params": [b], "rows_independent": True}], lr=0.03, g_thres=0.0)
+    for _ in range(30):
+        for p, opt in ((a, sgd), (b, pgd)):
+            p.grad = None
+            _loss(p).backward()
+            opt.step()
+        assert torch.equal(a, b)
