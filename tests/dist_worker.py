@@ -145,8 +145,17 @@ def main() -> None:
             res = {"error": type(exc).__name__, "message": str(exc)}
     else:
         raise SystemExit(f"unknown scenario {scenario}")
-    (out / f"rank{r}.json").write_text(json.dumps(res))
+    tmp = out / f"rank{r}.json.tmp"
+    tmp.write_text(json.dumps(res))
+    tmp.replace(out / f"rank{r}.json")
+    # Both ranks are done talking before either tears gloo down; then leave without running
+    # C++ static destructors, where gloo's threads can abort ("terminate called without an
+    # active exception") after the results are safely written.
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
