@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from descentlab.errors import InvalidParameterError
+from descentlab.sweeps.cells import RUN_COLUMNS
 from descentlab.sweeps.spec import SweepSpec, canonical_json
 
 SCHEMA_VERSION = "1"
@@ -187,20 +188,7 @@ class SweepStore:
                 f"({', '.join('?' * len(CELL_COLUMNS))})",
                 [cell[k] for k in CELL_COLUMNS],
             )
-            cols = [
-                "start",
-                "outcome",
-                "saddle_index",
-                "gap",
-                "final_value",
-                "grad_norm",
-                "stop_reason",
-                "stop_step",
-                "saddle_visits",
-                "steps_to_target",
-                "x0",
-                "x_final",
-            ]
+            cols = list(RUN_COLUMNS)
             self.con.executemany(
                 f"INSERT INTO runs (cell_id, {', '.join(cols)}) VALUES "
                 f"(?, {', '.join('?' * len(cols))})",

@@ -100,24 +100,9 @@ def plot_lr_sweep(
         fig = new_figure((7.4, 6.2))
         ax_o, ax_l = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.1, 1.0]})
         pos = np.arange(lrs.size)
-        bottom = np.zeros(lrs.size)
-        for kind, color in style.OUTCOME_COLORS.items():
-            share = tab["counts"][kind] / np.maximum(tab["n"], 1)
-            if not share.any():
-                continue
-            bars = ax_o.bar(
-                pos,
-                share,
-                bottom=bottom,
-                color=color,
-                edgecolor="white",
-                linewidth=0.6,
-                label=style.OUTCOME_LABELS[kind],
-                width=0.8,
-            )
-            for b in bars:
-                b.set_gid(f"share:{kind}")
-            bottom += share
+        _stacked_outcome_bars(
+            ax_o, pos, {k: tab["counts"][k] / np.maximum(tab["n"], 1) for k in style.OUTCOME_COLORS}
+        )
         ax_o.set_ylim(0, 1)
         ax_o.set_ylabel("share of starts")
         ax_o.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
@@ -157,24 +142,14 @@ def plot_outcome_bars(summary: dict[str, Any], *, title: str | None = None) -> F
         fig = new_figure((max(6.0, 0.55 * len(rows) + 2.5), 4.6))
         ax = fig.subplots()
         pos = np.arange(len(rows))
-        bottom = np.zeros(len(rows))
-        for kind, color in style.OUTCOME_COLORS.items():
-            share = np.array([r["counts"].get(kind, 0) / max(r["n"], 1) for r in rows])
-            if not share.any():
-                continue
-            bars = ax.bar(
-                pos,
-                share,
-                bottom=bottom,
-                color=color,
-                edgecolor="white",
-                linewidth=0.6,
-                label=style.OUTCOME_LABELS[kind],
-                width=0.8,
-            )
-            for b in bars:
-                b.set_gid(f"share:{kind}")
-            bottom += share
+        _stacked_outcome_bars(
+            ax,
+            pos,
+            {
+                k: np.array([r["counts"].get(k, 0) / max(r["n"], 1) for r in rows])
+                for k in style.OUTCOME_COLORS
+            },
+        )
         ax.set_ylim(0, 1)
         ax.set_ylabel("share of runs")
         ax.set_xticks(
@@ -250,3 +225,27 @@ def plot_ecdf(summary: dict[str, Any], *, title: str | None = None) -> Figure:
         ax.set_title(title or f"runtime ECDF, targets f - f* <= {targets} (tuned)")
         fig.tight_layout()
     return fig
+
+
+def _stacked_outcome_bars(ax: Any, pos: np.ndarray, shares: dict[str, np.ndarray]) -> None:
+    """One stacked bar per position: each outcome kind's share, in the vocabulary's order and
+    colours (kinds with no share are left out of the bars and the legend); each bar's gid is
+    ``share:<kind>`` so tests can read back what was drawn."""
+    bottom = np.zeros(len(pos))
+    for kind, color in style.OUTCOME_COLORS.items():
+        share = shares[kind]
+        if not share.any():
+            continue
+        bars = ax.bar(
+            pos,
+            share,
+            bottom=bottom,
+            color=color,
+            edgecolor="white",
+            linewidth=0.6,
+            label=style.OUTCOME_LABELS[kind],
+            width=0.8,
+        )
+        for b in bars:
+            b.set_gid(f"share:{kind}")
+        bottom += share
