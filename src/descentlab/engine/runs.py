@@ -44,6 +44,7 @@ import torch
 from descentlab.engine.batch import as_starts, objective, row_function, value_and_grad
 from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
+from descentlab.loop.layout import column_major
 from descentlab.loop.recorder import Recorder, auto_record_every, check_memory
 from descentlab.loop.stepper import RowTrack, WatchGroup, build_steppers, step_loop
 from descentlab.loop.watches import StopRules
@@ -317,7 +318,10 @@ def _run_tracks(
     Bm = B0 * G
     f = objective(landscape)
     row_fn = row_function(landscape)
-    X = X0.repeat(G * len(specs), 1).contiguous()  # row g * B0 + i of a member: start i, rate g
+    # row g * B0 + i of a member: start i, rate g. Stored column-major (coordinate j of every
+    # row contiguous, strides (1, N)): formulas read coordinates as contiguous vectors, and
+    # element-wise rules and whole-batch reductions see dense memory either way.
+    X = column_major(X0.repeat(G * len(specs), 1))
     # one watch and one recorder over every member's rows: observed once per step
     rules = StopRules(X, cfg.steps, grad_tol, cfg.bound)
     rec = Recorder(X.shape[0], d, cfg.steps, cfg.record_every)

@@ -193,21 +193,34 @@ def _hess2(hxx: Tensor, hxy: Tensor, hyy: Tensor) -> Tensor:
     return torch.stack([torch.stack([hxx, hxy], -1), torch.stack([hxy, hyy], -1)], -2)
 
 
+def _columns(P: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """A fresh ``(B, 2)`` gradient in ``P``'s layout and its two coordinate vectors (to be
+    written with ``out=``): column-major when ``P`` is, as in a run."""
+    B = P.shape[0]
+    if P.stride(0) == 1 and B > 1:
+        G = torch.empty((2, B), dtype=P.dtype).t()
+    else:
+        G = torch.empty((B, 2), dtype=P.dtype)
+    gx, gy = G.unbind(-1)
+    return G, gx, gy
+
+
 def _himmelblau(P: Tensor) -> Tensor:
     x, y = P.unbind(-1)
     return (x**2 + y - 11.0) ** 2 + (x + y**2 - 7.0) ** 2
 
 
-_HB_SHIFT = (11.0, 7.0)
-
-
 def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
-    # r = (a, b) = (x^2 + y - 11, y^2 + x - 7): f = a^2 + b^2, grad = (4x a + 2b, 4y b + 2a);
-    # whole-row operations (9 tensor ops instead of ~19 column ones: a few rows cost op overhead)
-    r = P * P + P.flip(-1) - torch.tensor(_HB_SHIFT, dtype=P.dtype)
-    rr = r * r
-    v = rr @ torch.ones(2, dtype=P.dtype)
-    return v, torch.addcmul(2.0 * r.flip(-1), P, r, value=4.0)
+    # a = x^2 + y - 11, b = y^2 + x - 7: f = a^2 + b^2, grad = (4x a + 2b, 4y b + 2a); fused
+    # multiply-adds on the coordinate vectors (contiguous when P is column-major, as in a run)
+    x, y = P.unbind(-1)
+    a = torch.addcmul(y, x, x).sub_(11.0)
+    b = torch.addcmul(x, y, y).sub_(7.0)
+    v = torch.addcmul(a * a, b, b)
+    G, gx, gy = _columns(P)
+    torch.addcmul(b * 2.0, x, a, value=4.0, out=gx)
+    torch.addcmul(a * 2.0, y, b, value=4.0, out=gy)
+    return v, G
 
 
 def _himmelblau_h(P: Tensor) -> Tensor:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from descentlab.errors import DescentlabError, InvalidParameterError
+from descentlab.loop.layout import row_sq_norms
 
 _CREATE_GRAPH_WARNING = "Using backward\\(\\) with create_graph"
 
@@ -241,7 +242,7 @@ class WatchGroup:
             gsq_np = np.dot(gn * gn, self.ones_np)
             gsq = torch.from_numpy(gsq_np)
         else:
-            gsq = (g * g) @ self.ones
+            gsq = row_sq_norms(g)
             gsq_np = None
         w.observe(k, x, v, gsq, total=total, final=final)
         if rec is not None and (final or rec.due(k)):
@@ -697,11 +698,12 @@ def step_loop(
         f = rows[0].f
         vg = lambda P: evaluate_rows(f, P)  # noqa: E731
     k = 0
+    plans: dict = {}
     for k in range(steps):
         live = [t for t in tracks if not t.done]
         if not live:
             break
-        _observe_all(live, k, vg, final=False)
+        _observe_all(live, k, vg, False, plans)
         for t in live:
             if not t.done:
                 t.advance(k)
@@ -712,11 +714,11 @@ def step_loop(
     live = [t for t in tracks if not t.done]
     if live:
         with torch.no_grad():
-            _observe_all(live, steps, vg, final=True)
+            _observe_all(live, steps, vg, True, plans)
     return k
 
 
-def _observe_all(live: list[Any], k: int, vg: Any, final: bool) -> None:
+def _observe_all(live: list[Any], k: int, vg: Any, final: bool, plans: dict) -> None:
     shared = []
     for t in live:
         if isinstance(t, RowTrack) and (final or not t.graph):
@@ -725,27 +727,40 @@ def _observe_all(live: list[Any], k: int, vg: Any, final: bool) -> None:
             t.observe_own(k, final)
     if not shared:
         return
-    X = shared[0].X
-    if len(shared) == 1 or all(t.group is shared[0].group for t in shared):
-        groups = {0: shared[0].group}
-    else:
-        groups = {}
-        for t in shared:
-            groups.setdefault(id(t.group), t.group)
-    lo = min(gr.lo for gr in groups.values())
-    hi = max(gr.hi for gr in groups.values())
-    v, g = vg(X[lo:hi])
-    for gr in groups.values():
-        a, b = gr.lo - lo, gr.hi - lo
-        gv, gg = (v, g) if (a, b) == (0, hi - lo) else (v[a:b], g[a:b])
-        gr.observe(k, X[gr.lo : gr.hi], gv, gg, None, final)
-    whole = len(shared) == 1 and (shared[0].lo, shared[0].hi) == (lo, hi)
-    for t in shared:
-        t._pass, t._offset, t._whole = (v, g), t.lo - lo, whole
+    key = tuple(id(t) for t in shared)
+    plan = plans.get(key)
+    if plan is None:
+        plan = plans[key] = _shared_plan(shared)
+    P, parts, whole, offsets = plan
+    v, g = vg(P)
+    for gr, x, a, b in parts:
+        gv, gg = (v, g) if a is None else (v[a:b], g[a:b])
+        gr.observe(k, x, gv, gg, None, final)
+    for t, offset in zip(shared, offsets, strict=True):
+        t._pass, t._offset, t._whole = (v, g), offset, whole
         t._v = t._g = None
         t._loss = None
         if t.watch.n_running == 0 and not final:
             t.done, t.n_steps = True, k
+
+
+def _shared_plan(shared: list[RowTrack]) -> tuple[torch.Tensor, list, bool, list[int]]:
+    """What one shared pass over ``shared`` evaluates: the span of rows ``P`` of ``X``, each
+    watch group with its rows and its slice of the pass (``None``: all of it), whether the
+    pass is exactly the one track's rows, and where each track's rows start in it."""
+    X = shared[0].X
+    groups: dict[int, WatchGroup] = {}
+    for t in shared:
+        groups.setdefault(id(t.group), t.group)
+    lo = min(gr.lo for gr in groups.values())
+    hi = max(gr.hi for gr in groups.values())
+    parts = []
+    for gr in groups.values():
+        a, b = gr.lo - lo, gr.hi - lo
+        whole_group = (a, b) == (0, hi - lo)
+        parts.append((gr, X[gr.lo : gr.hi], None if whole_group else a, b))
+    whole = len(shared) == 1 and (shared[0].lo, shared[0].hi) == (lo, hi)
+    return X[lo:hi], parts, whole, [t.lo - lo for t in shared]
 
 
 __all__ = [
