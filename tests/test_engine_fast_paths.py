@@ -99,3 +99,40 @@ def test_newton_direction_2x2_equals_the_eigh_path():
     torch.testing.assert_close(got, ref, rtol=0, atol=1e-12, equal_nan=True)
     torch.testing.assert_close(got[4:], torch.linalg.solve(H[4:], g[4:]), rtol=1e-9, atol=1e-9)
     assert got[0].tolist() == [0.0, 0.0] and torch.isnan(got[3]).all()
+
+
+@pytest.mark.parametrize("name", ["himmelblau", "six_hump_camel", "monkey_saddle"])
+def test_newton_functional_step_is_bit_identical_to_its_optimizer_step(name, monkeypatch):
+    # the closed-form-Hessian fast path skips the closure and the step wrapper, nothing else;
+    # "lr" < 1 and rows near singular Hessians (the monkey saddle's origin) take both branches
+    from descentlab.optim.newton import Newton
+
+    L = get_landscape(name)
+    starts = torch.cat([L.sample(40, seed=3), torch.tensor([[0.0, 0.0], [1e-9, -1e-9]])])
+    taken = []
+    own = Newton.functional_step
+
+    def counted(self):
+        step = own(self)
+        taken.append(step is not None)
+        return step
+
+    monkeypatch.setattr(Newton, "functional_step", counted)
+    fast = run(L, ("newton", {"lr": 0.7}), starts, 30, grad_tol=1e-12)
+    assert taken == [True]
+    monkeypatch.setattr(Newton, "functional_step", lambda self: None)
+    slow = run(L, ("newton", {"lr": 0.7}), starts, 30, grad_tol=1e-12)
+    assert np.array_equal(fast.positions, slow.positions, equal_nan=True)
+    assert fast.stop_reason.tolist() == slow.stop_reason.tolist()
+    assert np.array_equal(fast.stop_step, slow.stop_step)
+
+
+def test_newton_functional_step_is_taken_only_on_closed_form_rows():
+    from descentlab.optim import resolve_optimizer
+
+    x = torch.zeros(3, 2, dtype=torch.float64, requires_grad=True)
+    spec = resolve_optimizer("newton")
+    with_h = spec.factory([{"params": [x], "rows_independent": True, "row_hessian": torch.eye}])
+    assert callable(with_h.functional_step())
+    assert spec.factory([{"params": [x], "rows_independent": True}]).functional_step() is None
+    assert spec.factory([x]).functional_step() is None

@@ -188,9 +188,18 @@ def _has_stored(key: str) -> bool:
 # the per-row Hessian in closed form (tests/test_catalog_analytic.py checks them against
 # autograd at float64).
 def _hess2(hxx: Tensor, hxy: Tensor, hyy: Tensor) -> Tensor:
-    """``(B, 2, 2)`` from the three entries of symmetric 2x2 Hessians (scalars broadcast)."""
+    """``(B, 2, 2)`` from the three entries of symmetric 2x2 Hessians (scalars broadcast).
+
+    Stored entry-major (each entry of every row is one contiguous vector): the 2x2 solvers of
+    :mod:`descentlab.optim.newton` read the entries as dense vectors.
+    """
     hxx, hxy, hyy = torch.broadcast_tensors(hxx, hxy, hyy)
-    return torch.stack([torch.stack([hxx, hxy], -1), torch.stack([hxy, hyy], -1)], -2)
+    H = torch.empty((2, 2, *hxx.shape), dtype=hxx.dtype).movedim((0, 1), (-2, -1))
+    H[..., 0, 0] = hxx
+    H[..., 0, 1] = hxy
+    H[..., 1, 0] = hxy
+    H[..., 1, 1] = hyy
+    return H
 
 
 def _columns(P: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -224,10 +233,13 @@ def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _himmelblau_h(P: Tensor) -> Tensor:
+    # hxx = 4a + 8x^2 + 2 = 12x^2 + 4y - 42, hyy = 12y^2 + 4x - 26, hxy = 4(x + y)
     x, y = P.unbind(-1)
-    a = x * x + y - 11.0
-    b = x + y * y - 7.0
-    return _hess2(4.0 * a + 8.0 * x * x + 2.0, 4.0 * (x + y), 4.0 * b + 8.0 * y * y + 2.0)
+    return _hess2(
+        torch.addcmul(y * 4.0, x, x, value=12.0).sub_(42.0),
+        (x + y).mul_(4.0),
+        torch.addcmul(x * 4.0, y, y, value=12.0).sub_(26.0),
+    )
 
 
 def _tilted(P: Tensor) -> Tensor:

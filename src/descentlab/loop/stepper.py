@@ -624,8 +624,8 @@ def build_steppers(
         track.graph = graph
         sched = schedule.build(opt, steps) if schedule is not None else None
         fast = None
-        if fast_path is not None and not second and not spec.needs_closure:
-            fast = fast_path(opt)
+        if fast_path is not None and not graph and (second or not spec.needs_closure):
+            fast = fast_path(opt)  # first-order rules, and second-order ones on closed forms
         stepper = Stepper(
             leaves,
             opt,

@@ -50,6 +50,9 @@ def functional_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
         >>> x.detach().tolist()
         [[0.8, -1.6]]
     """
+    own = getattr(optimizer, "functional_step", None)
+    if callable(own):  # a descentlab rule with its own (e.g. Newton with closed-form Hessians)
+        return None if optimizer.state else own()
     kind = type(optimizer)
     kernel = _KERNELS.get(kind)
     if kernel is None or optimizer.state:

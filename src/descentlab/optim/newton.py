@@ -80,28 +80,52 @@ def newton_direction(H: Tensor, g: Tensor, rcond: float = 1e-10) -> Tensor:
     return pinv_solve(H, g, rcond)
 
 
+_SAFE_LO, _SAFE_HI = 2.0**-400, 2.0**400
+"""Eigenvalue scales for which ``r = sqrt(h^2 + b^2)`` neither overflows nor loses accuracy to
+underflow (its error stays far below the rounding of ``m -+ r``): outside, ``hypot``."""
+
+
 def _newton_direction_2x2(H: Tensor, g: Tensor, rcond: float) -> Tensor:
     """:func:`newton_direction` for ``n = 2`` written out per entry (no batched 2x2 matmuls).
 
-    With the closed-form eigenpairs of :func:`eigh` (``v_min = (-sin t, cos t)``, ``v_max =
-    (cos t, sin t)``): ``c_i = (v_i . g) / lam_i`` (zero where ``|lam_i| <= rcond max|lam|``)
-    and ``H^+ g = c_min v_min + c_max v_max``; a row with a non-finite entry gives NaN.
+    The eigenvalues ``lo, hi = m -+ r`` (``m = (a + c) / 2``, ``r = sqrt(((a - c) / 2)^2 +
+    b^2)``) decide, row by row. Where neither is cut (``|lam| > rcond max|lam|``) and
+    ``max|lam|`` lies in ``[2^-400, 2^400]`` (every row of a typical run), ``H^+ g = H^{-1} g``
+    by Cramer's rule with ``det = lo * hi`` (forward stable for ``n = 2``; the product of the
+    eigenvalues is more accurate than ``ac - b^2``). Elsewhere the closed-form eigenpairs of
+    :func:`eigh` (``r`` by ``hypot``; ``v_min = (-sin t, cos t)``, ``v_max = (cos t, sin t)``)
+    give ``c_i = (v_i . g) / lam_i`` (zero where cut) and ``H^+ g = c_min v_min + c_max v_max``;
+    a row with a non-finite entry gives NaN. Each row's result depends on that row alone.
     """
     a, c = H[..., 0, 0], H[..., 1, 1]
     b = 0.5 * (H[..., 0, 1] + H[..., 1, 0])
     gx, gy = g.unbind(-1)
-    ok = torch.isfinite(a + b + c + gx + gy)
     m = 0.5 * (a + c)
     h = 0.5 * (a - c)
+    r = torch.addcmul(h * h, b, b).sqrt_()
+    lo, hi = m - r, m + r
+    alo, ahi = lo.abs(), hi.abs()
+    big = torch.maximum(alo, ahi)
+    margin = torch.minimum(alo, ahi) - rcond * big  # > 0: neither eigenvalue is cut (nan: no)
+    det = lo * hi
+    s = torch.empty_like(g)
+    torch.div(torch.addcmul(c * gx, b, gy, value=-1.0), det, out=s[..., 0])
+    torch.div(torch.addcmul(a * gy, b, gx, value=-1.0), det, out=s[..., 1])
+    least, small, large = torch.stack([margin.amin(), big.amin(), big.amax()]).tolist()
+    if least > 0 and small >= _SAFE_LO and large <= _SAFE_HI:
+        return s
+    fast = (margin > 0) & (big >= _SAFE_LO) & (big <= _SAFE_HI)
+    ok = torch.isfinite(a + b + c + gx + gy)
     r = torch.hypot(h, b)
     lo, hi = m - r, m + r
+    cut = rcond * torch.maximum(lo.abs(), hi.abs())
     t = 0.5 * torch.atan2(b, h)
     cos, sin = torch.cos(t), torch.sin(t)
-    cut = rcond * torch.maximum(lo.abs(), hi.abs())
     c_lo = safe_divide(cos * gy - sin * gx, lo, cut)
     c_hi = safe_divide(cos * gx + sin * gy, hi, cut)
-    s = torch.stack([cos * c_hi - sin * c_lo, sin * c_hi + cos * c_lo], -1)
-    return torch.where(ok[:, None], s, torch.full_like(s, math.nan))
+    e = torch.stack([cos * c_hi - sin * c_lo, sin * c_hi + cos * c_lo], -1)
+    e = torch.where(ok[..., None], e, torch.full_like(e, math.nan))
+    return torch.where(fast[..., None], s, e)
 
 
 def damped_direction(H: Tensor, g: Tensor, damping: Tensor | float, rcond: float = 1e-10) -> Tensor:
@@ -335,6 +359,33 @@ class Newton(_CurvatureOptimizer):
     def _update(self, prob: Problem, H: Tensor, closure: Any, loss: Any) -> Tensor:
         grp = prob.group
         return prob.x - grp["lr"] * newton_direction(H, prob.g, grp["rcond"])
+
+    def functional_step(self) -> Callable[[], None] | None:
+        """One step like :meth:`step` from the gradients already set, without the closure and
+        the step wrapper, when every group is a batch of rows with closed-form Hessians (the
+        ``row_hessian`` key); else ``None``. Same operations in the same order as
+        :meth:`step`, so the iterates are bit-identical (``tests/test_engine_fast_paths.py``)."""
+        for group in self.param_groups:
+            if not group.get("rows_independent") or group.get("row_hessian") is None:
+                return None
+            if any(p.ndim != 2 for p in group["params"]):
+                return None
+        groups = self.param_groups
+
+        def step() -> None:
+            work = []
+            for group in groups:
+                hyper = self._validate({k: group[k] for k in self.defaults})
+                for p in group["params"]:
+                    if p.grad is not None:
+                        x = p.detach()
+                        H = group["row_hessian"](x)
+                        d = newton_direction(H, p.grad.detach(), hyper["rcond"])
+                        work.append((x, x - hyper["lr"] * d))
+            for x, x_new in work:
+                x.copy_(x_new)
+
+        return step
 
 
 class DampedNewton(_CurvatureOptimizer):
