@@ -598,7 +598,9 @@ def test_language_switch_translates_the_page(page):
     li = page.inner_text("#diagnosis li[data-kind]")
     assert "안장점 (0, 0)" in li and "멈췄습니다" in li
     assert page.evaluate("document.documentElement.lang") == "ko"
-    # the language travels with the share link
+    # the language travels with the share link (the Share button writes the address now;
+    # otherwise it follows changes at most every 300 ms)
+    page.click("#share-btn")
     url = page.url
     page.goto("about:blank")
     page.goto(url)

@@ -222,13 +222,14 @@ def _himmelblau(P: Tensor) -> Tensor:
 def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
     # a = x^2 + y - 11, b = y^2 + x - 7: f = a^2 + b^2, grad = (4x a + 2b, 4y b + 2a); fused
     # multiply-adds on the coordinate vectors (contiguous when P is column-major, as in a run)
+    # (in-place where possible: at a million rows every fresh temporary costs page faults)
     x, y = P.unbind(-1)
     a = torch.addcmul(y, x, x).sub_(11.0)
     b = torch.addcmul(x, y, y).sub_(7.0)
-    v = torch.addcmul(a * a, b, b)
+    v = (a * a).addcmul_(b, b)
     G, gx, gy = _columns(P)
-    torch.addcmul(b * 2.0, x, a, value=4.0, out=gx)
-    torch.addcmul(a * 2.0, y, b, value=4.0, out=gy)
+    torch.mul(b, 2.0, out=gx).addcmul_(x, a, value=4.0)
+    torch.mul(a, 2.0, out=gy).addcmul_(y, b, value=4.0)
     return v, G
 
 

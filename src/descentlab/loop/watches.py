@@ -178,14 +178,22 @@ class StopRules:
             self.stop_step[stop] = k
             self.running &= ~stop
             self.n_running = int(self.running.sum())
-        if final:
+        if final and self.n_running == self.B:  # every row: plain copies, no masks
+            self.fpos.copy_(x)
+            self.fval.copy_(v)
+            torch.sqrt(gsq, out=self.fgn)
+            self.status.fill_(MAX_STEPS)
+            self.stop_step.fill_(k)
+            self.running.fill_(False)
+            self.n_running = 0
+        elif final:  # one pass per field (boolean indexing costs several over many rows)
             rest = self.running
-            self.fpos[rest] = x[rest]
-            self.fval[rest] = v[rest]
-            self.fgn[rest] = gsq[rest].sqrt()
-            self.status[rest] = MAX_STEPS
-            self.stop_step[rest] = k
-            self.running[:] = False
+            self.fpos.copy_(torch.where(rest[:, None], x, self.fpos))
+            self.fval.copy_(torch.where(rest, v, self.fval))
+            self.fgn.copy_(torch.where(rest, gsq.sqrt(), self.fgn))
+            self.status.masked_fill_(rest, MAX_STEPS)
+            self.stop_step.masked_fill_(rest, k)
+            self.running.fill_(False)
             self.n_running = 0
         self.lift = (~self.running).to(torch.float64) * 1e300
         self._lift_np = self.lift.numpy()
