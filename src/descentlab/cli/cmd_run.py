@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 from descentlab.cli.common import (
@@ -33,12 +32,11 @@ DEFAULT_MAX_ROWS = 50
 def _record_every(args: argparse.Namespace, n_rows: int, dim: int) -> int:
     """The asked record interval, or the smallest that keeps the records within the budget."""
     from descentlab.engine import DEFAULT_MAX_MEMORY
+    from descentlab.loop.recorder import auto_record_every
 
     if args.record_every is not None:
         return args.record_every
-    per_record = 8 * n_rows * (dim + 2)
-    fit = max(1, DEFAULT_MAX_MEMORY // per_record - 2)
-    return max(1, math.ceil(args.steps / fit))
+    return auto_record_every(n_rows, dim, args.steps, budget=DEFAULT_MAX_MEMORY)
 
 
 def _point(p: Any) -> list[float]:

@@ -249,12 +249,16 @@ def _tilted(P: Tensor) -> Tensor:
 
 
 def _tilted_vg(P: Tensor) -> tuple[Tensor, Tensor]:
+    # u = x^2 - 1, w = y - x^2: f = u^2 + TILT x + w^2, grad = (4x (u - w) + TILT, 2w)
     x, y = P.unbind(-1)
     x2 = x * x
     u = x2 - 1.0
     w = y - x2
-    gx = 4.0 * x * u + TILT - 4.0 * x * w
-    return u * u + TILT * x + w * w, torch.stack([gx, 2.0 * w], -1)
+    v = (u * u).add_(x, alpha=TILT).addcmul_(w, w)
+    G, gx, gy = _columns(P)
+    torch.sub(u, w, out=gx).mul_(x).mul_(4.0).add_(TILT)
+    torch.mul(w, 2.0, out=gy)
+    return v, G
 
 
 def _tilted_h(P: Tensor) -> Tensor:

@@ -143,18 +143,24 @@ class Stepper:
         return [lr_of(g) for g in self.optimizer.param_groups]
 
     def step(
-        self, k: int, loss: torch.Tensor | None, metric: float | None = None, where: str = ""
+        self,
+        k: int,
+        loss: torch.Tensor | None,
+        metric: float | None = None,
+        where: str = "",
+        grads: list[torch.Tensor] | None = None,
     ) -> None:
         """Step ``k``: set the rate (fixed sequence), step the optimizer, step the schedule.
 
         ``loss`` is the evaluation at the current point with the leaves' gradients already set
-        (``None``: the closure evaluates it). ``metric`` feeds reduce-on-plateau.
+        (``None``: the closure evaluates it), or given as ``grads`` (one per leaf; only with a
+        ``fast`` step). ``metric`` feeds reduce-on-plateau.
         """
         if self.rates is not None:
             set_lr(self.optimizer, float(self.rates[k]))
         if loss is not None and self.fast is not None:
             try:
-                self.fast()
+                self.fast() if grads is None else self.fast(grads)
             except RuntimeError as exc:
                 raise DescentlabError(f"{self.label} failed at step {k}{where}: {exc}") from None
             if self.schedule is not None:
@@ -321,6 +327,7 @@ class RowTrack:
         self.recorder = group.recorder
         self.graph = graph
         self.steppers: list[Stepper] = []
+        self._lr_groups: list[dict] = []
         self.apart = False
         self.lr_hist = np.empty((steps, 0))
         self.n_steps = steps
@@ -369,6 +376,8 @@ class RowTrack:
         self.steppers = steppers
         self.apart = apart
         self.lr_hist = np.empty((self.n_steps, lr_columns))
+        # the param groups whose rates ``lr_hist`` records, in column order
+        self._lr_groups = [grp for s in steppers for grp in s.optimizer.param_groups]
 
     # ------------------------------------------------------------------ the loop's calls
     def evaluate_own(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -403,11 +412,10 @@ class RowTrack:
     def advance(self, k: int) -> None:
         """Step every stepper whose rows still run, then restore the frozen rows."""
         w = self.watch
-        col = 0
-        for s in self.steppers:
-            for lr in s.lrs():
-                self.lr_hist[k, col] = lr
-                col += 1
+        hist = self.lr_hist
+        for j, grp in enumerate(self._lr_groups):
+            lr = grp.get("lr")
+            hist[k, j] = lr if type(lr) is float else lr_of(grp)
         v, g = self._v, self._g
         if v is None or g is None:  # slices of the shared pass, taken now
             pv, pg = self._pass
@@ -427,21 +435,28 @@ class RowTrack:
         loss = self._loss
         if loss is None:  # the functional step needs only "the gradients are set"
             loss = v if s.fast is not None else v.sum()
+        grads = None
         if not self.graph:  # hand the shared pass's gradients over as views (no copy)
             if partial:
                 g = torch.where(w.running[:, None], g, torch.zeros((), dtype=g.dtype))
-            n = 0
-            for p in s.leaves:
-                p.grad = g[n : n + p.shape[0]]
-                n += p.shape[0]
+            if len(s.leaves) == 1:
+                grads = [g]
+            else:
+                grads, n = [], 0
+                for p in s.leaves:
+                    grads.append(g[n : n + p.shape[0]])
+                    n += p.shape[0]
+            if s.fast is None:  # torch.optim reads .grad
+                for p, gp in zip(s.leaves, grads, strict=True):
+                    p.grad = gp
         elif partial:
             self._zero_frozen(s.leaves)
         metric = float(v[w.running].mean()) if s.plateau else None
-        s.step(k, loss, metric)
+        s.step(k, loss, metric, grads=grads if s.fast is not None else None)
         if partial:
             with torch.no_grad():
                 self.rows.copy_(torch.where(w.running[:, None], self.rows, w.fpos))
-        if not self.graph:
+        if not self.graph and s.fast is None:
             for p in s.leaves:
                 p.grad = None
 

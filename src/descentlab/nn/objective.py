@@ -46,16 +46,16 @@ Batch = tuple[Any, Any]
 ParamSelector = None | Sequence[str] | Callable[[str, Tensor], bool]
 
 
-def _to(obj: Any, device: torch.device, dtype: torch.dtype) -> Any:
+def to_device(obj: Any, device: torch.device, dtype: torch.dtype) -> Any:
     """Move tensors (in tuples/lists/dicts) to ``device``; floating ones also to ``dtype``."""
     if isinstance(obj, Tensor):
         if obj.is_floating_point():
             return obj.detach().to(device=device, dtype=dtype)
         return obj.detach().to(device=device)
     if isinstance(obj, tuple | list):
-        return type(obj)(_to(o, device, dtype) for o in obj)
+        return type(obj)(to_device(o, device, dtype) for o in obj)
     if isinstance(obj, Mapping):
-        return {k: _to(v, device, dtype) for k, v in obj.items()}
+        return {k: to_device(v, device, dtype) for k, v in obj.items()}
     return obj
 
 
@@ -257,7 +257,7 @@ class ModelLoss:
         self.n = int(sum(self.numels))
         self.theta0 = self.flatten({n: named[n] for n in self.param_names}).detach().clone()
         raw = as_batches(data, batch_size=batch_size, max_batches=max_batches)
-        self.batches: list[Batch] = [_to(b, self.device, self.dtype) for b in raw]
+        self.batches: list[Batch] = [to_device(b, self.device, self.dtype) for b in raw]
         self.counts = [_n_samples(x) for x, _ in self.batches]
         self.n_samples = int(sum(self.counts))
         scale = [c / self.n_samples for c in self.counts] if reduction == "mean" else None

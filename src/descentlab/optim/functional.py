@@ -34,8 +34,11 @@ from torch import Tensor
 _OFF = ("maximize", "foreach", "fused", "capturable", "differentiable")
 
 
-def functional_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None:
+def functional_step(optimizer: torch.optim.Optimizer) -> Callable[..., None] | None:
     """A function stepping ``optimizer``'s parameters like ``optimizer.step()``, or ``None``.
+
+    Called without arguments it reads the parameters' ``.grad``; ``step(grads)`` takes the
+    gradients of every parameter (in ``param_groups`` order) from the list instead.
 
     The returned function keeps its own state (momentum buffers, moments, step counts); the
     optimizer's ``param_groups`` stay the source of the hyper-parameters, so schedules that
@@ -68,10 +71,16 @@ def functional_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
     # detached views share the parameters' storage: in-place updates need no grad-mode switch
     plain: dict[int, Tensor] = {}
 
-    def step() -> None:
+    def step(grads: list[Tensor] | None = None) -> None:
+        # ``grads``: the gradients of the parameters in order (instead of their ``.grad``)
+        i = 0
         for group in groups:
             for p in group["params"]:
-                g = p.grad
+                if grads is None:
+                    g = p.grad
+                else:
+                    g = grads[i]
+                    i += 1
                 if g is None:
                     continue
                 key = id(p)

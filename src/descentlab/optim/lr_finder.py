@@ -738,7 +738,7 @@ def lr_find(
         >>> r.suggested_lr is not None and 1e-7 <= r.suggested_lr <= 10
         True
     """
-    from descentlab.nn.objective import _to, as_batches
+    from descentlab.nn.objective import as_batches, to_device
 
     if not isinstance(model, nn.Module):
         raise InvalidParameterError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -754,7 +754,7 @@ def lr_find(
         raise InvalidParameterError("the model has no trainable parameters")
     batches = as_batches(data, batch_size=batch_size)
     first = params[0]
-    batches = [_to(b, first.device, first.dtype) for b in batches]
+    batches = [to_device(b, first.device, first.dtype) for b in batches]
 
     if isinstance(optimizer, torch.optim.Optimizer):
         net, opt, label = _copy_with_optimizer(model, optimizer)

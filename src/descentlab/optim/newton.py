@@ -360,7 +360,7 @@ class Newton(_CurvatureOptimizer):
         grp = prob.group
         return prob.x - grp["lr"] * newton_direction(H, prob.g, grp["rcond"])
 
-    def functional_step(self) -> Callable[[], None] | None:
+    def functional_step(self) -> Callable[..., None] | None:
         """One step like :meth:`step` from the gradients already set, without the closure and
         the step wrapper, when every group is a batch of rows with closed-form Hessians (the
         ``row_hessian`` key); else ``None``. Same operations in the same order as
@@ -372,15 +372,18 @@ class Newton(_CurvatureOptimizer):
                 return None
         groups = self.param_groups
 
-        def step() -> None:
+        def step(grads: list[Tensor] | None = None) -> None:
             work = []
+            i = 0
             for group in groups:
                 hyper = self._validate({k: group[k] for k in self.defaults})
                 for p in group["params"]:
-                    if p.grad is not None:
+                    g = p.grad if grads is None else grads[i]
+                    i += 1
+                    if g is not None:
                         x = p.detach()
                         H = group["row_hessian"](x)
-                        d = newton_direction(H, p.grad.detach(), hyper["rcond"])
+                        d = newton_direction(H, g.detach(), hyper["rcond"])
                         work.append((x, x - hyper["lr"] * d))
             for x, x_new in work:
                 x.copy_(x_new)
