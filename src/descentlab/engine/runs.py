@@ -44,7 +44,7 @@ import torch
 from descentlab.engine.batch import as_starts, objective, row_function, value_and_grad
 from descentlab.errors import InvalidParameterError, check_positive
 from descentlab.landscapes.base import Landscape
-from descentlab.loop.layout import column_major
+from descentlab.loop.layout import column_major_repeat
 from descentlab.loop.recorder import Recorder, auto_record_every, check_memory
 from descentlab.loop.stepper import RowTrack, WatchGroup, build_steppers, step_loop
 from descentlab.loop.watches import StopRules
@@ -321,7 +321,7 @@ def _run_tracks(
     # row g * B0 + i of a member: start i, rate g. Stored column-major (coordinate j of every
     # row contiguous, strides (1, N)): formulas read coordinates as contiguous vectors, and
     # element-wise rules and whole-batch reductions see dense memory either way.
-    X = column_major(X0.repeat(G * len(specs), 1))
+    X = column_major_repeat(X0, G * len(specs))
     # one watch and one recorder over every member's rows: observed once per step
     rules = StopRules(X, cfg.steps, grad_tol, cfg.bound)
     rec = Recorder(X.shape[0], d, cfg.steps, cfg.record_every)
@@ -366,7 +366,11 @@ def _trajectory(
     rules: StopRules = track.group.watch
     rec: Recorder = track.group.recorder
     a, b = track.lo - track.group.lo, track.hi - track.group.lo
-    stop_step = rules.stop_step[a:b].numpy().copy()
+    # A track alone in its group owns the watch's and the recorder's arrays (the run drops
+    # them after this): it takes them without copying; tracks sharing a group take copies.
+    alone = (a, b) == (0, rules.B)
+    own = (lambda arr: arr) if alone else (lambda arr: arr.copy())
+    stop_step = own(rules.stop_step[a:b].numpy())
     fpos, fval, fgn = rules.fpos[a:b], rules.fval[a:b], rules.fgn[a:b]
     # records up to the track's last stop (the group may have gone on), then its frozen end
     last = int(stop_step.max())
@@ -378,6 +382,8 @@ def _trajectory(
         positions = np.concatenate([positions, fpos.numpy()[None]])
         losses = np.concatenate([losses, fval.numpy()[None]])
         gnorms = np.concatenate([gnorms, fgn.numpy()[None]])
+    elif not alone:
+        positions, losses, gnorms = np.array(positions), np.array(losses), np.array(gnorms)
     lr_hist = track.lr_hist[: track.n_steps].copy()
     row_group = np.arange(B) if track.apart else np.repeat(np.arange(G), B0)
     if cfg.rates is not None:
@@ -388,19 +394,19 @@ def _trajectory(
         lr0 = spec.factory([_probe_tensor()]).defaults.get("lr", math.nan)
         row_lr = np.full(B, float(lr0) if isinstance(lr0, int | float) else math.nan)
     return Trajectory(
-        starts=X0.repeat(G, 1).numpy().copy(),
-        positions=np.array(positions),
+        starts=np.tile(X0.numpy(), (G, 1)),
+        positions=positions,
         record_steps=np.asarray(steps_rec, dtype=np.int64),
-        losses=np.array(losses),
-        grad_norms=np.array(gnorms),
+        losses=losses,
+        grad_norms=gnorms,
         lr=lr_hist,
         row_group=row_group,
         row_lr=row_lr,
         stop_step=stop_step,
-        stop_reason=rules.reasons[a:b].copy(),
-        final_points=fpos.numpy().copy(),
-        final_losses=fval.numpy().copy(),
-        final_grad_norms=fgn.numpy().copy(),
+        stop_reason=rules.reasons if alone else rules.reasons[a:b].copy(),
+        final_points=np.ascontiguousarray(fpos.numpy()) if alone else fpos.numpy().copy(),
+        final_losses=own(fval.numpy()),
+        final_grad_norms=own(fgn.numpy()),
         optimizer=spec.label,
         hyper=dict(spec.hyper),
         landscape_name=landscape.name,

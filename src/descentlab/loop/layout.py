@@ -11,9 +11,13 @@ from __future__ import annotations
 import torch
 
 
-def column_major(X: torch.Tensor) -> torch.Tensor:
-    """A copy of the 2-D ``X`` stored column-major (``X.t()`` is contiguous)."""
-    return X.t().contiguous().t()
+def column_major_repeat(X: torch.Tensor, n: int) -> torch.Tensor:
+    """``X.repeat(n, 1)`` stored column-major, written once (no row-major intermediate)."""
+    B, d = X.shape
+    out = torch.empty((d, n * B), dtype=X.dtype, device=X.device).t()
+    for i in range(n):
+        out[i * B : (i + 1) * B].copy_(X)
+    return out
 
 
 def dense(x: torch.Tensor) -> torch.Tensor:
@@ -46,4 +50,4 @@ def row_sq_norms(g: torch.Tensor) -> torch.Tensor:
     return (g * g) @ torch.ones(d, dtype=g.dtype)
 
 
-__all__ = ["column_major", "dense", "row_sq_norms"]
+__all__ = ["column_major_repeat", "dense", "row_sq_norms"]

@@ -106,14 +106,28 @@ class Recorder:
             torch.where(running, gn, fgn, out=self._gn_t[t])
         self.steps_rec.append(k)
 
-    def record_numpy(self, k: int, x: np.ndarray, v: np.ndarray, gn: np.ndarray) -> None:
-        """:meth:`record` of every row from numpy arrays (a small batch: no torch overhead)."""
+    def record_numpy(
+        self,
+        k: int,
+        x: np.ndarray,
+        v: np.ndarray,
+        gn: np.ndarray,
+        running: np.ndarray | None = None,
+        frozen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """:meth:`record` from numpy arrays (a small batch: no torch overhead)."""
         if self.steps_rec and self.steps_rec[-1] == k:
             return
         t = len(self.steps_rec)
-        self.pos[t] = x
-        self.loss[t] = v
-        self.gn[t] = gn
+        if running is None or frozen is None:
+            self.pos[t] = x
+            self.loss[t] = v
+            self.gn[t] = gn
+        else:
+            fpos, fval, fgn = frozen
+            np.copyto(self.pos[t], np.where(running[:, None], x, fpos))
+            np.copyto(self.loss[t], np.where(running, v, fval))
+            np.copyto(self.gn[t], np.where(running, gn, fgn))
         self.steps_rec.append(k)
 
     def finish(

@@ -257,6 +257,11 @@ class WatchGroup:
                     rec.record_numpy(k, x.numpy(), v.numpy(), np.sqrt(gsq_np))
                 else:
                     rec.record(k, x, v, gsq.sqrt())
+            elif gsq_np is not None:
+                frozen = (w.fpos.numpy(), w.fval.numpy(), w.fgn.numpy())
+                rec.record_numpy(
+                    k, x.numpy(), v.numpy(), np.sqrt(gsq_np), w.running.numpy(), frozen
+                )
             else:
                 rec.record(k, x, v, gsq.sqrt(), w.running, (w.fpos, w.fval, w.fgn))
         if w.n_running != before:

@@ -55,14 +55,19 @@ class StopRules:
         self.fval = torch.full((B,), math.nan, dtype=torch.float64)
         self.fgn = torch.full((B,), math.nan, dtype=torch.float64)
         self.prev_pos = X0.clone()
-        self.prev_val = torch.full((B,), math.nan, dtype=torch.float64)
-        self.prev_gsq = torch.full((B,), math.nan, dtype=torch.float64)
+        # the previous iterate's values and squared gradient norms: references to the last
+        # observation's tensors (nothing before the first; no memory spent on placeholders)
+        nan = torch.full((), math.nan, dtype=torch.float64)
+        self.prev_val = nan.expand(B)
+        self.prev_gsq = nan.expand(B)
         self.bound = bound
         self.b2 = bound * bound
         # |x_ij| <= bound / sqrt(d) for every j implies |x_i| <= bound (largest finite if none)
         self.xbound = bound / math.sqrt(d) if bound != math.inf else sys.float_info.max
-        self.lift = torch.zeros(B, dtype=torch.float64)
-        self._lift_np = self.lift.numpy()
+        # 1e300 on stopped rows (added to their gradient norms in the screen); set by _apply,
+        # read only once a row has stopped
+        self.lift = torch.zeros((), dtype=torch.float64).expand(B)
+        self._lift_np = np.zeros(B)
         self.small = B * d <= SMALL_ELEMENTS
         self._prev_pos_np = self.prev_pos.numpy()
 
