@@ -319,9 +319,14 @@ def _run_tracks(
     f = objective(landscape)
     row_fn = row_function(landscape)
     # row g * B0 + i of a member: start i, rate g. Stored column-major (coordinate j of every
-    # row contiguous, strides (1, N)): formulas read coordinates as contiguous vectors, and
-    # element-wise rules and whole-batch reductions see dense memory either way.
-    X = column_major_repeat(X0, G * len(specs))
+    # row contiguous, strides (1, N)) when the landscape accepts any layout: formulas read
+    # coordinates as contiguous vectors, and element-wise rules and whole-batch reductions see
+    # dense memory either way. Other functions get row-major rows (``P.view`` works on them).
+    X = (
+        column_major_repeat(X0, G * len(specs))
+        if landscape.any_layout
+        else X0.repeat(G * len(specs), 1)
+    )
     # one watch and one recorder over every member's rows: observed once per step
     rules = StopRules(X, cfg.steps, grad_tol, cfg.bound)
     rec = Recorder(X.shape[0], d, cfg.steps, cfg.record_every)

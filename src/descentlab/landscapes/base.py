@@ -151,6 +151,10 @@ class Landscape:
             which the engine uses instead of autograd (must equal autograd; tested).
         analytic_hessian: optional ``P (B, d) -> (B, d, d)`` per-row Hessians in closed form,
             which Newton-type rules in the engine use instead of Hessian-vector products.
+        any_layout: ``fn`` (and the closed forms) accept rows in any memory layout, e.g. the
+            column-major block a run stores its rows in (coordinates as contiguous vectors,
+            fastest for formulas that ``unbind`` them); without it the engine hands ``fn``
+            row-major rows, as a function using ``P.view`` needs.
 
     Example:
         >>> import torch
@@ -176,6 +180,7 @@ class Landscape:
         dtype: torch.dtype = torch.float64,
         analytic_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
         analytic_hessian: Callable[[Tensor], Tensor] | None = None,
+        any_layout: bool = False,
     ) -> None:
         dim = check_int("dim", dim, lo=1)
         check_at_most("dim", dim, MAX_DIM)  # before building a per-dimension domain
@@ -193,6 +198,7 @@ class Landscape:
         self.dtype = dtype
         self.analytic_grad = analytic_grad
         self.analytic_hessian = analytic_hessian
+        self.any_layout = bool(any_layout)
 
     # ------------------------------------------------------------------ ground truth
     @property

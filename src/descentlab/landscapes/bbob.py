@@ -581,6 +581,7 @@ def bbob(function: int, dim: int = 2, instance: int = 1) -> Landscape:
         description=desc,
         formula=f"BBOB f{f}: {_NAMES[f]}",
         params={"dim": d, "instance": inst},
+        any_layout=True,
     )
 
 

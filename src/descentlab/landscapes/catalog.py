@@ -385,6 +385,7 @@ def quadratic_bowl(dim: int = 2) -> Landscape:
         ),
         formula="1/2 * sum_i x_i^2",
         params={"dim": d},
+        any_layout=True,
     )
 
 
@@ -421,6 +422,7 @@ def ill_conditioned_quadratic(condition: float = 100.0) -> Landscape:
         ),
         formula=f"1/2 * (x^2 + {kappa:g} * y^2)",
         params={"condition": kappa},
+        any_layout=True,
     )
 
 
@@ -452,6 +454,7 @@ def simple_saddle() -> Landscape:
             "Unbounded below, so there is no global minimum."
         ),
         formula="x^2 - y^2",
+        any_layout=True,
     )
 
 
@@ -481,6 +484,7 @@ def monkey_saddle() -> Landscape:
             "the non-degenerate saddle x^2 - y^2. Unbounded below."
         ),
         formula="x^3 - 3*x*y^2",
+        any_layout=True,
     )
 
 
@@ -512,6 +516,7 @@ def double_well() -> Landscape:
             "on the sign of its starting x; starts with x = 0 exactly converge to the saddle."
         ),
         formula="(x^2 - 1)^2 + y^2",
+        any_layout=True,
     )
 
 
@@ -576,6 +581,7 @@ def rosenbrock(dim: int = 2) -> Landscape:
         ),
         formula="sum_i 100*(x_{i+1} - x_i^2)^2 + (1 - x_i)^2",
         params={"dim": d},
+        any_layout=True,
     )
 
 
@@ -678,6 +684,7 @@ def rastrigin(dim: int = 2) -> Landscape:
         ),
         formula="10*d + sum_i (x_i^2 - 10*cos(2*pi*x_i))",
         params={"dim": d},
+        any_layout=True,
     )
 
 
@@ -736,6 +743,7 @@ def ackley(dim: int = 2) -> Landscape:
         ),
         formula="-20*exp(-0.2*sqrt(mean x_i^2)) - exp(mean cos(2*pi*x_i)) + 20 + e",
         params={"dim": d},
+        any_layout=True,
     )
 
 
@@ -762,6 +770,7 @@ def booth() -> Landscape:
             "mildly ill-conditioned bowls."
         ),
         formula="(x + 2*y - 7)^2 + (2*x + y - 5)^2",
+        any_layout=True,
     )
 
 
@@ -787,6 +796,7 @@ def matyas() -> Landscape:
             "descent crawls."
         ),
         formula="0.26*(x^2 + y^2) - 0.48*x*y",
+        any_layout=True,
     )
 
 
@@ -831,6 +841,7 @@ def mccormick() -> Landscape:
             "(1.547198, 0.547198) between them, all on the line x - y = 1 (closed form)."
         ),
         formula="sin(x + y) + (x - y)^2 - 1.5*x + 2.5*y + 1",
+        any_layout=True,
     )
 
 
@@ -877,6 +888,7 @@ def three_hump_camel() -> Landscape:
             "(closed form: y = -x/2 and a quadratic in x^2)."
         ),
         formula="2*x^2 - 1.05*x^4 + x^6/6 + x*y + y^2",
+        any_layout=True,
     )
 
 
@@ -903,6 +915,7 @@ def _certified_2d(
         formula=formula,
         analytic_grad=analytic_grad,
         analytic_hessian=analytic_hessian,
+        any_layout=True,
     )
 
 
@@ -1110,6 +1123,7 @@ def styblinski_tang(dim: int = 2) -> Landscape:
         ),
         formula="1/2 * sum_i (x_i^4 - 16*x_i^2 + 5*x_i)",
         params={"dim": d},
+        any_layout=True,
     )
 
 
@@ -1182,6 +1196,7 @@ def easom() -> Landscape:
             "4 shallow local minima, 4 maxima and 4 saddles."
         ),
         formula="-cos(x)*cos(y)*exp(-((x - pi)^2 + (y - pi)^2))",
+        any_layout=True,
     )
 
 
@@ -1253,6 +1268,7 @@ def plateau() -> Landscape:
             "mistake plateau points for critical points."
         ),
         formula="sigmoid(4*(x^2 + y^2 - 1))",
+        any_layout=True,
     )
 
 
@@ -1298,6 +1314,7 @@ def tilted_double_well() -> Landscape:
             "cross the saddle reaches the global minimum from the right."
         ),
         formula="(x^2 - 1)^2 + 0.5*x + (y - x^2)^2",
+        any_layout=True,
     )
 
 
@@ -1330,6 +1347,7 @@ def nonconvex_curve() -> Landscape:
             "descent from the right of the maximum settles in the worse minimum."
         ),
         formula="x^4 - 3*x^2 + x",
+        any_layout=True,
     )
 
 

@@ -872,6 +872,7 @@ def formula_landscape(
         formula=text,
         params={"formula": text},
         description=f"User formula f = {_short(text, 200)}; critical points not known in advance.",
+        any_layout=True,
     )
 
 

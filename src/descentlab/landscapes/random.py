@@ -83,7 +83,7 @@ class RandomQuadratic(Landscape):
         self.Q = Q
         self.lam = lam
         self.matrix = (Q * lam) @ Q.T
-        super().__init__(self._f, int(lam.numel()), **kwargs)
+        super().__init__(self._f, int(lam.numel()), any_layout=True, **kwargs)
 
     def _f(self, P: Tensor) -> Tensor:
         Y = P @ self.Q.to(P.dtype)
@@ -212,7 +212,7 @@ class FourierFeatureField(Landscape):
         self.radius = float(radius)
         self._coef = _rff_coefficients(a, amplitude)
         self.grad_bound, self.critical_radius = _critical_radius(W, self._coef, confinement, radius)
-        super().__init__(self._f, int(W.shape[1]), **kwargs)
+        super().__init__(self._f, int(W.shape[1]), any_layout=True, **kwargs)
 
     def field(self, P: Any) -> Tensor:
         """The random part ``g`` at every row of ``P``: shape ``(B,)``."""
@@ -386,7 +386,7 @@ class GaussianWells(Landscape):
         self.width = float(width)
         self.curvature = float(curvature)
         self.certified_radii: list[float] = list(certified_radii or [])
-        super().__init__(self._f, int(centers.shape[1]), **kwargs)
+        super().__init__(self._f, int(centers.shape[1]), any_layout=True, **kwargs)
 
     def _f(self, P: Tensor) -> Tensor:
         M = self.centers.to(P.dtype)
