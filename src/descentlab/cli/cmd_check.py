@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         world = torch.distributed.get_world_size()
         X, y = X[rank::world], y[rank::world]
     busy = stage_after(f"check: gradient and Hessian spectrum of {model_spec} ...", 2.0)
+    done = False
     try:
         with busy if not rank else contextlib.nullcontext():  # rank 0 (or one process) reports
             c = check_point(
@@ -138,9 +139,12 @@ def run(args: argparse.Namespace) -> int:
                 exact_below=args.exact_below,
                 weight_decay=l2,
             )
+        done = True
     finally:
         torch.set_num_threads(old)
         if rank is not None:
+            if done:  # every rank has finished its collectives before gloo is torn down
+                torch.distributed.barrier()
             torch.distributed.destroy_process_group()
     if rank:  # only rank 0 prints
         return 0
