@@ -102,32 +102,41 @@ def test_newton_direction_2x2_equals_the_eigh_path():
 
 
 @pytest.mark.parametrize("name", ["himmelblau", "six_hump_camel", "monkey_saddle"])
-def test_newton_functional_step_is_bit_identical_to_its_optimizer_step(name, monkeypatch):
+@pytest.mark.parametrize(
+    "opt",
+    [
+        ("newton", {"lr": 0.7}),
+        ("saddle_free_newton", {"lr": 0.7}),
+        ("damped_newton", {"damping": 0.1}),
+        ("cubic_newton", {}),
+    ],
+)
+def test_curvature_functional_step_is_bit_identical_to_its_optimizer_step(name, opt, monkeypatch):
     # the closed-form-Hessian fast path skips the closure and the step wrapper, nothing else;
-    # "lr" < 1 and rows near singular Hessians (the monkey saddle's origin) take both branches
-    from descentlab.optim.newton import Newton
+    # "lr" < 1 and rows near singular Hessians (the monkey saddle's origin) take every branch
+    from descentlab.optim.newton import _CurvatureOptimizer
 
     L = get_landscape(name)
     starts = torch.cat([L.sample(40, seed=3), torch.tensor([[0.0, 0.0], [1e-9, -1e-9]])])
     taken = []
-    own = Newton.functional_step
+    own = _CurvatureOptimizer.functional_step
 
     def counted(self):
         step = own(self)
         taken.append(step is not None)
         return step
 
-    monkeypatch.setattr(Newton, "functional_step", counted)
-    fast = run(L, ("newton", {"lr": 0.7}), starts, 30, grad_tol=1e-12)
+    monkeypatch.setattr(_CurvatureOptimizer, "functional_step", counted)
+    fast = run(L, opt, starts, 30, grad_tol=1e-12)
     assert taken == [True]
-    monkeypatch.setattr(Newton, "functional_step", lambda self: None)
-    slow = run(L, ("newton", {"lr": 0.7}), starts, 30, grad_tol=1e-12)
+    monkeypatch.setattr(_CurvatureOptimizer, "functional_step", lambda self: None)
+    slow = run(L, opt, starts, 30, grad_tol=1e-12)
     assert np.array_equal(fast.positions, slow.positions, equal_nan=True)
     assert fast.stop_reason.tolist() == slow.stop_reason.tolist()
     assert np.array_equal(fast.stop_step, slow.stop_step)
 
 
-def test_newton_functional_step_is_taken_only_on_closed_form_rows():
+def test_curvature_functional_step_is_taken_only_on_closed_form_rows():
     from descentlab.optim import resolve_optimizer
 
     x = torch.zeros(3, 2, dtype=torch.float64, requires_grad=True)
@@ -136,6 +145,9 @@ def test_newton_functional_step_is_taken_only_on_closed_form_rows():
     assert callable(with_h.functional_step())
     assert spec.factory([{"params": [x], "rows_independent": True}]).functional_step() is None
     assert spec.factory([x]).functional_step() is None
+    adaptive = resolve_optimizer("damped_newton", adaptive=True)  # evaluates trial points
+    group = {"params": [x], "rows_independent": True, "row_hessian": torch.eye}
+    assert adaptive.factory([group]).functional_step() is None
 
 
 @pytest.mark.parametrize("opt", ["gd", ("adam", {"lr": 0.05}), "newton", "saddle_free_newton"])

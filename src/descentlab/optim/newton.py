@@ -310,6 +310,45 @@ class _CurvatureOptimizer(torch.optim.Optimizer):
             release(touched)
         return loss
 
+    def _functional_ok(self, group: dict[str, Any]) -> bool:
+        """Whether ``_update`` on this group needs neither the closure nor the loss."""
+        return True
+
+    def functional_step(self) -> Callable[..., None] | None:
+        """:meth:`step` from gradients already computed, without the closure and the step
+        wrapper, when every group is a batch of rows with closed-form Hessians (the
+        ``row_hessian`` key) and the rule needs no trial evaluations; else ``None``.
+
+        ``step()`` reads the parameters' ``.grad``; ``step(grads)`` takes them from the list
+        (in ``param_groups`` order). The same problems, Hessians and updates as :meth:`step`,
+        so the iterates are bit-identical (``tests/test_engine_fast_paths.py``).
+        """
+        for group in self.param_groups:
+            if not group.get("rows_independent") or group.get("row_hessian") is None:
+                return None
+            if any(p.ndim != 2 for p in group["params"]) or not self._functional_ok(group):
+                return None
+        params = [p for group in self.param_groups for p in group["params"]]
+
+        def step(grads: list[Tensor] | None = None) -> None:
+            if grads is not None:
+                for p, g in zip(params, grads, strict=True):
+                    p.grad = g
+            try:
+                work = []
+                for group in self.param_groups:
+                    group.update(self._validate({k: group[k] for k in self.defaults}))
+                    for prob, grads_ in problems(self, group, self.owner):
+                        work.append((prob, hessian(prob, grads_, self.owner)))
+                for prob, H in work:
+                    prob.write(self._update(prob, H, None, None))
+            finally:
+                if grads is not None:
+                    for p in params:
+                        p.grad = None
+
+        return step
+
 
 class Newton(_CurvatureOptimizer):
     r"""Newton's method: ``x <- x - lr * H^{-1} g``.
@@ -360,36 +399,6 @@ class Newton(_CurvatureOptimizer):
         grp = prob.group
         return prob.x - grp["lr"] * newton_direction(H, prob.g, grp["rcond"])
 
-    def functional_step(self) -> Callable[..., None] | None:
-        """One step like :meth:`step` from the gradients already set, without the closure and
-        the step wrapper, when every group is a batch of rows with closed-form Hessians (the
-        ``row_hessian`` key); else ``None``. Same operations in the same order as
-        :meth:`step`, so the iterates are bit-identical (``tests/test_engine_fast_paths.py``)."""
-        for group in self.param_groups:
-            if not group.get("rows_independent") or group.get("row_hessian") is None:
-                return None
-            if any(p.ndim != 2 for p in group["params"]):
-                return None
-        groups = self.param_groups
-
-        def step(grads: list[Tensor] | None = None) -> None:
-            work = []
-            i = 0
-            for group in groups:
-                hyper = self._validate({k: group[k] for k in self.defaults})
-                for p in group["params"]:
-                    g = p.grad if grads is None else grads[i]
-                    i += 1
-                    if g is not None:
-                        x = p.detach()
-                        H = group["row_hessian"](x)
-                        d = newton_direction(H, g.detach(), hyper["rcond"])
-                        work.append((x, x - hyper["lr"] * d))
-            for x, x_new in work:
-                x.copy_(x_new)
-
-        return step
-
 
 class DampedNewton(_CurvatureOptimizer):
     r"""Levenberg's damped Newton: ``x <- x - lr * (H + mu I)^{-1} g``.
@@ -430,6 +439,9 @@ class DampedNewton(_CurvatureOptimizer):
     """
 
     owner = "damped_newton"
+
+    def _functional_ok(self, group: dict[str, Any]) -> bool:
+        return not group["adaptive"]  # the acceptance rule evaluates trial points
 
     def __init__(
         self,
