@@ -79,9 +79,10 @@ class Stepper:
         rates: a fixed rate per step (the range test) set before each step instead.
         second_order: drop the leaves' gradients after each step (they carry a graph).
         label: names the optimizer in errors.
-        fast: a function applying one step of the same rule from the leaves' gradients without
-            ``optimizer.step`` (e.g. :func:`descentlab.optim.functional.functional_step`,
-            tested equal to it); used whenever the loop has already evaluated the step's point.
+        fast: a function applying one step of the same rule without ``optimizer.step``, from
+            the leaves' ``.grad`` or from ``fast(grads)`` (e.g.
+            :func:`descentlab.optim.functional.functional_step`, tested equal to it); used
+            whenever the loop has already evaluated the step's point.
     """
 
     __slots__ = (
@@ -110,7 +111,7 @@ class Stepper:
         rates: np.ndarray | None = None,
         second_order: bool = False,
         label: str = "optimizer",
-        fast: Callable[[], None] | None = None,
+        fast: Callable[..., None] | None = None,
     ) -> None:
         self.leaves = list(leaves)
         self.fast = fast
@@ -614,15 +615,16 @@ def build_steppers(
     row_fn: Callable | None = None,
     fixed_rates: np.ndarray | None = None,
     first_row: int = 0,
-    fast_path: Callable[[torch.optim.Optimizer], Callable[[], None] | None] | None = None,
+    fast_path: Callable[[torch.optim.Optimizer], Callable[..., None] | None] | None = None,
     row_hessian: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> None:
     """Give ``track`` its steppers: one optimizer over ``groups`` leaves, or one per row.
 
     ``rates`` (one per group, the lrs grid) become the groups' learning rates; rows kept apart
     take ``rates[i // (B / groups)]``. ``fixed_rates`` is a rate per step (the range test).
-    ``fast_path(optimizer)`` may return a function stepping a first-order rule without
-    ``optimizer.step`` (see :class:`Stepper`). ``row_hessian`` (closed-form per-row
+    ``fast_path(optimizer)`` may return a function stepping the rule without
+    ``optimizer.step`` (see :class:`Stepper`): first-order rules, and second-order ones that
+    take closed-form Hessians and need no gradient graph. ``row_hessian`` (closed-form per-row
     Hessians) goes to second-order rules as the ``row_hessian`` group key; those that accept it
     then evaluate without the gradient's graph.
     """
