@@ -246,7 +246,8 @@ class WatchGroup:
         before = w.n_running
         if getattr(w, "small", False):  # numpy views: torch's per-op overhead dominates here
             gn = g.numpy()
-            gsq_np = np.dot(gn * gn, self.ones_np)
+            with np.errstate(all="ignore"):  # inf and nan are outcomes here, as in torch
+                gsq_np = np.dot(gn * gn, self.ones_np)
             gsq = torch.from_numpy(gsq_np)
         else:
             gsq = row_sq_norms(g)

@@ -109,6 +109,10 @@ class StopRules:
 
     def _nobody_stops_small(self, x: np.ndarray, v: np.ndarray, gsq: np.ndarray) -> bool:
         """:meth:`_nobody_stops` on numpy views (same test, same numbers)."""
+        with np.errstate(all="ignore"):  # inf and nan are outcomes here, as in torch
+            return self._screen_small(x, v, gsq)
+
+    def _screen_small(self, x: np.ndarray, v: np.ndarray, gsq: np.ndarray) -> bool:
         if not math.isfinite(float(v.sum())):
             return False
         gl = gsq if self.n_running == self.B else gsq + self._lift_np
@@ -153,11 +157,13 @@ class StopRules:
         self, k: int, x: torch.Tensor, v: torch.Tensor, gsq: torch.Tensor, final: bool
     ) -> None:
         """The rules row by row, as masks (exact; see the module docstring)."""
-        # ``gsq + 0 * v`` is nan unless both are finite (and nan compares false), so a row keeps
-        # running iff its value and gradient are finite, its gradient is above the tolerance
-        # and it is inside the bound.
+        # ``s = gsq + 0 * v`` is nan when the value is not finite and inf or nan when the
+        # gradient is not, so ``s < inf`` (false for nan) says both are finite: a row keeps
+        # running iff that holds, its gradient is above the tolerance and it is inside the bound.
         s = gsq + 0.0 * v
-        keep = s > self.tol2 if self.tol2 > 0 else s == s
+        keep = s < math.inf
+        if self.tol2 > 0:
+            keep &= s > self.tol2
         inside = None
         if self.b2 != math.inf:
             inside = row_sq_norms(x) <= self.b2
