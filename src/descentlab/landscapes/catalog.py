@@ -202,6 +202,18 @@ def _hess2(hxx: Tensor, hxy: Tensor, hyy: Tensor) -> Tensor:
     return H
 
 
+def _hess2_out(P: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """An empty entry-major ``(B, 2, 2)`` (as :func:`_hess2` builds) and its entries ``xx``,
+    ``xy``, ``yy`` to be written with ``out=``; :func:`_mirror` then copies ``xy`` to ``yx``."""
+    H = torch.empty((2, 2, P.shape[0]), dtype=P.dtype).movedim((0, 1), (-2, -1))
+    return H, H[:, 0, 0], H[:, 0, 1], H[:, 1, 1]
+
+
+def _mirror(H: Tensor) -> Tensor:
+    H[:, 1, 0] = H[:, 0, 1]
+    return H
+
+
 def _columns(P: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """A fresh ``(B, 2)`` gradient in ``P``'s layout and its two coordinate vectors (to be
     written with ``out=``): column-major when ``P`` is, as in a run."""
@@ -236,11 +248,11 @@ def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
 def _himmelblau_h(P: Tensor) -> Tensor:
     # hxx = 4a + 8x^2 + 2 = 12x^2 + 4y - 42, hyy = 12y^2 + 4x - 26, hxy = 4(x + y)
     x, y = P.unbind(-1)
-    return _hess2(
-        torch.addcmul(y * 4.0, x, x, value=12.0).sub_(42.0),
-        (x + y).mul_(4.0),
-        torch.addcmul(x * 4.0, y, y, value=12.0).sub_(26.0),
-    )
+    H, hxx, hxy, hyy = _hess2_out(P)
+    torch.mul(y, 4.0, out=hxx).addcmul_(x, x, value=12.0).sub_(42.0)
+    torch.add(x, y, out=hxy).mul_(4.0)
+    torch.mul(x, 4.0, out=hyy).addcmul_(y, y, value=12.0).sub_(26.0)
+    return _mirror(H)
 
 
 def _tilted(P: Tensor) -> Tensor:

@@ -77,10 +77,17 @@ class Problem:
     params: list[Tensor]
     x: Tensor  # (R, n), detached copy of the current points
     g: Tensor  # (R, n), detached gradient
-    rows: Tensor  # (R,) int64 global row ids (for counter-based noise)
+    first_row: int  # global id of row 0 (row ids number the rows for counter-based noise)
     rows_mode: bool
     state: dict[str, Any]
     group: dict[str, Any]
+
+    @property
+    def rows(self) -> Tensor:
+        """``(R,)`` int64 global row ids (built when a rule asks: only noise needs them)."""
+        return torch.arange(
+            self.first_row, self.first_row + self.R, dtype=torch.int64, device=self.x.device
+        )
 
     @property
     def R(self) -> int:
@@ -105,9 +112,13 @@ class Problem:
 
 
 def problems(
-    opt: torch.optim.Optimizer, group: dict[str, Any], owner: str
+    opt: torch.optim.Optimizer, group: dict[str, Any], owner: str, copy: bool = True
 ) -> Iterator[tuple[Problem, list[Tensor]]]:
-    """The problems of one param group with the gradients (graph kept) they came from."""
+    """The problems of one param group with the gradients (graph kept) they came from.
+
+    Rows-mode problems hold copies of the points and gradients, or with ``copy=False``
+    detached views of them (for a caller that writes no parameter before it is done reading).
+    """
     params = [p for p in group["params"] if p.grad is not None]
     if not params:
         return
@@ -119,12 +130,11 @@ def problems(
                     f"{owner}: with rows_independent=True every parameter must have shape "
                     f"(B, d), got {tuple(p.shape)}"
                 )
-            rows = torch.arange(offset, offset + p.shape[0], dtype=torch.int64, device=p.device)
             prob = Problem(
                 params=[p],
-                x=p.detach().clone(),
-                g=p.grad.detach().clone(),
-                rows=rows,
+                x=p.detach().clone() if copy else p.detach(),
+                g=p.grad.detach().clone() if copy else p.grad.detach(),
+                first_row=offset,
                 rows_mode=True,
                 state=opt.state[p],
                 group=group,
@@ -137,7 +147,7 @@ def problems(
             params=params,
             x=x,
             g=g,
-            rows=torch.zeros(1, dtype=torch.int64, device=x.device),
+            first_row=0,
             rows_mode=False,
             state=opt.state[params[0]],
             group=group,

@@ -104,9 +104,9 @@ def _newton_direction_2x2(H: Tensor, g: Tensor, rcond: float) -> Tensor:
     h = 0.5 * (a - c)
     r = torch.addcmul(h * h, b, b).sqrt_()
     lo, hi = m - r, m + r
-    alo, ahi = lo.abs(), hi.abs()
-    big = torch.maximum(alo, ahi)
-    margin = torch.minimum(alo, ahi) - rcond * big  # > 0: neither eigenvalue is cut (nan: no)
+    am = m.abs()
+    big = am + r  # = max(|lo|, |hi|) exactly (r >= 0); (am - r).abs() = min(|lo|, |hi|)
+    margin = (am - r).abs_().sub_(big, alpha=rcond)  # > 0: neither eigenvalue is cut (nan: no)
     det = lo * hi
     s = torch.empty_like(g)
     torch.div(torch.addcmul(c * gx, b, gy, value=-1.0), det, out=s[..., 0])
@@ -320,8 +320,9 @@ class _CurvatureOptimizer(torch.optim.Optimizer):
         ``row_hessian`` key) and the rule needs no trial evaluations; else ``None``.
 
         ``step()`` reads the parameters' ``.grad``; ``step(grads)`` takes them from the list
-        (in ``param_groups`` order). The same problems, Hessians and updates as :meth:`step`,
-        so the iterates are bit-identical (``tests/test_engine_fast_paths.py``).
+        (in ``param_groups`` order). The same problems (on views of the points instead of
+        copies: every update is computed before any is written), Hessians and updates as
+        :meth:`step`, so the iterates are bit-identical (``tests/test_engine_fast_paths.py``).
         """
         for group in self.param_groups:
             if not group.get("rows_independent") or group.get("row_hessian") is None:
@@ -338,10 +339,12 @@ class _CurvatureOptimizer(torch.optim.Optimizer):
                 work = []
                 for group in self.param_groups:
                     group.update(self._validate({k: group[k] for k in self.defaults}))
-                    for prob, grads_ in problems(self, group, self.owner):
+                    # views, not copies: every update is computed before any write
+                    for prob, grads_ in problems(self, group, self.owner, copy=False):
                         work.append((prob, hessian(prob, grads_, self.owner)))
-                for prob, H in work:
-                    prob.write(self._update(prob, H, None, None))
+                updates = [(prob, self._update(prob, H, None, None)) for prob, H in work]
+                for prob, x_new in updates:
+                    prob.write(x_new)
             finally:
                 if grads is not None:
                     for p in params:
