@@ -750,7 +750,7 @@ def _observe_all(live: list[Any], k: int, vg: Any, final: bool, plans: dict) -> 
             t.observe_own(k, final)
     if not shared:
         return
-    key = tuple(id(t) for t in shared)
+    key = tuple(map(id, shared))
     plan = plans.get(key)
     if plan is None:
         plan = plans[key] = _shared_plan(shared)
