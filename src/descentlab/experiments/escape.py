@@ -81,9 +81,15 @@ OPTIMIZERS: tuple[tuple[str, dict[str, Any]], ...] = (
 # ---------------------------------------------------------------------------- landscapes
 def quadratic_saddle() -> Landscape:
     """``f = 1/2 x^2 - 1/2 y^2``: Hessian ``diag(1, -1)``, GD has ``y_k = (1 + lr)^k y_0``."""
+
+    def f(P: Tensor) -> Tensor:
+        x, y = P.unbind(-1)
+        return 0.5 * x**2 - 0.5 * y**2
+
     return Landscape(
-        lambda P: 0.5 * P[:, 0] ** 2 - 0.5 * P[:, 1] ** 2,
+        f,
         2,
+        any_layout=True,
         name="quadratic_saddle",
         domain=(-1.0, 1.0),
         critical_points=[CriticalPoint((0.0, 0.0), 0.0, "saddle", 1, eigenvalues=(-1.0, 1.0))],
@@ -98,9 +104,15 @@ def lee_landscape() -> Landscape:
         >>> [c.kind for c in lee_landscape().critical_points]
         ['saddle', 'minimum', 'minimum']
     """
+
+    def f(P: Tensor) -> Tensor:
+        x, y = P.unbind(-1)
+        return 0.5 * x**2 + 0.25 * y**4 - 0.5 * y**2
+
     return Landscape(
-        lambda P: 0.5 * P[:, 0] ** 2 + 0.25 * P[:, 1] ** 4 - 0.5 * P[:, 1] ** 2,
+        f,
         2,
+        any_layout=True,
         name="lee2016",
         domain=(-1.5, 1.5),
         critical_points=[
