@@ -108,6 +108,7 @@ def test_newton_direction_2x2_equals_the_eigh_path():
         ("newton", {"lr": 0.7}),
         ("saddle_free_newton", {"lr": 0.7}),
         ("damped_newton", {"damping": 0.1}),
+        ("damped_newton", {"adaptive": True}),
         ("cubic_newton", {}),
     ],
 )
@@ -147,7 +148,9 @@ def test_curvature_functional_step_is_taken_only_on_closed_form_rows():
     assert spec.factory([x]).functional_step() is None
     adaptive = resolve_optimizer("damped_newton", adaptive=True)  # evaluates trial points
     group = {"params": [x], "rows_independent": True, "row_hessian": torch.eye}
-    assert adaptive.factory([group]).functional_step() is None
+    assert adaptive.factory([group]).functional_step() is None  # no row_fn: needs the closure
+    group = {**group, "row_fn": lambda P: (P * P).sum(-1)}
+    assert callable(adaptive.factory([group]).functional_step())
 
 
 @pytest.mark.parametrize("opt", ["gd", ("adam", {"lr": 0.05}), "newton", "saddle_free_newton"])

@@ -317,7 +317,8 @@ class _CurvatureOptimizer(torch.optim.Optimizer):
     def functional_step(self) -> Callable[..., None] | None:
         """:meth:`step` from gradients already computed, without the closure and the step
         wrapper, when every group is a batch of rows with closed-form Hessians (the
-        ``row_hessian`` key) and the rule needs no trial evaluations; else ``None``.
+        ``row_hessian`` key) and the rule's trial evaluations (if any) go through the rows'
+        ``row_fn``; else ``None``.
 
         ``step()`` reads the parameters' ``.grad``; ``step(grads)`` takes them from the list
         (in ``param_groups`` order). The same problems (on views of the points instead of
@@ -444,7 +445,9 @@ class DampedNewton(_CurvatureOptimizer):
     owner = "damped_newton"
 
     def _functional_ok(self, group: dict[str, Any]) -> bool:
-        return not group["adaptive"]  # the acceptance rule evaluates trial points
+        # the acceptance rule evaluates trial points: through the rows' ``row_fn`` it needs
+        # no closure
+        return not group["adaptive"] or group.get("row_fn") is not None
 
     def __init__(
         self,
