@@ -139,10 +139,6 @@ class Stepper:
 
         self._closure = closure
 
-    def lrs(self) -> list[float]:
-        """The current rate of each param group."""
-        return [lr_of(g) for g in self.optimizer.param_groups]
-
     def step(
         self,
         k: int,
