@@ -242,8 +242,7 @@ class WatchGroup:
         before = w.n_running
         if getattr(w, "small", False):  # numpy views: torch's per-op overhead dominates here
             gn = g.numpy()
-            with np.errstate(all="ignore"):  # inf and nan are outcomes here, as in torch
-                gsq_np = np.dot(gn * gn, self.ones_np)
+            gsq_np = np.dot(gn * gn, self.ones_np)
             gsq = torch.from_numpy(gsq_np)
         else:
             gsq = row_sq_norms(g)
@@ -716,6 +715,13 @@ def step_loop(
     if vg is None and rows:
         f = rows[0].f
         vg = lambda P: evaluate_rows(f, P)  # noqa: E731
+    # non-finite values are outcomes of a run (the watches stop those rows), not numpy warnings
+    # from the small-batch paths; one error state for the whole loop (per step it costs ~2 us)
+    with np.errstate(all="ignore"):
+        return _run_loop(tracks, steps, vg, on_step)
+
+
+def _run_loop(tracks: Sequence[Any], steps: int, vg: Any, on_step: Any) -> int:
     k = 0
     plans: dict = {}
     for k in range(steps):

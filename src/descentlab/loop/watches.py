@@ -108,11 +108,8 @@ class StopRules:
             self.prev_gsq = gsq
 
     def _nobody_stops_small(self, x: np.ndarray, v: np.ndarray, gsq: np.ndarray) -> bool:
-        """:meth:`_nobody_stops` on numpy views (same test, same numbers)."""
-        with np.errstate(all="ignore"):  # inf and nan are outcomes here, as in torch
-            return self._screen_small(x, v, gsq)
-
-    def _screen_small(self, x: np.ndarray, v: np.ndarray, gsq: np.ndarray) -> bool:
+        """:meth:`_nobody_stops` on numpy views (same test, same numbers; the loop runs it
+        with numpy's warnings off: inf and nan are outcomes here)."""
         if not math.isfinite(float(v.sum())):
             return False
         gl = gsq if self.n_running == self.B else gsq + self._lift_np
