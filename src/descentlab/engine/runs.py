@@ -374,7 +374,10 @@ def _trajectory(
     # A track alone in its group owns the watch's and the recorder's arrays (the run drops
     # them after this): it takes them without copying; tracks sharing a group take copies.
     alone = (a, b) == (0, rules.B)
-    own = (lambda arr: arr) if alone else (lambda arr: arr.copy())
+
+    def own(arr: np.ndarray) -> np.ndarray:  # C order either way
+        return np.ascontiguousarray(arr) if alone else np.array(arr)
+
     stop_step = own(rules.stop_step[a:b].numpy())
     fpos, fval, fgn = rules.fpos[a:b], rules.fval[a:b], rules.fgn[a:b]
     # records up to the track's last stop (the group may have gone on), then its frozen end
@@ -387,8 +390,8 @@ def _trajectory(
         positions = np.concatenate([positions, fpos.numpy()[None]])
         losses = np.concatenate([losses, fval.numpy()[None]])
         gnorms = np.concatenate([gnorms, fgn.numpy()[None]])
-    elif not alone:
-        positions, losses, gnorms = np.array(positions), np.array(losses), np.array(gnorms)
+    else:
+        positions, losses, gnorms = own(positions), own(losses), own(gnorms)
     lr_hist = track.lr_hist[: track.n_steps].copy()
     row_group = np.arange(B) if track.apart else np.repeat(np.arange(G), B0)
     if cfg.rates is not None:
@@ -408,8 +411,8 @@ def _trajectory(
         row_group=row_group,
         row_lr=row_lr,
         stop_step=stop_step,
-        stop_reason=rules.reasons if alone else rules.reasons[a:b].copy(),
-        final_points=np.ascontiguousarray(fpos.numpy()) if alone else fpos.numpy().copy(),
+        stop_reason=own(rules.reasons[a:b]),
+        final_points=own(fpos.numpy()),
         final_losses=own(fval.numpy()),
         final_grad_norms=own(fgn.numpy()),
         optimizer=spec.label,

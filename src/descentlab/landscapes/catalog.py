@@ -188,29 +188,25 @@ def _has_stored(key: str) -> bool:
 # the per-row Hessian in closed form (tests/test_catalog_analytic.py checks them against
 # autograd at float64).
 def _hess2(hxx: Tensor, hxy: Tensor, hyy: Tensor) -> Tensor:
-    """``(B, 2, 2)`` from the three entries of symmetric 2x2 Hessians (scalars broadcast).
-
-    Stored entry-major (each entry of every row is one contiguous vector): the 2x2 solvers of
-    :mod:`descentlab.optim.newton` read the entries as dense vectors.
-    """
+    """``(B, 2, 2)`` from the three entries of symmetric 2x2 Hessians (scalars broadcast)."""
     hxx, hxy, hyy = torch.broadcast_tensors(hxx, hxy, hyy)
-    H = torch.empty((2, 2, *hxx.shape), dtype=hxx.dtype).movedim((0, 1), (-2, -1))
-    H[..., 0, 0] = hxx
-    H[..., 0, 1] = hxy
-    H[..., 1, 0] = hxy
-    H[..., 1, 1] = hyy
-    return H
+    H, xx, xy, yy = _hess2_out(hxx.shape, hxx.dtype)
+    xx.copy_(hxx)
+    xy.copy_(hxy)
+    yy.copy_(hyy)
+    return _mirror(H)
 
 
-def _hess2_out(P: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """An empty entry-major ``(B, 2, 2)`` (as :func:`_hess2` builds) and its entries ``xx``,
-    ``xy``, ``yy`` to be written with ``out=``; :func:`_mirror` then copies ``xy`` to ``yx``."""
-    H = torch.empty((2, 2, P.shape[0]), dtype=P.dtype).movedim((0, 1), (-2, -1))
-    return H, H[:, 0, 0], H[:, 0, 1], H[:, 1, 1]
+def _hess2_out(lead: tuple[int, ...], dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """An empty ``(*lead, 2, 2)`` stored entry-major (each entry of every row one contiguous
+    vector: the 2x2 solvers of :mod:`descentlab.optim.newton` read them as dense vectors) and
+    its entries ``xx``, ``xy``, ``yy`` to be written; :func:`_mirror` then copies ``xy``."""
+    H = torch.empty((2, 2, *lead), dtype=dtype).movedim((0, 1), (-2, -1))
+    return H, H[..., 0, 0], H[..., 0, 1], H[..., 1, 1]
 
 
 def _mirror(H: Tensor) -> Tensor:
-    H[:, 1, 0] = H[:, 0, 1]
+    H[..., 1, 0] = H[..., 0, 1]
     return H
 
 
@@ -248,7 +244,7 @@ def _himmelblau_vg(P: Tensor) -> tuple[Tensor, Tensor]:
 def _himmelblau_h(P: Tensor) -> Tensor:
     # hxx = 4a + 8x^2 + 2 = 12x^2 + 4y - 42, hyy = 12y^2 + 4x - 26, hxy = 4(x + y)
     x, y = P.unbind(-1)
-    H, hxx, hxy, hyy = _hess2_out(P)
+    H, hxx, hxy, hyy = _hess2_out(P.shape[:1], P.dtype)
     torch.mul(y, 4.0, out=hxx).addcmul_(x, x, value=12.0).sub_(42.0)
     torch.add(x, y, out=hxy).mul_(4.0)
     torch.mul(x, 4.0, out=hyy).addcmul_(y, y, value=12.0).sub_(26.0)
